@@ -7,7 +7,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #1669e148
+# %% ../nbs/99_all.ipynb #6bc3ab09
 from .core import *
 from .callback import *
 from .models import *
