@@ -7,10 +7,14 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #6bc3ab09
+# %% ../nbs/99_all.ipynb #64024b94
 from .core import *
 from .callback import *
 from .models import *
 from .data import *
+from .experiment import *
+from .stability import *
+from .files import *
 from . import core as _core, callback as _callback, models as _models, data as _data
-__all__ = [n for m in (_core, _callback, _models, _data) for n in m.__all__]
+from . import experiment as _experiment, stability as _stability, files as _files
+__all__ = list(dict.fromkeys(n for m in (_core, _callback, _models, _data, _experiment, _stability, _files) for n in m.__all__))

@@ -16,7 +16,7 @@ def main():
     p.add_argument('notebooks', nargs='*')
     a = p.parse_args()
     cfg = get_config()
-    files = [Path(f).absolute() for f in a.notebooks] or sorted(cfg.nbs_path.glob('*.ipynb'))
+    files = [Path(f).absolute() for f in a.notebooks] or sorted(p for p in cfg.nbs_path.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
     skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
     force = a.flags.split()
     n_workers = a.n_workers if a.n_workers is not None else min(os.cpu_count() or 1, 4)
