@@ -7,7 +7,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #64024b94
+# %% ../nbs/99_all.ipynb #6ff9ac99
 from .core import *
 from .callback import *
 from .models import *
