@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev
+.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,25 @@ dev: $(VENV)/.dev
 demo: $(VENV)/.installed
 	$(PY) -m lottery_fastai.demo
 
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+
 test: $(VENV)/.dev
 	$(PY) tools/readme.py --check
+	@if [ -n "$(CHROMIUM)" ]; then $(MAKE) --no-print-directory docs docs-test; else echo "Chromium not installed: skipping the docs browser test (apt-get install chromium)"; fi
 	$(PY) tools/run_tests.py
+
+# the documentation site, built offline into _docs/ (nbdev's processing, rendered without Quarto)
+docs: $(VENV)/.dev
+	$(PY) tools/docs.py
+
+# every page opened in headless Chromium: console errors, images, signatures, links; screenshots in _docs/screenshots
+docs-test: $(VENV)/.dev
+	CHROMIUM=$(CHROMIUM) $(PY) tools/docs_test.py
+
+# benchmarks: writes bench/RESULTS.md (about 10 minutes on 2 cores)
+bench: $(VENV)/.dev
+	$(PIP) install "fasterai==0.4.1" 2> >(grep -v "is ignored: it is neither" >&2)
+	OMP_NUM_THREADS=1 $(PY) bench/bench.py
 
 test-slow: $(VENV)/.dev
 	$(PY) tools/run_tests.py --flags slow
