@@ -7,12 +7,12 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/distributed.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/08_distributed.ipynb #a1e06441
+# %% ../nbs/08_distributed.ipynb #5251388f
 import torch
 from fastcore.basics import patch
 from fastai.distributed import DistributedDL
 
-# %% ../nbs/08_distributed.ipynb #dad77190
+# %% ../nbs/08_distributed.ipynb #2f3b943e
 def _backend_device() -> str:
     "'cuda' where the default process group needs CUDA tensors (nccl), else 'cpu'"
     d = torch.distributed
