@@ -8,6 +8,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/callback.html.md"""
 from __future__ import annotations
 from fastai.basics import *
 from fastai.torch_core import rank_distrib
+import fastai.callback.core
 import random as pyrandom
 from pathlib import Path
 from .files import atomic_save, is_rank0
@@ -19,8 +20,8 @@ from .core import *
 from .core import _unwrap
 
 # %% auto #0
-__all__ = ['retrain_modes', 'is_training_fit', 'TicketCallback', 'save_checkpoint', 'load_checkpoint', 'LotteryCallback',
-           'synth_clf_learner', 'evaluate', 'EvalEvery', 'train_round', 'reseed']
+__all__ = ['retrain_modes', 'is_training_fit', 'LeanCallback', 'TicketCallback', 'save_checkpoint', 'load_checkpoint',
+           'LotteryCallback', 'synth_clf_learner', 'evaluate', 'EvalEvery', 'train_round', 'reseed']
 
 # %% ../nbs/01_callback.ipynb #8b310bef
 def is_training_fit(learn) -> bool:
@@ -38,21 +39,61 @@ def _say(verbose, *args):
     if verbose and rank_distrib() == 0: print(*args)
 
 # %% ../nbs/01_callback.ipynb #b09af717
-class TicketCallback(Callback):
+_fastai_events = tuple(fastai.callback.core._events)
+
+class LeanCallback(Callback):
+    "A `Callback` that fastai runs only for the events its class defines and has not switched off with `listen`"
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._defined = frozenset(e for e in _fastai_events if callable(getattr(cls, e, None)))
+        cls._on = cls._defined
+
+    def listen(self, event:str, on:bool=True):
+        "Switch the handling of `event` on or off (for this instance)"
+        self._on = self._on | {event} if on else self._on - {event}
+
+    def __call__(self, event_name):
+        if event_name in self._on: return super().__call__(event_name)
+        if event_name == 'after_fit': self.run = True   # what fastai's `Callback.__call__` does at every end of fit
+
+class _MaskStep:
+    "A step appended to fastai's `Optimizer`: multiplies each parameter by its mask just after its update"
+    def __init__(self, cb): self.cb = cb
+    def __call__(self, p, **kwargs):
+        m = self.cb._by_p.get(p)
+        if m is not None and self.cb.learn is not None: p.data.mul_(m)   # `learn` is None once the callback is removed
+
+def _drop_mask_steps(opt, cb):
+    "Remove from `opt` the mask steps of `cb` and of callbacks no longer attached to a learner"
+    if 'cbs' in getattr(opt, '__dict__', {}):
+        opt.cbs = L(s for s in opt.cbs if not (isinstance(s, _MaskStep) and (s.cb is cb or s.cb.learn is None)))
+
+class TicketCallback(LeanCallback):
     "Keep the masks of `ticket` in force while training: pruned weights are exactly zero after every optimizer step"
     order,run_valid = 55,False
     name = 'ticket_masks' # the attribute it takes on the learner (not `ticket`, which holds the `Ticket` itself)
     def __init__(self, ticket:Ticket|None=None): # the ticket whose masks are kept
-        self.tkt,self._ps,self._ms = ticket,[],[]
+        self.tkt,self._ps,self._ms,self._by_p = ticket,[],[],{}
+
+    @property
+    def in_step(self) -> bool:
+        "True when the masks are applied inside fastai's `Optimizer` step (False: by one multiply after it)"
+        return 'after_step' not in self._on
 
     def _bind(self):
-        "Cache the masked parameters and their masks (on the parameters' devices) for the per-step multiply"
-        self._ps,self._ms = [],[]
-        if self.tkt is None or not self.tkt.masks: return
-        self._ps = self.tkt.params(self.model)
-        self.tkt.masks = {n: m.to(p.device) for (n,m),p in zip(self.tkt.masks.items(), self._ps)}
-        self._ms = [m.view(torch.uint8) for m in self.tkt.masks.values()]   # same memory; multiplies 3x faster than bool
-        self.tkt.apply(self.model)
+        "Cache the masked parameters and their masks (on the parameters' devices), and choose where the multiply runs"
+        self._ps,self._ms,self._by_p = [],[],{}
+        opt = getattr(self.learn, 'opt', None)
+        _drop_mask_steps(opt, self)
+        if self.tkt is not None and self.tkt.masks:
+            self._ps = self.tkt.params(self.model)
+            self.tkt.masks = {n: m.to(p.device) for (n,m),p in zip(self.tkt.masks.items(), self._ps)}
+            self._ms = [m.view(torch.uint8) for m in self.tkt.masks.values()]   # same memory; multiplies 3x faster than bool
+            self._by_p = dict(zip(self._ps, self._ms))
+            self.tkt.apply(self.model)
+        in_step = bool(self._ps) and type(opt) is Optimizer   # fastai's own step loop, and nothing wrapped around it
+        if in_step: opt.cbs.append(_MaskStep(self))
+        self.listen('after_step', bool(self._ps) and not in_step)
 
     def before_fit(self):
         self.run = is_training_fit(self.learn)
@@ -62,9 +103,11 @@ class TicketCallback(Callback):
         if self._ps:
             with torch.no_grad(): torch._foreach_mul_(self._ps, self._ms)
 
+    def after_fit(self): _drop_mask_steps(getattr(self.learn, 'opt', None), self)
+
     # the per-step caches are rebuilt at every fit: they are not pickled (`learn.export` pickles attached callbacks)
-    def __getstate__(self): return {k: v for k,v in self.__dict__.items() if k not in ('_ps', '_ms')}
-    def __setstate__(self, d): self.__dict__.update(d); self._ps,self._ms = [],[]
+    def __getstate__(self): return {k: v for k,v in self.__dict__.items() if k not in ('_ps', '_ms', '_by_p')}
+    def __setstate__(self, d): self.__dict__.update(d); self._ps,self._ms,self._by_p = [],[],{}
 
 # %% ../nbs/01_callback.ipynb #6439f0a9
 def _round_record(r, ticket, curve, epochs=None):
@@ -202,7 +245,8 @@ class LotteryCallback(TicketCallback):
         self.tkt = Ticket(meta=_ticket_meta(p, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=self._n_iter,
                                             rewind_iter=self._rewind_at, rewind_epoch=self._rewind_at/self._n_iter, lth=self.lth))
         if p.criteria.needs_init: self.tkt.init = _weights_copy(self.model, self._targets)
-        self._ps,self._ms,self._resume,self._skipped = [],[],None,False
+        self._ps,self._ms,self._by_p,self._resume,self._skipped = [],[],{},None,False
+        self.listen('after_step', False)   # no masks before the first round
         _say(self.verbose, f"Pruning {p.granularity}s ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% sparsity "
                            f"in {p.n_rounds} round{'s'*(p.n_rounds>1)} ({p.schedule.name}) from epoch {self.start_epoch}")
         if self.checkpoint is not None and self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
@@ -295,10 +339,18 @@ class LotteryCallback(TicketCallback):
         if self._skipped: raise CancelEpochException()   # done before the interruption
 
     def before_train(self):
-        if self._resume is None: return
-        self.learn.train_iter = self._resume['iter']
-        _set_rng_state(self.learn, self._resume['rng'])
-        self._resume = None
+        if self._resume is not None:
+            self.learn.train_iter = self._resume['iter']
+            _set_rng_state(self.learn, self._resume['rng'])
+            self._resume = None
+        self._listen_batches()
+
+    def _listen_batches(self):
+        "Handle `before_batch` only in epochs where a round starts or the rewind point falls (it does nothing elsewhere)"
+        due = self._bounds[self._round:] + ([self._rewind_at] if self.keeps_rewind and self.tkt.rewind_state is None else [])
+        try: lo,hi = self.train_iter,self.train_iter+len(self.dl)
+        except TypeError: lo,hi = -math.inf,math.inf   # a DataLoader without a length: listen to every batch
+        self.listen('before_batch', any(lo <= it < hi for it in due))
 
     def after_epoch(self):
         if self._skipped: return
@@ -308,6 +360,7 @@ class LotteryCallback(TicketCallback):
         if self.checkpoint is not None: self._save_checkpoint()
 
     def after_fit(self):
+        super().after_fit()
         self._close_round()
         if self.reset_end: self.tkt.rewind(self.model)
         self.learn.ticket = self.tkt
@@ -366,7 +419,7 @@ def evaluate(learn, dl=None, metrics=None) -> dict:
     return res
 
 # %% ../nbs/01_callback.ipynb #d307a9d1
-class EvalEvery(Callback):
+class EvalEvery(LeanCallback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
     order,run_valid = 65,False
     def __init__(self,
@@ -408,6 +461,10 @@ class _RoundCallback(TicketCallback):
     def __init__(self, ticket, save_at=None, rewind_device=None):
         super().__init__(ticket)
         self.save_at,self.rewind_device = save_at,rewind_device
+    def before_train(self):
+        try: due = self.save_at is not None and self.train_iter <= self.save_at < self.train_iter+len(self.dl)
+        except TypeError: due = True
+        self.listen('before_batch', due and self.tkt.rewind_state is None)
     def before_batch(self):
         if self.save_at is not None and self.train_iter == self.save_at and self.tkt.rewind_state is None:
             self.tkt.rewind_state = state_copy(self.model, self.rewind_device)

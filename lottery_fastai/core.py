@@ -7,6 +7,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/core.html.md"""
 # %% ../nbs/00_core.ipynb #309c40b6
 from __future__ import annotations
 import math, fnmatch, inspect, warnings
+import numpy as np
 import torch, torch.nn as nn
 
 # %% auto #0
@@ -166,17 +167,25 @@ def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None
     scores = scores.flatten()
     prune = torch.zeros_like(scores, dtype=torch.bool)
     if n_prune <= 0 or scores.numel() == 0: return prune
-    if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
     if sizes is None:
         k = min(int(n_prune), scores.numel())
         if scores.device.type == 'cpu':   # NumPy's introselect is about 15x faster than torch.kthvalue on the CPU
-            import numpy as np
-            thr = torch.as_tensor(np.partition(scores.numpy(), k-1)[k-1], dtype=scores.dtype)
-        else: thr = scores.kthvalue(k).values
+            s = scores.detach()
+            a = (s.float() if s.dtype == torch.bfloat16 else s).numpy()   # NumPy has no bfloat16
+            part = np.partition(a, k-1)   # NaN sorts last, so a NaN anywhere shows in part[k-1:]
+            if np.isnan(part[k-1:].max()): raise ValueError("criteria: the scores contain NaN")
+            thr = part[k-1]
+            prune = a < thr
+            need = k - int(np.count_nonzero(prune))
+            if need > 0: prune[np.flatnonzero(a == thr)[:need]] = True   # ties: the first ones in order
+            return torch.from_numpy(prune)
+        if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
+        thr = scores.kthvalue(k).values
         prune = scores < thr
         need = k - int(prune.sum())
         if need > 0: prune[(scores == thr).nonzero().squeeze(1)[:need]] = True
         return prune
+    if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
     order = scores.argsort(stable=True)
     cum = sizes.flatten()[order].cumsum(0)
     k = int(torch.searchsorted(cum, torch.tensor(n_prune, dtype=cum.dtype, device=cum.device)))

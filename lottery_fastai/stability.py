@@ -200,7 +200,7 @@ def hamming(a:dict, b:dict) -> float:
     n = sum(m.numel() for m in a.values())
     return sum(int((a[k] != b[k].to(a[k].device)).sum()) for k in a)/n if n else 0.
 
-class EarlyBirdCallback(Callback):
+class EarlyBirdCallback(LeanCallback):
     "Draw the mask during dense training and stop when it stops changing: an early-bird ticket in `learn.ticket`"
     order,run_valid = 56,False
     @delegates(Pruner, but=['end_sparsity', 'schedule', 'n_rounds'])
