@@ -38,7 +38,7 @@ docs: $(VENV)/.dev
 docs-test: $(VENV)/.dev
 	CHROMIUM=$(CHROMIUM) $(PY) tools/docs_test.py
 
-# benchmarks: writes bench/RESULTS.md (about 7 minutes on 2 cores)
+# benchmarks: writes bench/RESULTS.md (about 9 minutes on 2 cores)
 bench: $(VENV)/.dev
 	$(PIP) install "fasterai==0.4.1" 2> >(grep -v "is ignored: it is neither" >&2)
 	OMP_NUM_THREADS=1 $(PY) bench/bench.py
