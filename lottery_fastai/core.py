@@ -165,8 +165,7 @@ def rate_to_sparsity(rate:float, n_rounds:int) -> float:
 def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None) -> torch.Tensor:
     "Boolean vector over the flat `scores`: True for the groups pruned so that about `n_prune` weights go (exact if `sizes` is None)"
     scores = scores.flatten()
-    prune = torch.zeros_like(scores, dtype=torch.bool)
-    if n_prune <= 0 or scores.numel() == 0: return prune
+    if n_prune <= 0 or scores.numel() == 0: return torch.zeros_like(scores, dtype=torch.bool)
     if sizes is None:
         k = min(int(n_prune), scores.numel())
         if scores.device.type == 'cpu':   # NumPy's introselect is about 15x faster than torch.kthvalue on the CPU
@@ -186,6 +185,7 @@ def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None
         if need > 0: prune[(scores == thr).nonzero().squeeze(1)[:need]] = True
         return prune
     if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
+    prune = torch.zeros_like(scores, dtype=torch.bool)
     order = scores.argsort(stable=True)
     cum = sizes.flatten()[order].cumsum(0)
     k = int(torch.searchsorted(cum, torch.tensor(n_prune, dtype=cum.dtype, device=cum.device)))
