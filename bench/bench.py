@@ -54,20 +54,24 @@ def torch_prune(model):
     params = [(m, 'weight') for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.5)
 
-def time_fit(make_model, dls, variant, n_epoch, layer_type):
+def timed_fit(make_model, dls, n_epoch, cbs_fn, prepare=None):
+    "CPU time of one fit of a fresh model (`prepare(model)` first) with the callbacks `cbs_fn()`, and its learner"
     set_seed(0)
     model = make_model()
-    if variant == 'torch.nn.utils.prune': torch_prune(model)
+    if prepare is not None: prepare(model)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3)
-    cbs = {'plain fastai fit': [], 'LotteryCallback': [LotteryCallback(50, schedule='one_shot', start_epoch=0, verbose=False)],
-           'fasterai SparsifyCallback(lth=True)': [fasterai_cb(layer_type)] if variant.startswith('fasterai') else [],
-           'torch.nn.utils.prune': []}[variant]
+    cbs = cbs_fn()
     with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()):
         learn.create_opt()
         gc.collect(); gc.disable()          # as timeit does: no collector pauses inside a trial
         try: t = time.process_time(); learn.fit(n_epoch, cbs=cbs); t = time.process_time() - t
         finally: gc.enable()
-    return t
+    return t,learn
+
+def time_fit(make_model, dls, variant, n_epoch, layer_type):
+    cbs = {'plain fastai fit': list, 'LotteryCallback': lambda: [LotteryCallback(50, schedule='one_shot', start_epoch=0, verbose=False)],
+           'fasterai SparsifyCallback(lth=True)': lambda: [fasterai_cb(layer_type)], 'torch.nn.utils.prune': list}[variant]
+    return timed_fit(make_model, dls, n_epoch, cbs, torch_prune if variant == 'torch.nn.utils.prune' else None)[0]
 
 VARIANTS = ['plain fastai fit', 'LotteryCallback', 'fasterai SparsifyCallback(lth=True)', 'torch.nn.utils.prune']
 
@@ -91,46 +95,32 @@ def accounted(name, make_model, dls, n_epoch, reps, layer_type):
     "Time spent inside LotteryCallback (every event it is called for, and its step in the optimizer) and inside fasterai's callback, against a plain fit"
     import lottery_fastai.callback as lc
     spent = [0., 0.]   # inside the callback's events, inside its optimizer step
-    class TimedLottery(LotteryCallback):
-        def __call__(self, event_name):
-            t = time.perf_counter()
-            try: return super().__call__(event_name)
-            finally: spent[0] += time.perf_counter() - t
-    class TimedStep(lc._MaskStep):
-        def __call__(self, p, **kwargs):
-            t = time.perf_counter()
-            try: return super().__call__(p, **kwargs)
-            finally: spent[1] += time.perf_counter() - t
-    def timed_fasterai(cls):
-        class TimedFasterai(cls):
-            def __call__(self, event_name):
+    def timed(cls, slot):
+        "`cls` with its `__call__` timed into `spent[slot]`"
+        class Timed(cls):
+            def __call__(self, *args, **kwargs):
                 t = time.perf_counter()
-                try: return super().__call__(event_name)
-                finally: spent[0] += time.perf_counter() - t
-        return TimedFasterai
-    plain,inside,fai,n_steps = [],[],[],None
+                try: return super().__call__(*args, **kwargs)
+                finally: spent[slot] += time.perf_counter() - t
+        return Timed
+    TimedLottery = timed(LotteryCallback, 0)
+    variants = {'plain': list, 'lottery': lambda: [TimedLottery(50, schedule='one_shot', verbose=False)],
+                'fasterai': lambda: [fasterai_cb(layer_type, lambda c: timed(c, 0))]}
+    res,n_steps = {v: [] for v in variants},None
     orig = lc._MaskStep
     for r in range(reps):
-        for variant in ('plain', 'lottery', 'fasterai'):
-            set_seed(0); model = make_model()
-            learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3)
-            spent[:] = [0., 0.]; lc._MaskStep = TimedStep
-            try:
-                with learn.no_bar(), learn.no_logging():
-                    learn.create_opt(); gc.collect(); gc.disable()
-                    t = time.process_time()
-                    cbs = {'plain': [], 'lottery': [TimedLottery(50, schedule='one_shot', verbose=False)],
-                           'fasterai': [fasterai_cb(layer_type, timed_fasterai)]}[variant]
-                    with contextlib.redirect_stdout(io.StringIO()): learn.fit(n_epoch, cbs=cbs)
-                    t = time.process_time() - t
-            finally: gc.enable(); lc._MaskStep = orig
-            {'plain': plain, 'lottery': inside, 'fasterai': fai}[variant].append(t if variant == 'plain' else list(spent))
+        for v,cbs in variants.items():
+            spent[:] = [0., 0.]; lc._MaskStep = timed(orig, 1)
+            try: t,learn = timed_fit(make_model, dls, n_epoch, cbs)
+            finally: lc._MaskStep = orig
+            res[v].append(t if v == 'plain' else list(spent))
             n_steps = learn.train_iter
-    p = float(np.median(plain)); ev,st = np.median(np.array(inside), 0); i = ev + st
+    p = float(np.median(res['plain'])); ev,st = np.median(np.array(res['lottery']), 0); i = ev + st
+    fai = float(np.median(np.array(res['fasterai'])[:, 0]))
     return dict(network=name, plain_fit_cpu_s=round(p, 4), steps=n_steps, events_ms=round(1e3*ev, 2),
                 in_optimizer_us_per_step=round(1e6*st/n_steps, 1), inside_lottery_ms=round(1e3*i, 2),
-                accounted_ratio=round(1 + i/p, 4), fasterai_inside_ms=round(1e3*float(np.median(np.array(fai)[:, 0])), 2),
-                fasterai_accounted_ratio=round(1 + float(np.median(np.array(fai)[:, 0]))/p, 4), rounds=reps)
+                accounted_ratio=round(1 + i/p, 4), fasterai_inside_ms=round(1e3*fai, 2),
+                fasterai_accounted_ratio=round(1 + fai/p, 4), rounds=reps)
 
 # ---------------------------------------------------------------- one pruning step at ResNet-50 scale, in child processes
 def prune_step_child(kind):
@@ -139,7 +129,7 @@ def prune_step_child(kind):
     n = sum(m.weight.numel() for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.process_time()
-    if kind == 'lottery_fastai': tk = Pruner(50, context='global', schedule='one_shot').prune(model, Ticket(), 1)
+    if kind == 'lottery_fastai': Pruner(50, context='global', schedule='one_shot').prune(model, Ticket(), 1)
     else: torch_prune(model)
     t = time.process_time() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before

@@ -105,6 +105,12 @@ class TicketCallback(LeanCallback):
 
     def after_fit(self): _drop_mask_steps(getattr(self.learn, 'opt', None), self)
 
+    def _listen_batches(self, due):
+        "Handle `before_batch` only in an epoch where one of the iterations `due` falls (from `before_train`)"
+        try: lo,hi = self.train_iter,self.train_iter+len(self.dl)
+        except TypeError: lo,hi = -math.inf,math.inf   # a DataLoader without a length: listen to every batch
+        self.listen('before_batch', any(lo <= it < hi for it in due))
+
     # the per-step caches are rebuilt at every fit: they are not pickled (`learn.export` pickles attached callbacks)
     def __getstate__(self): return {k: v for k,v in self.__dict__.items() if k not in ('_ps', '_ms', '_by_p')}
     def __setstate__(self, d): self.__dict__.update(d); self._ps,self._ms,self._by_p = [],[],{}
@@ -245,8 +251,8 @@ class LotteryCallback(TicketCallback):
         self.tkt = Ticket(meta=_ticket_meta(p, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=self._n_iter,
                                             rewind_iter=self._rewind_at, rewind_epoch=self._rewind_at/self._n_iter, lth=self.lth))
         if p.criteria.needs_init: self.tkt.init = _weights_copy(self.model, self._targets)
-        self._ps,self._ms,self._by_p,self._resume,self._skipped = [],[],{},None,False
-        self.listen('after_step', False)   # no masks before the first round
+        self._resume,self._skipped = None,False
+        self._bind()   # no masks before the first round: nothing to multiply yet
         _say(self.verbose, f"Pruning {p.granularity}s ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% sparsity "
                            f"in {p.n_rounds} round{'s'*(p.n_rounds>1)} ({p.schedule.name}) from epoch {self.start_epoch}")
         if self.checkpoint is not None and self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
@@ -343,14 +349,8 @@ class LotteryCallback(TicketCallback):
             self.learn.train_iter = self._resume['iter']
             _set_rng_state(self.learn, self._resume['rng'])
             self._resume = None
-        self._listen_batches()
-
-    def _listen_batches(self):
-        "Handle `before_batch` only in epochs where a round starts or the rewind point falls (it does nothing elsewhere)"
-        due = self._bounds[self._round:] + ([self._rewind_at] if self.keeps_rewind and self.tkt.rewind_state is None else [])
-        try: lo,hi = self.train_iter,self.train_iter+len(self.dl)
-        except TypeError: lo,hi = -math.inf,math.inf   # a DataLoader without a length: listen to every batch
-        self.listen('before_batch', any(lo <= it < hi for it in due))
+        # before_batch acts only where a round starts or the rewind point falls
+        self._listen_batches(self._bounds[self._round:] + ([self._rewind_at] if self.keeps_rewind and self.tkt.rewind_state is None else []))
 
     def after_epoch(self):
         if self._skipped: return
@@ -461,10 +461,7 @@ class _RoundCallback(TicketCallback):
     def __init__(self, ticket, save_at=None, rewind_device=None):
         super().__init__(ticket)
         self.save_at,self.rewind_device = save_at,rewind_device
-    def before_train(self):
-        try: due = self.save_at is not None and self.train_iter <= self.save_at < self.train_iter+len(self.dl)
-        except TypeError: due = True
-        self.listen('before_batch', due and self.tkt.rewind_state is None)
+    def before_train(self): self._listen_batches([self.save_at] if self.save_at is not None and self.tkt.rewind_state is None else [])
     def before_batch(self):
         if self.save_at is not None and self.train_iter == self.save_at and self.tkt.rewind_state is None:
             self.tkt.rewind_state = state_copy(self.model, self.rewind_device)

@@ -162,29 +162,32 @@ def rate_to_sparsity(rate:float, n_rounds:int) -> float:
     return 100*(1-(1-rate/100)**n_rounds)
 
 # %% ../nbs/00_core.ipynb #b667b84f
+def _lowest_numpy(scores:torch.Tensor, k:int) -> torch.Tensor:
+    "The `k` lowest of the flat CPU `scores` (ties: the first ones in order), selected by NumPy"
+    s = scores.detach()
+    a = (s.float() if s.dtype == torch.bfloat16 else s).numpy()   # NumPy has no bfloat16
+    part = np.partition(a, k-1)   # NaN sorts last, so a NaN anywhere shows in part[k-1:]
+    if np.isnan(part[k-1:].max()): raise ValueError("criteria: the scores contain NaN")
+    thr = part[k-1]
+    prune = a < thr
+    need = k - int(np.count_nonzero(prune))
+    if need > 0: prune[np.flatnonzero(a == thr)[:need]] = True
+    return torch.from_numpy(prune)
+
 def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None) -> torch.Tensor:
     "Boolean vector over the flat `scores`: True for the groups pruned so that about `n_prune` weights go (exact if `sizes` is None)"
     scores = scores.flatten()
     if n_prune <= 0 or scores.numel() == 0: return torch.zeros_like(scores, dtype=torch.bool)
+    k = min(int(n_prune), scores.numel())
+    # NumPy's introselect is about 15x faster than torch.kthvalue on the CPU
+    if sizes is None and scores.device.type == 'cpu': return _lowest_numpy(scores, k)
+    if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
     if sizes is None:
-        k = min(int(n_prune), scores.numel())
-        if scores.device.type == 'cpu':   # NumPy's introselect is about 15x faster than torch.kthvalue on the CPU
-            s = scores.detach()
-            a = (s.float() if s.dtype == torch.bfloat16 else s).numpy()   # NumPy has no bfloat16
-            part = np.partition(a, k-1)   # NaN sorts last, so a NaN anywhere shows in part[k-1:]
-            if np.isnan(part[k-1:].max()): raise ValueError("criteria: the scores contain NaN")
-            thr = part[k-1]
-            prune = a < thr
-            need = k - int(np.count_nonzero(prune))
-            if need > 0: prune[np.flatnonzero(a == thr)[:need]] = True   # ties: the first ones in order
-            return torch.from_numpy(prune)
-        if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
         thr = scores.kthvalue(k).values
         prune = scores < thr
         need = k - int(prune.sum())
         if need > 0: prune[(scores == thr).nonzero().squeeze(1)[:need]] = True
         return prune
-    if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
     prune = torch.zeros_like(scores, dtype=torch.bool)
     order = scores.argsort(stable=True)
     cum = sizes.flatten()[order].cumsum(0)
