@@ -80,8 +80,8 @@ class TicketCallback(LeanCallback):
         "True when the masks are applied inside fastai's `Optimizer` step (False: by one multiply after it)"
         return 'after_step' not in self._on
 
-    def _bind(self):
-        "Cache the masked parameters and their masks (on the parameters' devices), and choose where the multiply runs"
+    def _bind(self, apply:bool=True):
+        "Cache the masked parameters and their masks (on the parameters' devices), zero the pruned weights (unless `apply` is False: done already), and choose where the multiply runs"
         self._ps,self._ms,self._by_p = [],[],{}
         opt = getattr(self.learn, 'opt', None)
         _drop_mask_steps(opt, self)
@@ -90,7 +90,7 @@ class TicketCallback(LeanCallback):
             self.tkt.masks = {n: m.to(p.device) for (n,m),p in zip(self.tkt.masks.items(), self._ps)}
             self._ms = [m.view(torch.uint8) for m in self.tkt.masks.values()]   # same memory; multiplies 3x faster than bool
             self._by_p = dict(zip(self._ps, self._ms))
-            self.tkt.apply(self.model)
+            if apply: self.tkt.apply(self.model)
         in_step = bool(self._ps) and type(opt) is Optimizer   # fastai's own step loop, and nothing wrapped around it
         if in_step: opt.cbs.append(_MaskStep(self))
         self.listen('after_step', bool(self._ps) and not in_step)
@@ -296,14 +296,15 @@ class LotteryCallback(TicketCallback):
     def _next_round(self):
         self._close_round()
         self._round,self._round_start = self._round+1,self.train_iter
-        self.pruner.prune(self.model, self.tkt, self._round)
-        msg = f"Round {self._round}/{self.pruner.n_rounds}: pruned to {self.tkt.sparsity:.2f}% sparsity"
+        tk = self.tkt
+        tk.masks = self.pruner.masks(self.model, self._round, tk.masks, tk.init)
+        msg = f"Round {self._round}/{self.pruner.n_rounds}: pruned to {tk.sparsity:.2f}% sparsity"
         if self.lth:
-            self.tkt.rewind(self.model)
+            tk.rewind(self.model)   # the rewind point, pruned weights zeroed
             self.opt.clear_state()
             msg += f"; resetting weights to their {self._where(self._rewind_at)} values"
         _say(self.verbose, msg)
-        self._bind()
+        self._bind(apply=not self.lth)   # zeroes the pruned weights, unless the rewind did
 
     def _close_round(self):
         if self._rows or self._round:

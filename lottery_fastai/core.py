@@ -162,25 +162,72 @@ def rate_to_sparsity(rate:float, n_rounds:int) -> float:
     return 100*(1-(1-rate/100)**n_rounds)
 
 # %% ../nbs/00_core.ipynb #b667b84f
-def _lowest_numpy(scores:torch.Tensor, k:int) -> torch.Tensor:
-    "The `k` lowest of the flat CPU `scores` (ties: the first ones in order), selected by NumPy"
-    s = scores.detach()
-    a = (s.float() if s.dtype == torch.bfloat16 else s).numpy()   # NumPy has no bfloat16
-    part = np.partition(a, k-1)   # NaN sorts last, so a NaN anywhere shows in part[k-1:]
-    if np.isnan(part[k-1:].max()): raise ValueError("criteria: the scores contain NaN")
-    thr = part[k-1]
-    prune = a < thr
-    need = k - int(np.count_nonzero(prune))
-    if need > 0: prune[np.flatnonzero(a == thr)[:need]] = True
-    return torch.from_numpy(prune)
+def _kth_exact(arrs:list, best, k:int):
+    "The `k`-th smallest value of the NumPy arrays `arrs` taken as one vector (the elements at `best`, one per array, count as +inf)"
+    e = np.concatenate(arrs)
+    if best is not None: e[np.cumsum([0] + [a.size for a in arrs[:-1]]) + np.asarray(best)] = np.inf
+    e.partition(k-1)
+    return e[k-1]
+
+def _kth(arrs:list, best, k:int):
+    "As `_kth_exact`, without copying or partitioning every value: a sample brackets the `k`-th, which is then found among the few inside"
+    n = sum(a.size for a in arrs)
+    if n < 1 << 16: return _kth_exact(arrs, best, k)
+    rng = np.random.default_rng(0)   # a random sample, about 16k values: a strided one can alias with a pattern in the scores
+    samp = np.concatenate([a[rng.integers(0, a.size, -(-a.size*16384//n))] for a in arrs])
+    q,s = k/n,samp.size
+    r,m = q*s,4*math.sqrt(s*q*(1-q)) + 32               # the bracket: the sample's rank of the k-th, +- 4 standard deviations
+    i,j = max(0, int(r-m)),min(s-1, int(r+m))
+    samp.partition([i, j]); lo,hi = samp[i],samp[j]
+    if not (np.isfinite(lo) and np.isfinite(hi)):   # at the edge of a block of -inf (pruned before) or +inf: bracket the finite
+        fin = samp[np.isfinite(samp)]
+        if fin.size == 0: return _kth_exact(arrs, best, k)
+        lo,hi = (lo if np.isfinite(lo) else fin.min()),(hi if np.isfinite(hi) else fin.max())
+    t_all,below,bands = np.empty(max(a.size for a in arrs), bool),0,[]
+    for a,b in zip(arrs, best if best is not None else [None]*len(arrs)):
+        t = t_all[:a.size]
+        np.less(a, lo, out=t); c = int(np.count_nonzero(t))
+        np.logical_not(t, out=t); t &= a <= hi
+        band = a[t] if lo < hi else np.full(np.count_nonzero(t), lo)   # a bracket inside a block of ties: count it
+        if b is not None:   # the protected element counts as +inf: neither below the bracket nor inside it
+            v = a[b]
+            if v < lo: c -= 1
+            elif v <= hi: band = np.delete(band, np.flatnonzero(band == v)[0])
+        below += c; bands.append(band)
+    band,i = np.concatenate(bands),k - below - 1
+    if lo == hi and 0 <= i < band.size: return lo
+    if not 0 <= i < band.size: return _kth_exact(arrs, best, k)   # the sample missed it (rare)
+    band.partition(i)
+    return band[i]
+
+def _kept_cpu(parts:list, k:int, protect:bool=False) -> list:
+    "Keep masks of the CPU score tensors `parts` ranked as one flat vector: the `k` lowest pruned (ties: the first in order); `protect`: each part keeps its first best"
+    arrs = [(p.detach().float() if p.dtype == torch.bfloat16 else p.detach()).reshape(-1).numpy() for p in parts]   # NumPy has no bfloat16
+    best = [int(np.argmax(a)) for a in arrs] if protect else None   # argmax and max both stop at a NaN
+    if any(np.isnan(a[best[j]] if protect else a.max()) for j,a in enumerate(arrs)): raise ValueError("criteria: the scores contain NaN")
+    k = min(k, sum(a.size for a in arrs) - (len(arrs) if protect else 0))
+    if k <= 0: return [torch.ones(a.size, dtype=torch.bool) for a in arrs]
+    thr,need,keeps = _kth(arrs, best, k),k,[]
+    for j,a in enumerate(arrs):
+        keep = a >= thr
+        c = a.size - int(np.count_nonzero(keep))
+        if protect and not keep[best[j]]: keep[best[j]] = True; c -= 1
+        keeps.append(keep); need -= c
+    for j,a in enumerate(arrs):   # ties at the threshold: the first ones in order are pruned
+        if need <= 0: break
+        idx = np.flatnonzero(a == thr)
+        if protect: idx = idx[idx != best[j]][:need]
+        else: idx = idx[:need]
+        keeps[j][idx] = False; need -= idx.size
+    return [torch.from_numpy(m) for m in keeps]
 
 def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None) -> torch.Tensor:
     "Boolean vector over the flat `scores`: True for the groups pruned so that about `n_prune` weights go (exact if `sizes` is None)"
     scores = scores.flatten()
     if n_prune <= 0 or scores.numel() == 0: return torch.zeros_like(scores, dtype=torch.bool)
     k = min(int(n_prune), scores.numel())
-    # NumPy's introselect is about 15x faster than torch.kthvalue on the CPU
-    if sizes is None and scores.device.type == 'cpu': return _lowest_numpy(scores, k)
+    # on the CPU NumPy's selection: about 15x faster than torch.kthvalue
+    if sizes is None and scores.device.type == 'cpu': return ~_kept_cpu([scores], k)[0]
     if torch.isnan(scores).any(): raise ValueError("criteria: the scores contain NaN")
     if sizes is None:
         thr = scores.kthvalue(k).values
@@ -197,6 +244,7 @@ def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None
         if int(cum[k]) - n_prune <= n_prune - before: k += 1
     prune[order[:k]] = True
     return prune
+
 
 # %% ../nbs/00_core.ipynb #a94c5010
 def _unwrap(model:nn.Module) -> nn.Module:
@@ -391,6 +439,10 @@ class Pruner:
         m = _unwrap(model)
         shapes = {n: m.get_parameter(n).shape for n in names}
         numel = {n: math.prod(shapes[n]) for n in names}
+        n_prune = round(sparsity/100*sum(numel.values()))
+        if all(scores[n].numel() == numel[n] and scores[n].device.type == 'cpu' for n in names):   # single weights, on the CPU
+            keep = _kept_cpu([scores[n] for n in names], n_prune, protect=len(names) > 1)
+            return {n: k.view(shapes[n]) for n,k in zip(names, keep)}
         flat = torch.cat([scores[n].flatten().to(scores[names[0]].device) for n in names])
         if len(names) > 1:  # a global ranking never removes a whole layer: each keeps its best group
             i = 0
@@ -401,7 +453,7 @@ class Pruner:
         sizes = [numel[n]//scores[n].numel() for n in names]
         gsz = None if all(z == 1 for z in sizes) else torch.cat(
             [torch.full((scores[n].numel(),), z, device=flat.device) for n,z in zip(names, sizes)])
-        prune = lowest_groups(flat, round(sparsity/100*sum(numel.values())), gsz)
+        prune = lowest_groups(flat, n_prune, gsz)
         out,i = {},0
         for n in names:
             k = scores[n].numel()
