@@ -91,6 +91,7 @@ class TicketCallback(LeanCallback):
             self._ms = [m.view(torch.uint8) for m in self.tkt.masks.values()]   # same memory; multiplies 3x faster than bool
             self._by_p = dict(zip(self._ps, self._ms))
             if apply: self.tkt.apply(self.model)
+        self._sparsity = self.tkt.sparsity if self._ps else 0.   # the masks change only through here: counted once
         in_step = bool(self._ps) and type(opt) is Optimizer   # fastai's own step loop, and nothing wrapped around it
         if in_step: opt.cbs.append(_MaskStep(self))
         self.listen('after_step', bool(self._ps) and not in_step)
@@ -298,13 +299,12 @@ class LotteryCallback(TicketCallback):
         self._round,self._round_start = self._round+1,self.train_iter
         tk = self.tkt
         tk.masks = self.pruner.masks(self.model, self._round, tk.masks, tk.init)
-        msg = f"Round {self._round}/{self.pruner.n_rounds}: pruned to {tk.sparsity:.2f}% sparsity"
         if self.lth:
             tk.rewind(self.model)   # the rewind point, pruned weights zeroed
             self.opt.clear_state()
-            msg += f"; resetting weights to their {self._where(self._rewind_at)} values"
-        _say(self.verbose, msg)
         self._bind(apply=not self.lth)   # zeroes the pruned weights, unless the rewind did
+        _say(self.verbose, f"Round {self._round}/{self.pruner.n_rounds}: pruned to {self._sparsity:.2f}% sparsity"
+                           + (f"; resetting weights to their {self._where(self._rewind_at)} values" if self.lth else ""))
 
     def _close_round(self):
         if self._rows or self._round:
@@ -314,7 +314,7 @@ class LotteryCallback(TicketCallback):
 
     def after_validate(self):
         rec = getattr(self.learn, 'recorder', None)
-        if rec is not None: rec.log += L(_Pct(self.tkt.sparsity if self.tkt.masks else 0.), self._round)
+        if rec is not None: rec.log += L(_Pct(self._sparsity), self._round)
 
     def _config(self) -> dict:
         p = self.pruner

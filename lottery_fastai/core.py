@@ -172,7 +172,8 @@ def _kth_exact(arrs:list, best, k:int):
 def _kth(arrs:list, best, k:int):
     "As `_kth_exact`, without copying or partitioning every value: a sample brackets the `k`-th, which is then found among the few inside"
     n = sum(a.size for a in arrs)
-    if n < 1 << 16: return _kth_exact(arrs, best, k)
+    # below half a million scores a partition of them all is faster, unless -inf (pruned before) ties many of them
+    if n < 1 << 16 or (n < 1 << 19 and not any(np.isneginf(a.min()) for a in arrs)): return _kth_exact(arrs, best, k)
     rng = np.random.default_rng(0)   # a random sample, about 16k values: a strided one can alias with a pattern in the scores
     samp = np.concatenate([a[rng.integers(0, a.size, -(-a.size*16384//n))] for a in arrs])
     q,s = k/n,samp.size
