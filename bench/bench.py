@@ -279,8 +279,8 @@ def main():
     sizes,lat,struct = sizes_and_latency(1 if q else 3)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
-    head = '; '.join(f"{n.split(' (')[0]}: LotteryCallback {o[n]['ratio']:.3f}x (quartiles {o[n]['ratio_q1_q3']}), fasterai {f[n]['ratio']:.3f}x ({f[n]['ratio_q1_q3']})" for n in o)
-    head += '. Measured directly, the time spent inside the callback against a plain fit: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['in_optimizer_us_per_step']:.0f} us per step in the optimizer, {r['events_ms']:.0f} ms in its events), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
+    head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['in_optimizer_us_per_step']:.0f} us per step in the optimizer, {r['events_ms']:.0f} ms in its events), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
+    head += '. End to end (paired medians; this machine moves them by several percent from run to run, see below): ' + '; '.join(f"{n.split(' (')[0]}: LotteryCallback {o[n]['ratio']:.3f}x (quartiles {o[n]['ratio_q1_q3']}), fasterai {f[n]['ratio']:.3f}x ({f[n]['ratio_q1_q3']})" for n in o)
     txt = f"""# lottery_fastai benchmarks
 
 Machine: {machine()}.
@@ -291,7 +291,7 @@ ratios are paired: each round runs every variant once, and `ratio` is the median
 that round (`ratio_q1_q3` its quartiles; `ratio_of_best` the best trial against the best plain trial, shown for
 comparison). Allocator: {'`GLIBC_TUNABLES=' + MALLOC + '` (heap trimming off, fixed mmap threshold: the same for every variant; `--default-malloc` turns it off)' if os.environ.get('GLIBC_TUNABLES') == MALLOC else "glibc's defaults"}.
 
-**Headline (training time against a plain fastai fit, masks in force):** {head}.
+**Headline (training with masks in force, against a plain fastai fit of the same model in the same run):** {head}.
 
 ## Training overhead
 
