@@ -43,6 +43,7 @@ def subset_dls(dls, n_train, n_valid, bs=60):
     return d
 
 PRUNABLE = (nn.Conv2d, nn.Linear)   # the layers every tool prunes (fasterai's default is nn.Conv2d alone)
+def prunable(model) -> list: return [m for m in model.modules() if isinstance(m, PRUNABLE)]
 
 def fasterai_cb(wrap=None):
     from fasterai.sparse.all import SparsifyCallback
@@ -53,7 +54,7 @@ def fasterai_cb(wrap=None):
 
 def torch_prune(model):
     import torch.nn.utils.prune as prune
-    params = [(m, 'weight') for m in model.modules() if isinstance(m, PRUNABLE)]
+    params = [(m, 'weight') for m in prunable(model)]
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.5)
 
 def timed_fit(make_model, dls, n_epoch, cbs_fn, prepare=None):
@@ -72,7 +73,7 @@ def timed_fit(make_model, dls, n_epoch, cbs_fn, prepare=None):
 
 def zero_pct(model) -> float:
     "Percentage of the prunable weights that are exactly zero: every sparse variant must prune the same number"
-    ws = [m.weight for m in model.modules() if isinstance(m, PRUNABLE)]
+    ws = [m.weight for m in prunable(model)]
     return 100*sum(int((w == 0).sum()) for w in ws)/sum(w.numel() for w in ws)
 
 def time_fit(make_model, dls, variant, n_epoch):
@@ -141,12 +142,10 @@ def status_kb(key) -> int:
 def prune_step_child(kind):
     "Time one pruning step of `kind` ('<method>:<round>') on a fresh ResNet-50: round 1 to 50%, or round 2 from 50% to 75%"
     from torchvision.models import resnet50
-    import torch.nn.utils.prune as prune
     kind,r = kind.split(':'); r = int(r)
     torch.manual_seed(0); model = resnet50()
-    n = sum(m.weight.numel() for m in model.modules() if isinstance(m, PRUNABLE))
+    n = sum(m.weight.numel() for m in prunable(model))
     pr,tk = Pruner(75, context='global', schedule=[50, 75]),Ticket()
-    params = [(m, 'weight') for m in model.modules() if isinstance(m, PRUNABLE)]
     if r == 2:   # the first round, untimed
         if kind == 'lottery_fastai': pr.prune(model, tk, 1)
         else: torch_prune(model)
@@ -157,7 +156,7 @@ def prune_step_child(kind):
     except OSError: before,peak_of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.process_time()
     if kind == 'lottery_fastai': pr.prune(model, tk, r)
-    else: prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=0.5)   # half of what is left
+    else: torch_prune(model)   # in round 2: half of what is left
     t = time.process_time() - t
     assert abs(zero_pct(model) - 25*(r+1)) < 0.01, zero_pct(model)
     peak = peak_of() - before
@@ -195,7 +194,7 @@ def search_memory(dls):
                 nb = sum(b.numel()*b.element_size() for n,b in self.learn.model.named_buffers() if n.split('.')[-1].startswith(('_mask', '_init')))
                 seen['bytes'] = nb
         model = mk(); learn = Learner(dls, model, loss_func=CrossEntropyLossFlat())
-        n = sum(m.weight.numel() for m in model.modules() if isinstance(m, PRUNABLE))
+        n = sum(m.weight.numel() for m in prunable(model))
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit(1, cbs=[fasterai_cb(), Peek()])
         rows.append(dict(network=name, tool='fasterai 0.4.1', bytes_per_prunable_param=round(seen['bytes']/n, 3),
                          note='float32 mask + float32 initial weights (and biases) as buffers'))

@@ -192,12 +192,11 @@ def _kth(arrs:list, best, k:int):
         np.logical_not(t, out=t); t &= a <= hi
         band = a[t] if lo < hi else np.full(np.count_nonzero(t), lo)   # a bracket inside a block of ties: count it
         if b is not None:   # the protected element counts as +inf: neither below the bracket nor inside it
-            v = a[b]
-            if v < lo: c -= 1
-            elif v <= hi: band = np.delete(band, np.flatnonzero(band == v)[0])
+            pv = a[b]
+            if pv < lo: c -= 1
+            elif pv <= hi: band = np.delete(band, np.flatnonzero(band == pv)[0])
         below += c; bands.append(band)
     band,i = np.concatenate(bands),k - below - 1
-    if lo == hi and 0 <= i < band.size: return lo
     if not 0 <= i < band.size: return _kth_exact(arrs, best, k)   # the sample missed it (rare)
     # a block of equal scores (weights already exactly zero) at a value the sample drew is counted, not partitioned:
     # NumPy's partition is 4-20x slower on many equal values
@@ -259,7 +258,6 @@ def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None
         if int(cum[k]) - n_prune <= n_prune - before: k += 1
     prune[order[:k]] = True
     return prune
-
 
 # %% ../nbs/00_core.ipynb #a94c5010
 def _unwrap(model:nn.Module) -> nn.Module:
