@@ -7,14 +7,25 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #6ff9ac99
-from .core import *
+# %% ../nbs/99_all.ipynb #3d3f7601
+from .criteria import *
+from .schedules import *
+from .selection import *
+from .ticket import *
+from .pruner import *
+from .search import *
 from .callback import *
+from .training import *
+from .batched import *
+from .rounds import *
 from .models import *
 from .data import *
+from .test_utils import *
 from .experiment import *
 from .stability import *
 from .files import *
-from . import core as _core, callback as _callback, models as _models, data as _data
-from . import experiment as _experiment, stability as _stability, files as _files
-__all__ = list(dict.fromkeys(n for m in (_core, _callback, _models, _data, _experiment, _stability, _files) for n in m.__all__))
+from .compact import *
+from . import (criteria as _m1, schedules as _m2, selection as _m3, ticket as _m4, pruner as _m5, search as _m6, callback as _m7,
+                            training as _m8, batched as _m9, rounds as _m10, models as _m11, data as _m12, test_utils as _m13,
+                            experiment as _m14, stability as _m15, files as _m16, compact as _m17)
+__all__ = list(dict.fromkeys(n for m in (_m1, _m2, _m3, _m4, _m5, _m6, _m7, _m8, _m9, _m10, _m11, _m12, _m13, _m14, _m15, _m16, _m17) for n in m.__all__))
