@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench
+.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench outputs
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,15 +30,20 @@ test: $(VENV)/.dev
 	@if [ -n "$(CHROMIUM)" ]; then $(MAKE) --no-print-directory docs docs-test; else echo "Chromium not installed: skipping the docs browser test (apt-get install chromium)"; fi
 	$(PY) tools/run_tests.py
 
-# the documentation site, built offline into _docs/ (nbdev's processing, rendered without Quarto)
+# the documentation site, built offline into _docs/ (nbdev's processing, pages built by mkdocs-material; no Quarto)
 docs: $(VENV)/.dev
-	$(PY) tools/docs.py
+	NO_MKDOCS_2_WARNING=1 $(PY) tools/docs.py
 
-# every page opened in headless Chromium: console errors, images, signatures, links; screenshots in _docs/screenshots
+# re-run the library notebooks and the index, storing the outputs the docs show (`--slow` for the tutorials' long cells)
+outputs: $(VENV)/.dev
+	$(PY) tools/execute_nbs.py
+
+# every page opened in headless Chromium: errors, images, links, parameter tables, figures, math, output lengths,
+# search from file:// and over HTTP; screenshots in _docs/screenshots
 docs-test: $(VENV)/.dev
 	CHROMIUM=$(CHROMIUM) $(PY) tools/docs_test.py
 
-# benchmarks: writes bench/RESULTS.md (about 9 minutes on 2 cores)
+# benchmarks: writes bench/RESULTS.md (about 15 minutes on 2 cores)
 bench: $(VENV)/.dev
 	$(PIP) install "fasterai==0.4.1" 2> >(grep -v "is ignored: it is neither" >&2)
 	OMP_NUM_THREADS=1 $(PY) bench/bench.py

@@ -104,35 +104,33 @@ def overhead(name, make_model, dls, n_epoch, reps):
     return rows
 
 def accounted(name, make_model, dls, n_epoch, reps):
-    "Time spent inside LotteryCallback (every event it is called for, and its step in the optimizer) and inside fasterai's callback, against a plain fit"
-    import lottery_fastai.callback as lc
-    spent = [0., 0.]   # inside the callback's events, inside its optimizer step
-    def timed(cls, slot):
-        "`cls` with its `__call__` timed into `spent[slot]`"
+    "Time spent inside LotteryCallback (every call fastai makes to it), with its own event dispatch and with fastai's, and inside fasterai's callback, against a plain fit"
+    from fastai.callback.core import Callback
+    spent = [0.]
+    def timed(cls):
+        "`cls` with its `__call__` timed into `spent`"
         class Timed(cls):
             def __call__(self, *args, **kwargs):
                 t = time.perf_counter()
                 try: return super().__call__(*args, **kwargs)
-                finally: spent[slot] += time.perf_counter() - t
+                finally: spent[0] += time.perf_counter() - t
         return Timed
-    TimedLottery = timed(LotteryCallback, 0)
-    variants = {'plain': list, 'lottery': lambda: [TimedLottery(50, schedule='one_shot', verbose=False)],
-                'fasterai': lambda: [fasterai_cb(lambda c: timed(c, 0))]}
+    class FastaiDispatch(LotteryCallback):   # every event reaches the callback, as for any fastai Callback
+        def __call__(self, event_name): return Callback.__call__(self, event_name)
+    variants = {'plain': list, 'lottery': lambda: [timed(LotteryCallback)(50, schedule='one_shot', verbose=False)],
+                'lottery_fastai_dispatch': lambda: [timed(FastaiDispatch)(50, schedule='one_shot', verbose=False)],
+                'fasterai': lambda: [fasterai_cb(timed)]}
     res,n_steps = {v: [] for v in variants},None
-    orig = lc._MaskStep
     for r in range(reps):
         for v,cbs in variants.items():
-            spent[:] = [0., 0.]; lc._MaskStep = timed(orig, 1)
-            try: t,learn = timed_fit(make_model, dls, n_epoch, cbs)
-            finally: lc._MaskStep = orig
-            res[v].append(t if v == 'plain' else list(spent))
+            spent[0] = 0.
+            t,learn = timed_fit(make_model, dls, n_epoch, cbs)
+            res[v].append(t if v == 'plain' else spent[0])
             n_steps = learn.train_iter
-    p = float(np.median(res['plain'])); ev,st = np.median(np.array(res['lottery']), 0); i = ev + st
-    fai = float(np.median(np.array(res['fasterai'])[:, 0]))
-    return dict(network=name, plain_fit_cpu_s=round(p, 4), steps=n_steps, events_ms=round(1e3*ev, 2),
-                in_optimizer_us_per_step=round(1e6*st/n_steps, 1), inside_lottery_ms=round(1e3*i, 2),
-                accounted_ratio=round(1 + i/p, 4), fasterai_inside_ms=round(1e3*fai, 2),
-                fasterai_accounted_ratio=round(1 + fai/p, 4), rounds=reps)
+    p = float(np.median(res['plain'])); i,i_fd,fai = (float(np.median(res[k])) for k in ('lottery', 'lottery_fastai_dispatch', 'fasterai'))
+    return dict(network=name, plain_fit_cpu_s=round(p, 4), steps=n_steps, inside_lottery_ms=round(1e3*i, 2), accounted_ratio=round(1 + i/p, 4),
+                with_fastai_dispatch_ms=round(1e3*i_fd, 2), fastai_dispatch_ratio=round(1 + i_fd/p, 4),
+                fasterai_inside_ms=round(1e3*fai, 2), fasterai_accounted_ratio=round(1 + fai/p, 4), rounds=reps)
 
 # ---------------------------------------------------------------- one pruning step at ResNet-50 scale, in child processes
 def status_kb(key) -> int:
@@ -143,11 +141,14 @@ def prune_step_child(kind):
     "Time one pruning step of `kind` ('<method>:<round>') on a fresh ResNet-50: round 1 to 50%, or round 2 from 50% to 75%"
     from torchvision.models import resnet50
     kind,r = kind.split(':'); r = int(r)
+    if kind == 'lottery_fastai, exact partition':   # the selection without its sampled bracket: one partition of a copy of every score
+        import lottery_fastai.selection as sel
+        sel._kth = sel._kth_exact
     torch.manual_seed(0); model = resnet50()
     n = sum(m.weight.numel() for m in prunable(model))
     pr,tk = Pruner(75, context='global', schedule=[50, 75]),Ticket()
     if r == 2:   # the first round, untimed
-        if kind == 'lottery_fastai': pr.prune(model, tk, 1)
+        if kind != 'torch.nn.utils.prune': pr.prune(model, tk, 1)
         else: torch_prune(model)
     gc.collect()
     try:   # restart the peak (VmHWM) at the memory in use now: building the model peaks higher than a lean pruning step
@@ -155,7 +156,7 @@ def prune_step_child(kind):
         before,peak_of = status_kb('VmRSS'),lambda: status_kb('VmHWM')
     except OSError: before,peak_of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.process_time()
-    if kind == 'lottery_fastai': pr.prune(model, tk, r)
+    if kind != 'torch.nn.utils.prune': pr.prune(model, tk, r)
     else: torch_prune(model)   # in round 2: half of what is left
     t = time.process_time() - t
     assert abs(zero_pct(model) - 25*(r+1)) < 0.01, zero_pct(model)
@@ -163,7 +164,8 @@ def prune_step_child(kind):
     print(json.dumps(dict(kind=kind, cpu_s=t, peak_extra_mb=peak/1024, n_params=n)))
 
 def prune_step(reps):
-    rows = {f'{k}:{r}': [] for r in (1, 2) for k in ('lottery_fastai', 'torch.nn.utils.prune')}
+    kinds = ('lottery_fastai', 'lottery_fastai, exact partition', 'torch.nn.utils.prune')
+    rows = {f'{k}:{r}': [] for r in (1, 2) for k in kinds}
     for r in range(reps):
         for k in (list(rows) if r % 2 == 0 else list(rows)[::-1]):
             out = subprocess.run([sys.executable, __file__, '--child', k], capture_output=True, text=True, env={**{k: v for k,v in os.environ.items() if k != 'GLIBC_TUNABLES'}, 'OMP_NUM_THREADS': '1'})
@@ -174,9 +176,75 @@ def prune_step(reps):
         method,r = k.split(':')
         res.append(dict(method=method, step='round 1: 0 -> 50%' if r == '1' else 'round 2: 50 -> 75%', params=best['n_params'],
                         best_cpu_s=round(best['cpu_s'], 3), peak_extra_mb=round(min(d['peak_extra_mb'] for d in rs), 1)))
-    for i in range(0, len(res), 2):
-        for r in res[i:i+2]: r['time_vs_torch'] = round(r['best_cpu_s']/res[i+1]['best_cpu_s'], 3)
+    for i in range(0, len(res), 3):
+        for r in res[i:i+3]: r['time_vs_torch'] = round(r['best_cpu_s']/res[i+2]['best_cpu_s'], 3)
     return res
+
+# ---------------------------------------------------------------- a level of an experiment: its members trained together or one at a time
+def level_members(make_model, dls, n, n_epoch, lr):
+    "The `n` trainings of an experiment's level: each its own initialization (seed i) and a 50% mask, the same recipe and data order"
+    from lottery_fastai.rounds import Member
+    ms = []
+    for i in range(n):
+        torch.manual_seed(i)
+        l = Learner(dls, make_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=Adam, lr=lr)
+        tk = Pruner(50, schedule='one_shot', context='local', criteria='random' if i % 3 == 2 else 'large_final').prune(l.model, Ticket(), 1)
+        ms.append(Member(l, tk, 1, dict(fit_fn='fit', n_epoch=n_epoch, lr=lr, skip=0), data_seed=0))
+    return ms
+
+def raw_loop(ms, dls):
+    "The limit: a plain PyTorch loop over the same batches for each member, one after another (Adam, masks after each step, no evaluation)"
+    import torch.nn.functional as F
+    xs,ys = dls.train.dataset.tensors
+    bs,n_epoch = dls.train.bs,ms[0].recipe['n_epoch']
+    for m in ms:
+        model = m.learn.model; opt = torch.optim.Adam(model.parameters(), m.recipe['lr'])
+        ps,masks = m.ticket.bind(model)
+        g = torch.Generator().manual_seed(0)
+        for e in range(n_epoch):
+            perm = torch.randperm(len(xs), generator=g)
+            for j in range(0, len(xs), bs):
+                idx = perm[j:j+bs]
+                opt.zero_grad(); F.cross_entropy(model(xs[idx]), ys[idx]).backward(); opt.step()
+                with torch.no_grad(): torch._foreach_mul_(ps, masks)
+
+def level_throughput(name, make_model, dls, n, n_epoch, lr, eval_every, reps, threads=2):
+    "Wall time of one level of `n` members: a plain PyTorch loop, one fastai training at a time, and trained together (stacked)"
+    from lottery_fastai.rounds import train_level
+    from lottery_fastai.training import using_threads
+    times = {k: [] for k in ('plain PyTorch loop, one member after another', 'fastai, one member at a time', 'fastai, members stacked')}
+    with using_threads(threads):
+        for r in range(reps):
+            for k in (list(times) if r % 2 == 0 else list(times)[::-1]):
+                ms = level_members(make_model, dls, n, n_epoch, lr)
+                gc.collect(); t = time.perf_counter()
+                if k.startswith('plain'): raw_loop(ms, dls)
+                else: train_level(ms, stack='stacked' in k, eval_every=eval_every, train_metrics=True, verbose=False)
+                times[k].append(time.perf_counter() - t)
+    one = float(np.median(times['fastai, one member at a time']))
+    return [dict(level=name, variant=k, wall_s_median=round(float(np.median(v)), 2), wall_s_all=' '.join(f'{x:.2f}' for x in v),
+                 one_at_a_time_vs_this=round(one/float(np.median(v)), 2)) for k,v in times.items()]
+
+# ---------------------------------------------------------------- `make demo` on a quiet machine and beside two CPU-bound processes
+def demo_times(args, threads_opts, with_full:bool):
+    "Wall time of `python -m lottery_fastai.demo` quiet and while two other CPU-bound processes run, for each `--threads` choice"
+    rows,env = [],{k: v for k,v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'GLIBC_TUNABLES')}
+    runs = [(a, th) for a in args for th in threads_opts] + ([([], 'auto')] if with_full else [])
+    for demo_args,th in runs:
+        r = dict(command='python -m lottery_fastai.demo ' + ' '.join(demo_args + ['--threads', th]))
+        for load in (0, 2):
+            hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(load)]
+            try:
+                with tempfile.TemporaryDirectory() as d:
+                    t = time.perf_counter()
+                    out = subprocess.run([sys.executable, '-m', 'lottery_fastai.demo', *demo_args, '--threads', th, '--out', d], capture_output=True, text=True, env=env)
+                    r['quiet_s' if load == 0 else 'beside_2_cpu_bound_s'] = round(time.perf_counter() - t, 1)
+                    assert out.returncode == 0, out.stderr[-2000:]
+            finally:
+                for h in hogs: h.kill(); h.wait()
+        r['loaded_vs_quiet'] = round(r['beside_2_cpu_bound_s']/r['quiet_s'], 2)
+        rows.append(r)
+    return rows
 
 # ---------------------------------------------------------------- memory per prunable parameter during the search
 def search_memory(dls):
@@ -276,9 +344,15 @@ def main():
     mem = search_memory(subset_dls(dls, 120, 60))
     print('compact tickets and latency', flush=True)
     sizes,lat,struct = sizes_and_latency(1 if q else 3)
+    print('a level of an experiment: LeNet-300-100, 9 members', flush=True)
+    lvl = level_throughput('LeNet-300-100: 9 members, 10 epochs of 3,500 digits', lenet_300_100, lenet_dls, 9, 2 if q else 10, 1.2e-3, 20, 1 if q else 3)
+    print('a level of an experiment: Conv-4, 6 members', flush=True)
+    lvl += level_throughput(f'Conv-4: 6 members, 2 epochs of {conv_dls.train.n} digits', lambda: conv4(in_channels=1, img_size=28), conv_dls, 6, 2, 3e-4, 8, 1 if q else 3)
+    print('make demo, quiet and beside two CPU-bound processes', flush=True)
+    demo = demo_times([['--rounds', '2', '--epochs', '3']], ['auto', '2'], with_full=not q)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
-    head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['in_optimizer_us_per_step']:.0f} us per step in the optimizer, {r['events_ms']:.0f} ms in its events), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
+    head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['inside_lottery_ms']:.0f} ms in the fit), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
     head += '. End to end (paired medians; this machine moves them by several percent from run to run, see below): ' + '; '.join(f"{n.split(' (')[0]}: LotteryCallback {o[n]['ratio']:.3f}x (quartiles {o[n]['ratio_q1_q3']}), fasterai {f[n]['ratio']:.3f}x ({f[n]['ratio_q1_q3']})" for n in o)
     txt = f"""# lottery_fastai benchmarks
 
@@ -309,25 +383,20 @@ pair at the same time on the two cores, leaves quartiles of paired ratios about 
 below what one run of this benchmark resolves on this machine; the per-step cost that `LotteryCallback` adds can be
 measured directly instead (below).
 
-What LotteryCallback does per batch: the masks are applied inside fastai's optimizer step (one multiply per pruned
-tensor by a `uint8` view of its boolean mask, right after the optimizer updated it), and fastai dispatches to it only
-the events it acts on (`LeanCallback`); nothing else runs per batch.
+What LotteryCallback does per batch: one fused multiply of the pruned tensors by the `uint8` views of their boolean masks
+after each optimizer step (`torch._foreach_mul_`), and a comparison in `before_batch`; fastai dispatches to it only the
+events its class defines.
 
 {md_table(over)}
 
 ### Time inside LotteryCallback
 
-The direct measurement: the time spent inside `LotteryCallback` during a fit (every call fastai makes to it,
-skipped events included, its one-time work: saving the rewind point, the pruning step, the reset; and its step inside
-the optimizer), timed with `perf_counter` around each call (a CPU-time clock costs a system call per reading on this
-machine, more than some of the calls it would time; nothing inside blocks, so the two agree), against the CPU time of
-a plain fit of the same model (medians over the rounds). What it leaves out:
-fastai's own cost of having one more callback in its list (sorting it at every event), and any slowdown of the rest of
-the step through the cache. `events_ms`: all its event handlers in the fit, one-time
-work included (for one round: saving the rewind point, the pruning step, the reset); `in_optimizer_us_per_step`: the
-mask multiply inside each optimizer step; `accounted_ratio` = 1 + time inside / plain fit. The same for fasterai's
-`SparsifyCallback(lth=True)`, timed around every call fastai makes to it (work it might do elsewhere, in hooks, is not
-counted, which favours it).
+The direct measurement: the time spent inside `LotteryCallback` during a fit (every call fastai makes to it, skipped
+events included, and its one-time work: saving the rewind point, the pruning step, the reset), timed with
+`perf_counter` around each call, against the CPU time of a plain fit of the same model (medians over the rounds).
+`accounted_ratio` = 1 + time inside / plain fit. `with_fastai_dispatch`: the same callback when fastai calls it at every
+event, as it calls any `Callback` (our callbacks receive only the events their class defines: the difference is what
+that saves). The same for fasterai's `SparsifyCallback(lth=True)`, timed around every call fastai makes to it.
 
 {md_table(acc)}
 
@@ -337,7 +406,9 @@ A global magnitude threshold over every conv and linear weight of torchvision's 
 process: the first round (50% pruned), and the second round of an iterative search (from 50% to 75%: the weights
 pruned before stay pruned; torch.nn.utils.prune prunes half of what is left, lottery_fastai ranks with the earlier
 masks), the first round done before the clock starts; CPU time, and the peak memory it adds to the process (its peak resident memory during the step, Linux's
-`VmHWM` restarted just before it, less the resident memory before it; masks included).
+`VmHWM` restarted just before it, less the resident memory before it; masks included). `lottery_fastai, exact partition`:
+the same step with the selection's sampled bracket switched off (one NumPy partition of a copy of every score): what
+the bracket saves.
 
 {md_table(ps)}
 
@@ -367,6 +438,26 @@ Filters pruned layer by layer with their biases, then removed by `compact_struct
 the compact network computes the same outputs.
 
 {md_table(struct)}
+
+## A level of an experiment, trained together or one at a time
+
+At each pruning level of `lottery_experiment` the trainings are independent (every seed's ticket and its controls) and
+share a recipe and a data order, so `StackedModel` trains them as one network in one fastai fit. Each variant trains the
+same members (each its own initialization and a 50% mask; Adam; the same data order) for the same epochs, wall clock,
+on 2 threads: a plain PyTorch loop over the same batches, one member after another, with the masks applied after each
+step and no evaluation at all (the limit), fastai's training of one member at a time as `lottery_experiment(stack=False)`
+runs it (validation every 20 iterations, 8 for Conv-4, and test and training sets at the end), and the members stacked
+(`stack=True`, the same measurements). `one_at_a_time_vs_this`: how many times faster than one at a time.
+
+{md_table(lvl)}
+
+## `make demo` on a busy machine
+
+The demo's wall time on a quiet machine and while two other CPU-bound processes (`python -c 'while True: pass'`)
+share the 2 cores. `--threads auto` (the default) chooses the intra-op threads before every round from the cores free
+then; `--threads 2` is torch's default on this machine.
+
+{md_table(demo)}
 """
     Path(a.out).write_text(txt)
     print(txt)

@@ -85,7 +85,11 @@ class StackedModel(nn.Module):
             elif isinstance(l, (nn.Conv1d, nn.Conv2d)):
                 if lay == 'features': raise ValueError("a convolution follows a Linear layer: not supported stacked")
                 f = F.conv1d if isinstance(l, nn.Conv1d) else F.conv2d
-                x = f(x, l.weight, l.bias, l.stride, l.padding, l.dilation, 1 if lay == 'shared' else K)
+                if lay == 'shared': x = f(x, l.weight, l.bias, l.stride, l.padding, l.dilation)
+                elif x.is_cuda: x = f(x, l.weight, l.bias, l.stride, l.padding, l.dilation, K)
+                else:   # on the CPU, K convolutions of the members' channels run 10-20% faster than one grouped one (Conv-4's shapes)
+                    ws,bs = l.weight.chunk(K),(l.bias.chunk(K) if l.bias is not None else [None]*K)
+                    x = torch.cat([f(xi, w, b, l.stride, l.padding, l.dilation) for xi,w,b in zip(x.chunk(K, 1), ws, bs)], 1)
                 lay = 'channels'
             elif isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 if lay == 'features':
@@ -116,7 +120,7 @@ class StackedModel(nn.Module):
         "Member `k`'s state from a stacked `state` (a view: copy it to keep it)"
         return {mk: (state[sk].view(self.k, -1, *state[sk].shape[1:])[k] if state[sk].ndim else state[sk]) for mk,sk in self.keys.items()}
 
-# %% ../nbs/13_batched.ipynb #14f51487
+# %% ../nbs/13_batched.ipynb #44beeaff
 class StackedLoss:
     "The sum over members of `loss_func` on each member's outputs (so each member's gradient is its own)"
     def __init__(self, loss_func, k:int): self.loss_func,self.k = loss_func,k
@@ -199,7 +203,7 @@ def _members_measure(ev, k, dl) -> list:
     vals,per = res[1:],len(res[1:])//k
     return [{(m.name.rsplit('@', 1)[0]): float(v) for m,v in zip(ev.metrics[i*per:(i+1)*per], vals[i*per:(i+1)*per])} for i in range(k)]
 
-# %% ../nbs/13_batched.ipynb #d2b36d71
+# %% ../nbs/13_batched.ipynb #2e358f7d
 def train_stacked(learns:list, # the members' learners (same data, loss, optimizer; models as `stack_check` accepts)
                   tickets:list, # each member's ticket: its masks are kept in force, its curve recorded
                   r:int, # the round (recorded)

@@ -46,11 +46,12 @@ class _Lean(Callback):
     "A `Callback` that fastai calls only for the events its class defines"
     # fastai calls every callback at every event (8 per training batch, ~20 us each through `Callback.__call__`):
     # measured on LeNet-300-100 (3 epochs, 1 thread), LotteryCallback spends 32 ms with this dispatch, 72 ms without
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls._defined = frozenset(e for e in _fastai_events if callable(getattr(cls, e, None)))
+    @classmethod
+    def _events(cls) -> frozenset:   # looked up at the first dispatch, after every `@patch` of the class
+        if '_defined' not in cls.__dict__: cls._defined = frozenset(e for e in _fastai_events if callable(getattr(cls, e, None)))
+        return cls._defined
     def __call__(self, event_name):
-        if event_name in self._defined: return super().__call__(event_name)
+        if event_name in self._events(): return super().__call__(event_name)
         if event_name == 'after_fit': self.run = True   # what fastai's `Callback.__call__` does at every end of fit
 
 # %% ../nbs/11_callback.ipynb #6daeb05e
@@ -161,130 +162,146 @@ class LotteryCallback(TicketCallback):
         super().__init__(None)
         self.search,self._done = None,False
 
-    def _plan(self):
-        "Check this fit against the arguments and the model, and place the rounds: raises before any training"
-        n_iter,n_epoch,n = len(self.dls.train),self.n_epoch,self.pruner.n_rounds
-        if n_iter == 0: raise ValueError("the training DataLoader is empty")
-        if self.start_epoch >= n_epoch: raise ValueError(f"start_epoch={self.start_epoch} must be smaller than the number of epochs ({n_epoch})")
-        if n > n_epoch - self.start_epoch:
-            raise ValueError(f"n_rounds: {n} rounds do not fit in the {n_epoch-self.start_epoch} epochs after start_epoch={self.start_epoch}; "
-                             "fit longer, start earlier or use fewer rounds")
-        at = self.rewind_iter if self.rewind_iter is not None else round(self.rewind_epoch*n_iter)
-        start,total = self.start_epoch*n_iter,n_epoch*n_iter
-        if (self.lth or self.reset_end) and at > start:
-            raise ValueError(f"the rewind point (iteration {at}, epoch {at/n_iter:g}) is after start_epoch={self.start_epoch} "
-                             f"(iteration {start}): rewind to a point before pruning starts")
-        self._bounds = [start + round((r-1)*(total-start)/n) for r in range(1, n+1)]
-        return n_iter,at
+# %% ../nbs/11_callback.ipynb #d8f7ab0c
+@patch
+def _plan(self:LotteryCallback):
+    "Check this fit against the arguments and the model, and place the rounds: raises before any training"
+    n_iter,n_epoch,n = len(self.dls.train),self.n_epoch,self.pruner.n_rounds
+    if n_iter == 0: raise ValueError("the training DataLoader is empty")
+    if self.start_epoch >= n_epoch: raise ValueError(f"start_epoch={self.start_epoch} must be smaller than the number of epochs ({n_epoch})")
+    if n > n_epoch - self.start_epoch:
+        raise ValueError(f"n_rounds: {n} rounds do not fit in the {n_epoch-self.start_epoch} epochs after start_epoch={self.start_epoch}; "
+                         "fit longer, start earlier or use fewer rounds")
+    at = self.rewind_iter if self.rewind_iter is not None else round(self.rewind_epoch*n_iter)
+    start,total = self.start_epoch*n_iter,n_epoch*n_iter
+    if (self.lth or self.reset_end) and at > start:
+        raise ValueError(f"the rewind point (iteration {at}, epoch {at/n_iter:g}) is after start_epoch={self.start_epoch} "
+                         f"(iteration {start}): rewind to a point before pruning starts")
+    self._bounds = [start + round((r-1)*(total-start)/n) for r in range(1, n+1)]
+    return n_iter,at
 
-    def _conflicts(self):
-        "A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without checkpoint"
-        others = [type(cb).__name__ for cb in self.learn.cbs if cb is not self and getattr(cb, '_searches', False)
-                  and not getattr(cb, '_done', False)]
-        if others: raise ValueError(f"LotteryCallback: another search runs in this fit ({', '.join(others)}); pass one search callback per fit")
-        check_no_ticket(self.learn)
-        if self.tkt is not None and self.tkt.masks and self.checkpoint is None:
-            raise ValueError(f"LotteryCallback: an earlier fit with this callback stopped in round {self.search.round} and left the "
-                             "model pruned; without a `checkpoint` it cannot resume. Build a new Learner and callback to start over, "
-                             "or pass checkpoint=... to make searches resumable")
+@patch
+def _conflicts(self:LotteryCallback):
+    "A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without checkpoint"
+    others = [type(cb).__name__ for cb in self.learn.cbs if cb is not self and getattr(cb, '_searches', False)
+              and not getattr(cb, '_done', False)]
+    if others: raise ValueError(f"LotteryCallback: another search runs in this fit ({', '.join(others)}); pass one search callback per fit")
+    check_no_ticket(self.learn)
+    if self.tkt is not None and self.tkt.masks and self.checkpoint is None:
+        raise ValueError(f"LotteryCallback: an earlier fit with this callback stopped in round {self.search.round} and left the "
+                         "model pruned; without a `checkpoint` it cannot resume. Build a new Learner and callback to start over, "
+                         "or pass checkpoint=... to make searches resumable")
 
-    def before_fit(self):
-        self.run = is_training_fit(self.learn)
-        if not self.run: return
-        if self._done:
-            self.run = False
-            say(self.verbose, "LotteryCallback: its search is complete (learn.ticket); this fit trains the ticket further, its masks in force")
-            return
-        frozen = getattr(self.opt, 'frozen_idx', 0) > 0
-        if frozen:   # fine_tune's first fit: the search waits for the unfrozen one
-            self.run = False
-            say(self.verbose, "LotteryCallback: the model is frozen (as in fine_tune's first phase): the search starts at the next fit, once it is unfrozen")
-            return
-        self._conflicts()
-        n_iter,at = self._plan()
-        self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth or self.reset_end,
-                             rewind_device=self.rewind_device, verbose=self.verbose)
-        self.tkt = self.search.start(self.model, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=n_iter, lth=self.lth)
-        self._rows,self._round_start,self._resume = [],0,None
-        if self.checkpoint is not None:
-            ckpt.check_writable(self.checkpoint, ckpt.checkpoint_bytes(self.model))
-            self._fp = ckpt.fingerprint(self.search, self.learn, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
-            if self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
-            else: ckpt.clean_orphans(self.checkpoint)
-        p = self.pruner
-        say(self.verbose, f"Pruning {p.granularity}s ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
-                          f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}")
-        if self._resume is None and self.search.keep_rewind and at == 0: self.search.save_rewind(self.model)
-        self.bind(apply=self._resume is not None)
-        rec = getattr(self.learn, 'recorder', None)
-        if rec is not None:
-            i = len(rec.metric_names) - (1 if rec.add_time else 0)
-            rec.metric_names = rec.metric_names[:i] + L('prunable_sparsity', 'total_sparsity', 'round') + rec.metric_names[i:]
+@patch
+def before_fit(self:LotteryCallback):
+    self.run = is_training_fit(self.learn)
+    if not self.run: return
+    if self._done:
+        self.run = False
+        say(self.verbose, "LotteryCallback: its search is complete (learn.ticket); this fit trains the ticket further, its masks in force")
+        return
+    frozen = getattr(self.opt, 'frozen_idx', 0) > 0
+    if frozen:   # fine_tune's first fit: the search waits for the unfrozen one
+        self.run = False
+        say(self.verbose, "LotteryCallback: the model is frozen (as in fine_tune's first phase): the search starts at the next fit, once it is unfrozen")
+        return
+    self._conflicts()
+    n_iter,at = self._plan()
+    self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth or self.reset_end,
+                         rewind_device=self.rewind_device, verbose=self.verbose)
+    self.tkt = self.search.start(self.model, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=n_iter, lth=self.lth)
+    self._rows,self._round_start,self._resume = [],0,None
+    if self.checkpoint is not None:
+        ckpt.check_writable(self.checkpoint, ckpt.checkpoint_bytes(self.model))
+        self._fp = ckpt.fingerprint(self.search, self.learn, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
+        if self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
+        else: ckpt.clean_orphans(self.checkpoint)
+    p = self.pruner
+    say(self.verbose, f"Pruning {p.granularity}s ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
+                      f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}")
+    if self._resume is None and self.search.keep_rewind and at == 0: self.search.save_rewind(self.model)
+    self.bind(apply=self._resume is not None)
+    rec = getattr(self.learn, 'recorder', None)
+    if rec is not None:
+        i = len(rec.metric_names) - (1 if rec.add_time else 0)
+        rec.metric_names = rec.metric_names[:i] + L('prunable_sparsity', 'total_sparsity', 'round') + rec.metric_names[i:]
 
-    def before_train(self):
-        if self._resume is not None and self.epoch >= self._resume['epoch']:
-            self.learn.train_iter = self._resume['iter']
-            ckpt.restore(self.checkpoint, self._resume['ck'], rng=True, dls=self.dls, recorder_learn=self.learn)
-            self._resume = None
+# %% ../nbs/11_callback.ipynb #d6bea0af
+@patch
+def before_train(self:LotteryCallback):
+    if self._resume is not None and self.epoch >= self._resume['epoch']:
+        self.learn.train_iter = self._resume['iter']
+        ckpt.restore(self.checkpoint, self._resume['ck'], rng=True, dls=self.dls, recorder_learn=self.learn)
+        self._resume = None
 
-    def before_batch(self):
-        it,s = self.train_iter,self.search
-        if it == s.rewind_iter and s.keep_rewind and self.tkt.rewind_state is None: s.save_rewind(self.model)
-        if s.round < len(self._bounds) and it == self._bounds[s.round]: self._next_round()
+@patch
+def before_batch(self:LotteryCallback):
+    it,s = self.train_iter,self.search
+    if it == s.rewind_iter and s.keep_rewind and self.tkt.rewind_state is None: s.save_rewind(self.model)
+    if s.round < len(self._bounds) and it == self._bounds[s.round]: self._next_round()
 
-    def _next_round(self):
-        self._close_round()
-        self._round_start = self.train_iter
-        self.search.begin_round(self.model, self.search.round+1)
-        if self.lth: self.opt.clear_state()
-        self.bind(apply=False)   # the round's masks are applied already
+@patch
+def _next_round(self:LotteryCallback):
+    self._close_round()
+    self._round_start = self.train_iter
+    self.search.begin_round(self.model, self.search.round+1)
+    if self.lth: self.opt.clear_state()
+    self.bind(apply=False)   # the round's masks are applied already
 
-    def _close_round(self):
-        if self._rows or self.search.round: self.search.end_round(self.search.round, self._rows, epochs=len(self._rows))
-        self._rows = []
+@patch
+def _close_round(self:LotteryCallback):
+    if self._rows or self.search.round: self.search.end_round(self.search.round, self._rows, epochs=len(self._rows))
+    self._rows = []
 
-    def after_validate(self):
-        rec = getattr(self.learn, 'recorder', None)
-        if rec is not None: rec.log += L(_Pct(self.tkt.sparsity), _Pct(self.tkt.total_sparsity), self.search.round)
+@patch
+def after_validate(self:LotteryCallback):
+    rec = getattr(self.learn, 'recorder', None)
+    if rec is not None: rec.log += L(_Pct(self.tkt.sparsity), _Pct(self.tkt.total_sparsity), self.search.round)
 
-    def after_epoch(self):
-        if self._resume is not None: return   # an epoch done before the interruption, skipped
-        row = epoch_row(self.learn)
-        row.update(round=self.search.round, epoch=self.epoch, iter=self.train_iter-self._round_start)
-        self._rows.append(row)
-        if self.checkpoint is not None: self._save_checkpoint()
+@patch
+def after_epoch(self:LotteryCallback):
+    if self._resume is not None: return   # an epoch done before the interruption, skipped
+    row = epoch_row(self.learn)
+    row.update(round=self.search.round, epoch=self.epoch, iter=self.train_iter-self._round_start)
+    self._rows.append(row)
+    if self.checkpoint is not None: self._save_checkpoint()
 
-    def after_fit(self):
-        if getattr(self, '_skip', None) is not None: self.learn.remove_cb(self._skip); self._skip = None
-        self._close_round()
-        if self.reset_end: self.tkt.rewind(self.model)
-        self._done = True
-        if self.verbose and is_rank0():
-            mem = self.tkt.memory()
-            print(f"Final: {self.tkt.describe()} pruned; the search kept {mem['bytes_per_param']:.3f} bytes per prunable weight")
-            print(self.tkt.summary().to_string(index=False))
-        keep_ticket(self.learn, self.tkt, self.verbose)
+@patch
+def after_fit(self:LotteryCallback):
+    if getattr(self, '_skip', None) is not None: self.learn.remove_cb(self._skip); self._skip = None
+    self._close_round()
+    if self.reset_end: self.tkt.rewind(self.model)
+    self._done = True
+    if self.verbose and is_rank0():
+        mem = self.tkt.memory()
+        print(f"Final: {self.tkt.describe()} pruned; the search kept {mem['bytes_per_param']:.3f} bytes per prunable weight")
+        print(self.tkt.summary().to_string(index=False))
+    keep_ticket(self.learn, self.tkt, self.verbose)
 
-    def _save_checkpoint(self):
-        ckpt.save_checkpoint(dict(version=2, fingerprint=self._fp, epoch=self.epoch, train_iter=self.train_iter, round=self.search.round,
-                                  round_start=self._round_start, rows=self._rows, model=state_copy(self.model), opt=ckpt.opt_state(self.opt),
-                                  ticket=ckpt.ticket_state(self.tkt), rng=ckpt.rng_state(self.dls), recorder=ckpt.recorder_state(self.learn)),
-                             self.checkpoint)
+# %% ../nbs/11_callback.ipynb #7f6c673f
+@patch
+def _save_checkpoint(self:LotteryCallback):
+    ckpt.save_checkpoint(dict(version=2, fingerprint=self._fp, epoch=self.epoch, train_iter=self.train_iter, round=self.search.round,
+                              round_start=self._round_start, rows=self._rows, model=state_copy(self.model), opt=ckpt.opt_state(self.opt),
+                              ticket=ckpt.ticket_state(self.tkt), rng=ckpt.rng_state(self.dls), recorder=ckpt.recorder_state(self.learn)),
+                         self.checkpoint)
 
-    def _load_checkpoint(self):
-        path = self.checkpoint
-        ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
-        ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
-        for k in ('epoch', 'train_iter', 'round', 'round_start', 'rows'):
-            if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
-        ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
-        ckpt.clean_orphans(path)
-        self.search.round,self._round_start,self._rows = ck['round'],ck['round_start'],list(ck['rows'])
-        self._resume = dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
-        self._skip = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip)   # fastai's own skip of the epochs already done
-        say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}, round {self.search.round}, {self.tkt.describe()} pruned")
+@patch
+def _load_checkpoint(self:LotteryCallback):
+    path = self.checkpoint
+    ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
+    ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
+    for k in ('epoch', 'train_iter', 'round', 'round_start', 'rows'):
+        if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
+    ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
+    ckpt.clean_orphans(path)
+    self.search.round,self._round_start,self._rows = ck['round'],ck['round_start'],list(ck['rows'])
+    self._resume = dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
+    self._skip = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip)   # fastai's own skip of the epochs already done
+    say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}, round {self.search.round}, {self.tkt.describe()} pruned")
 
-    def __getstate__(self):
-        d = super().__getstate__()
-        d['search'] = None   # the search's state travels in `learn.ticket.save` and in checkpoints, not in pickles
-        return d
+@patch
+def __getstate__(self:LotteryCallback):
+    d = TicketCallback.__getstate__(self)
+    d['search'] = None   # the search's state travels in `learn.ticket.save` and in checkpoints, not in pickles
+    return d

@@ -18,7 +18,7 @@ from .ticket import *
 from .search import is_rank0
 
 # %% auto #0
-__all__ = ['clean_orphans', 'atomic_save', 'check_writable', 'criteria_id', 'fingerprint', 'fingerprint_diff',
+__all__ = ['clean_orphans', 'atomic_save', 'check_writable', 'criteria_id', 'callable_id', 'fingerprint', 'fingerprint_diff',
            'check_fingerprint', 'rng_state', 'set_rng_state', 'opt_state', 'recorder_state', 'ticket_state',
            'save_checkpoint', 'load_checkpoint', 'checkpoint_bytes', 'restore']
 
@@ -103,9 +103,9 @@ def criteria_id(c) -> str:
     fn = c.fn.f if type(c.fn).__name__ == '_FinalOnly' else c.fn
     return f"{c.name}:{_code_digest(fn)}"
 
-def _callable_id(f) -> str:
+def callable_id(f) -> str:
     "`Adam`, `partial(SGD, mom=0.9)`, `partial(OptimWrapper, opt=torch.optim.AdamW)` as stable text"
-    if hasattr(f, 'func'): return f"{_callable_id(f.func)}({', '.join(f'{k}={_callable_id(v) if callable(v) else v!r}' for k,v in sorted(f.keywords.items()))})"
+    if hasattr(f, 'func'): return f"{callable_id(f.func)}({', '.join(f'{k}={callable_id(v) if callable(v) else v!r}' for k,v in sorted(f.keywords.items()))})"
     return f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', repr(f))}"
 
 def _round_floats(o):
@@ -126,7 +126,7 @@ def fingerprint(search=None, learn=None, model=None, **config) -> dict:
     if learn is not None:
         opt = getattr(learn, 'opt', None)
         hyp = opt.hypers[-1] if opt is not None and getattr(opt, 'hypers', None) else {}
-        fp['optimizer'] = dict(opt_func=_callable_id(learn.opt_func), hypers=_round_floats({k: v for k,v in dict(hyp).items() if isinstance(v, (int, float, torch.Tensor))}))
+        fp['optimizer'] = dict(opt_func=callable_id(learn.opt_func), hypers=_round_floats({k: v for k,v in dict(hyp).items() if isinstance(v, (int, float, torch.Tensor))}))
         dls = learn.dls
         fp['data'] = dict(n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), bs=dls.train.bs, n_iter=len(dls.train))
         model = learn.model if model is None else model
@@ -152,7 +152,7 @@ def check_fingerprint(path, saved:dict, now:dict):
     if diff: raise ValueError(f"checkpoint {path} was written by a different run: {'; '.join(diff)}. "
                               "Delete it or pass resume=False to start over")
 
-# %% ../nbs/07_checkpoint.ipynb #edba5cd8
+# %% ../nbs/07_checkpoint.ipynb #2cecead7
 def rng_state(dls=None) -> dict:
     "Every random state a fit consumes: Python, NumPy, torch (and CUDA), and each DataLoader's shuffling"
     npst = np.random.get_state()
@@ -191,7 +191,7 @@ def ticket_state(tk:Ticket) -> dict:
     "A ticket's fields as plain containers"
     return {k: getattr(tk, k) for k in _ticket_fields}
 
-# %% ../nbs/07_checkpoint.ipynb #1fe3f11f
+# %% ../nbs/07_checkpoint.ipynb #31737cb2
 def save_checkpoint(obj:dict, path) -> Path|None:
     "Write `obj` with torch.save, atomically and from rank 0 only"
     return atomic_save(lambda p: torch.save(obj, p), path) if is_rank0() else None

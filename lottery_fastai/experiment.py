@@ -182,7 +182,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
 
 def _branch(ln, r, kind, make_learner, inits): return [_control(kind, make_learner, ln, r, inits[ln.seed])]
 
-# %% ../nbs/15_experiment.ipynb #d4a16951
+# %% ../nbs/15_experiment.ipynb #da2d03be
 _styles = {'ticket': dict(color='C0', marker='o'), 'reinit': dict(color='C3', marker='s', ls='--'),
            'random_prune': dict(color='C2', marker='^', ls=':')}
 
@@ -251,7 +251,7 @@ def plot_layer_sparsity(self:LotteryExperiment, seed=None, ax=None):
     "Per-layer sparsity of the final ticket of `seed`"
     return self.tickets[(self.meta['seeds'][0] if seed is None else seed, 'ticket')].plot_layer_sparsity(ax=ax)
 
-# %% ../nbs/15_experiment.ipynb #1fd318ef
+# %% ../nbs/15_experiment.ipynb #c611957a
 def weight_changes(init:dict, trained:dict, masks:dict):
     "Per layer, for kept and pruned weights: mean |w_T|-|w_0|, fraction grown in magnitude, mean |w_T-w_0|"
     import pandas as pd

@@ -36,7 +36,7 @@ def lenet_300_100(n_in:int=784, # input features (28x28 images are flattened)
     "LeNet-300-100: a fully connected 784-300-100-10 network"
     return glorot_init(nn.Sequential(OrderedDict([('flatten', nn.Flatten())] + _fc_head(n_in, n_out, (300, 100), dropout))))
 
-# %% ../nbs/08_models.ipynb #8fcf6f3c
+# %% ../nbs/08_models.ipynb #15ac0ea8
 def _conv_net(n_pairs, n_out, in_channels, img_size, dropout):
     layers,c,i = [],in_channels,1
     for width in (64, 128, 256)[:n_pairs]:

@@ -53,8 +53,8 @@ class Member:
         self.kind,self.seed = (lineage.kind,lineage.seed) if lineage is not None else (kind,seed)
     def key(self) -> tuple: return (tuple(sorted(self.recipe.items())), self.data_seed, self.save_at)
 
-# %% ../nbs/14_rounds.ipynb #2f4b33bf
-def _setup(l): return (type(l.loss_func).__name__, ckpt._callable_id(l.opt_func), l.lr, l.wd, len(l.dls.train.dataset), l.dls.train.bs,
+# %% ../nbs/14_rounds.ipynb #f364d6dd
+def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, len(l.dls.train.dataset), l.dls.train.bs,
                        tuple(len(dl.dataset) for dl in l.dls.loaders))
 
 def _stack_groups(members, stack:bool, cbs) -> tuple:

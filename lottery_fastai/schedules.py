@@ -69,7 +69,7 @@ def get_schedule(schedule, end:float, n_rounds:int|None=None) -> Schedule:
         raise ValueError(f"schedule: sparsities must be non-decreasing and in [0, 100); {schedule.name} gives {[round(t,2) for t in ts]}")
     return schedule
 
-# %% ../nbs/02_schedules.ipynb #69f79c66
+# %% ../nbs/02_schedules.ipynb #0fd612df
 def rate_to_sparsity(rate:float, n_rounds:int) -> float:
     "Final sparsity (%) after `n_rounds` that each prune `rate` % of the remaining weights"
     return 100*(1-(1-rate/100)**n_rounds)

@@ -112,7 +112,7 @@ def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None
     prune[order[:k]] = True
     return prune
 
-# %% ../nbs/03_selection.ipynb #0db8a422
+# %% ../nbs/03_selection.ipynb #54fae89c
 def rank_together(scores:list, shapes:list, n_prune:int) -> list:
     "Keep masks (of `shapes`) for group `scores` ranked as one vector, `n_prune` weights pruned; with several tensors each keeps its best group"
     numel = [math.prod(s) for s in shapes]

@@ -91,7 +91,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
     finally: get_model(learn.model).load_state_dict(before)
     return Instability(alphas, errs, threshold)
 
-# %% ../nbs/16_stability.ipynb #44c5e76b
+# %% ../nbs/16_stability.ipynb #c9717cd7
 def pruning_stability(learn, ticket:Ticket, epochs:int, lr=None, fit_fn:str='fit', skip:int=0, data_seed:int=0) -> dict:
     "L2 distance between the kept weights of the ticket trained in isolation and of the dense network trained from the same state"
     if ticket.rewind_state is None: raise ValueError("ticket: no rewind state to train from")
@@ -105,7 +105,7 @@ def pruning_stability(learn, ticket:Ticket, epochs:int, lr=None, fit_fn:str='fit
     ref = math.sqrt(sum(float((wd[n]*m).norm())**2 for n,m in ticket.masks.items()))
     return dict(distance=dist, relative=dist/ref if ref else math.nan, per_layer=per)
 
-# %% ../nbs/16_stability.ipynb #fc09a47c
+# %% ../nbs/16_stability.ipynb #950bdcd7
 class RewindSearch:
     "The candidates tried by `find_rewind_point`, their barriers, and the earliest stable one"
     def __init__(self, table, best_iter, n_iter, states=None, masks=None):
@@ -152,7 +152,7 @@ def find_rewind_point(learn, # a Learner at its initialization
     finally: get_model(learn.model).load_state_dict(init)
     return RewindSearch(pd.DataFrame(rows), best, n_iter, states, masks)
 
-# %% ../nbs/16_stability.ipynb #e83e016b
+# %% ../nbs/16_stability.ipynb #df1bd682
 retrain_kinds = ('reset', 'rewind', 'lr_rewind', 'finetune')
 
 def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learner
@@ -198,7 +198,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                 rewind_epoch=rewind_epoch, eval_every=eval_every, fit_fn=fit_fn, data_seed=data_seed)
     return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, {(ln.seed, ln.kind): ln.search.ticket for ln in lineages})
 
-# %% ../nbs/16_stability.ipynb #9ffabfc5
+# %% ../nbs/16_stability.ipynb #79372db3
 def hamming(a:dict, b:dict) -> float:
     "Normalized Hamming distance between two sets of masks: the fraction of entries that differ"
     n = sum(m.numel() for m in a.values())
@@ -253,7 +253,7 @@ class EarlyBirdCallback(Callback):
             say(self.verbose, f"Early-bird ticket drawn at iteration {self.n_trained} (max distance {d:.4f}): {self.learn.ticket.describe()}")
             if self.stop: raise CancelFitException()
 
-# %% ../nbs/16_stability.ipynb #097cc211
+# %% ../nbs/16_stability.ipynb #cb45b366
 def early_bird_experiment(make_learner, # returns a fresh Learner (with a test set as dls[2] for test accuracy)
                           sparsity:float, # sparsity of both tickets
                           rounds:int, # rounds of the iterative search (geometric schedule)

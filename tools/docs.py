@@ -1,32 +1,147 @@
 """Build the documentation site offline: `python tools/docs.py` (or `make docs`) writes `_docs/`.
 
-The notebooks go through nbdev's own processing (`nbdev.serve.proc_nbs`: show_doc cells added and executed into
-signatures and docments, hidden cells removed, directives applied, stored outputs kept) into `_proc/`; each processed
-notebook is then rendered to a static HTML page with markdown-it-py and Pygments (PyPI only), with a navigation sidebar
-and a search box backed by `search.json`. No network is used at build or view time. Where Quarto exists, `nbdev-docs`
-builds the usual Quarto site from the same notebooks instead.
+The notebooks go through nbdev's own processing (`nbdev.serve.proc_nbs`: show_doc cells added for every exported name,
+hidden cells removed, directives applied, stored outputs kept) into `_proc/`. Each processed notebook becomes a Markdown
+page: markdown cells as they are, code cells with their stored outputs, every `show_doc` as a signature and a parameter
+table (name, type, default and the docment of each parameter, from fastcore's `docments`), LaTeX math as MathML (so it
+renders with no script and no network), and the project's own names linked to their pages. mkdocs-material builds the
+site from those pages, with its offline search plugin, so search works when the site is opened from disk (`file://`)
+as well as over HTTP. No network is used at build or view time. Where Quarto exists, `nbdev-docs` builds the usual
+Quarto site from the same notebooks instead (the published path, `.github/workflows/deploy.yaml`).
 """
-import html, json, re, shutil, sys
+import html, importlib, inspect, json, re, shutil, subprocess, sys
 from pathlib import Path
 import yaml
-from markdown_it import MarkdownIt
-from pygments import highlight
-from pygments.lexers import PythonLexer, get_lexer_by_name
-from pygments.formatters import HtmlFormatter
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT/'_docs'
-md = MarkdownIt('commonmark', {'html': True}).enable('table').enable('strikethrough')
+SRC, OUT = ROOT/'_docs_src', ROOT/'_docs'
+
+RENAMED = {'search': 'a-search'}   # page names the site generator keeps for itself (mkdocs' search page)
 
 def page_name(rel: Path) -> str:
-    "nbdev's page names: numbered notebooks lose their number ('00_core.ipynb' -> 'core.html')"
+    "nbdev's page names: numbered notebooks lose their number ('00_core.ipynb' -> 'core.md'), reserved names are changed"
     stem = re.sub(r'^\d+[a-z]?_', '', rel.stem)
-    return str(rel.with_name(stem + '.html'))
+    return str(rel.with_name(RENAMED.get(stem, stem) + '.md'))
 
-def code_html(src, lang='python'):
-    try: lexer = get_lexer_by_name(lang)
-    except Exception: lexer = PythonLexer()
-    return highlight(src, lexer, HtmlFormatter(nowrap=False, cssclass='highlight'))
+# ------------------------------------------------------------------ the project's names: where each is documented
+def symbols() -> dict:
+    "{name: (page, anchor)} for every public name of the library, and the namespace to evaluate `show_doc` targets in"
+    import lottery_fastai, fastai.basics
+    ns,where = dict(vars(fastai.basics)),{}
+    for mod in json.loads(json.dumps(list(importlib.import_module('lottery_fastai._modidx').d['syms']))):
+        if mod in ('lottery_fastai.all',): continue
+        m = importlib.import_module(mod)
+        ns.update(vars(m))
+        doc = next((v[0] for v in importlib.import_module('lottery_fastai._modidx').d['syms'][mod].values()), '')
+        page = page_name(Path(doc.split('#')[0])) if doc else None
+        for n in getattr(m, '__all__', []):   # functions and classes have a show_doc heading; other objects, their page
+            o = getattr(m, n, None)
+            if page: where.setdefault(n, (page, anchor(n) if inspect.isfunction(o) or inspect.isclass(o) else None))
+    return where,ns
+
+def anchor(name: str) -> str: return re.sub(r'[^a-z0-9_.-]', '', name.lower())
+
+# ------------------------------------------------------------------ show_doc: signature and parameter table
+def _fmt_default(v):
+    if v is inspect.Parameter.empty: return ''
+    r = repr(v)
+    if hasattr(v, '__name__') and not isinstance(v, str): r = v.__name__
+    if isinstance(v, tuple) and all(isinstance(t, type) for t in v): r = '(' + ', '.join(t.__name__ for t in v) + ')'
+    return f'`{r}`' if len(r) < 60 else f'`{r[:57]}...`'
+
+def _fmt_anno(a):
+    if a is inspect.Parameter.empty or a is None: return ''
+    s = a if isinstance(a, str) else getattr(a, '__name__', str(a))
+    return f'`{s.replace("|", "&#124;")}`'
+
+def api_doc(expr: str, ns: dict) -> str:
+    "Markdown for `show_doc(expr)`: a heading, the signature, the docstring and a table of the parameters"
+    from fastcore.docments import docments
+    obj = eval(expr, ns)
+    name = expr.split('.')[-1] if '.' in expr else expr
+    title = expr
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try: sig = inspect.signature(obj)
+    except (TypeError, ValueError): sig = None
+    try: dm = docments(obj, full=True, returns=True)
+    except Exception: dm = {}
+    params = [p for p in (sig.parameters.values() if sig else []) if p.name not in ('self', 'cls')]
+    def one(p):
+        a = '' if p.annotation is inspect.Parameter.empty else f": {p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, '__name__', p.annotation)}"
+        pre = '*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else ''
+        return f"{pre}{p.name}{a}" + ('' if p.default is inspect.Parameter.empty else f"{' = ' if a else '='}{_fmt_default(p.default).strip('`')}")
+    ret = '' if not sig or sig.return_annotation is inspect.Signature.empty else f" -> {_fmt_anno(sig.return_annotation).strip('`').replace('&#124;', '|')}"
+    args = [one(p) for p in params]
+    sig_txt = f"{name}({', '.join(args)}){ret}"
+    if len(sig_txt) > 90: sig_txt = f"{name}(\n" + ''.join(f"    {a},\n" for a in args) + f"){ret}"
+    doc = inspect.getdoc(obj) or ''
+    if inspect.isclass(obj) and doc == inspect.getdoc(type): doc = ''
+    out = [f'### `{title}` {{#{anchor(expr)} }}', '', f'```python\n{sig_txt}\n```', '']
+    if doc: out += [f'*{doc.splitlines()[0]}*', '']
+    rows = []
+    for p in params:
+        d = dm.get(p.name, {}) if isinstance(dm, dict) else {}
+        det = (d.get('docment') or '') if isinstance(d, dict) else ''
+        anno = p.annotation if p.annotation is not inspect.Parameter.empty else (d.get('anno') if isinstance(d, dict) else None)
+        shown = ('*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else '') + p.name
+        rows.append(f"| `{shown}` | {_fmt_anno(anno)} | {_fmt_default(p.default)} | {det.replace('|', '&#124;')} |")
+    ret = dm.get('return', {}) if isinstance(dm, dict) else {}
+    if isinstance(ret, dict) and (ret.get('docment') or (sig and sig.return_annotation is not inspect.Signature.empty)):
+        rows.append(f"| **Returns** | {_fmt_anno(sig.return_annotation if sig else None)} |  | {(ret.get('docment') or '').replace('|', '&#124;')} |")
+    if rows: out += ['| Parameter | Type | Default | Details |', '|---|---|---|---|', *rows, '']
+    else: out += ['*No parameters.*', '']
+    return '\n'.join(out)
+
+# ------------------------------------------------------------------ math as MathML, names as links
+_code_span = re.compile(r'(```.*?```|`[^`\n]*`)', re.S)
+
+def math_to_mathml(md: str) -> str:
+    "Every `$...$` and `$$...$$` outside code, converted to MathML"
+    from latex2mathml.converter import convert
+    def conv(txt):
+        txt = re.sub(r'\$\$(.+?)\$\$', lambda m: f'<div class="math">{convert(m.group(1), display="block")}</div>', txt, flags=re.S)
+        return re.sub(r'(?<![\\$\w])\$([^$\n]+?)\$(?!\w)', lambda m: convert(m.group(1)), txt)
+    return ''.join(p if i % 2 else conv(p) for i,p in enumerate(_code_span.split(md)))
+
+DOC_URL = 'https://lottery-fastai.github.io/lottery_fastai/'
+
+def local_links(md: str, here: str) -> str:
+    "Links to the published site become links between the pages built here"
+    up = '../' if '/' in here else ''
+    return re.sub(re.escape(DOC_URL) + r'([\w/]+)\.html', lambda m: up + page_name(Path(m.group(1) + '.html')), md)
+
+def link_names(md: str, where: dict, here: str) -> str:
+    "`Name` in prose becomes a link to where `Name` is documented (not inside code blocks, not in headings)"
+    def one(m):
+        name = m.group(1)
+        if name not in where or m.string[max(0, m.start()-1):m.start()] == '[': return m.group(0)
+        page,anc = where[name]
+        rel = Path(page) if '/' not in here else Path('..')/page
+        return f'[`{name}`]({rel}' + (f'#{anc})' if anc else ')')
+    parts = _code_span.split(md)
+    return ''.join(re.sub(r'^`([A-Za-z_][\w.]*)`$', one, p) if i % 2 and not p.startswith('```') else p for i,p in enumerate(parts))
+
+# ------------------------------------------------------------------ outputs
+def _j(v): return ''.join(v) if isinstance(v, list) else v
+
+def render_output(o) -> str:
+    t = o.get('output_type')
+    if t == 'stream':
+        txt = _j(o.get('text', ''))
+        if o.get('name') == 'stderr' and re.search(r'Warning|warn\(', txt): return ''
+        return _pre(txt, 'output stream')
+    if t == 'error': return _pre(f"{o.get('ename', '')}: {o.get('evalue', '')}", 'output error')
+    data = o.get('data', {})
+    if 'image/png' in data: return f'<div class="output"><img alt="figure" src="data:image/png;base64,{_j(data["image/png"]).strip()}"></div>'
+    if 'image/svg+xml' in data: return f'<div class="output">{_j(data["image/svg+xml"])}</div>'
+    if 'text/html' in data:
+        h = re.sub(r'(?is)<script.*?</script>|<style.*?</style>', '', _j(data['text/html']))
+        return f'<div class="output html" markdown="0">{h}</div>'
+    if 'text/markdown' in data: return _j(data['text/markdown'])
+    if 'text/plain' in data: return _pre(_j(data['text/plain']), 'output')
+    return ''
+
+def _pre(txt, cls): return f'<pre class="{cls}">{html.escape(txt.rstrip(chr(10)))}</pre>'
 
 def directives(src):
     d,keep = {},[]
@@ -36,114 +151,88 @@ def directives(src):
         else: keep.append(line)
     return d,'\n'.join(keep).strip('\n')
 
-def render_output(o, asis):
-    t = o.get('output_type')
-    if t == 'stream':
-        txt = ''.join(o.get('text', ''))
-        if o.get('name') == 'stderr' and ('Warning' in txt or 'warn(' in txt): return ''
-        return f'<pre class="output stream">{html.escape(txt)}</pre>'
-    if t == 'error': return f'<pre class="output error">{html.escape(o.get("ename", ""))}: {html.escape(o.get("evalue", ""))}</pre>'
-    data = o.get('data', {})
-    j = lambda k: ''.join(data[k]) if isinstance(data[k], list) else data[k]
-    if 'image/png' in data: return f'<div class="output"><img alt="figure" src="data:image/png;base64,{j("image/png").strip()}"></div>'
-    if 'image/svg+xml' in data: return f'<div class="output">{j("image/svg+xml")}</div>'
-    if 'text/markdown' in data: return f'<div class="output md">{md.render(j("text/markdown"))}</div>'
-    if 'text/html' in data:
-        h = j('text/html')
-        if '<script' in h.lower(): h = re.sub(r'(?is)<script.*?</script>', '', h)
-        return f'<div class="output html">{h}</div>'
-    if 'text/plain' in data: return f'<pre class="output">{html.escape(j("text/plain"))}</pre>'
-    return ''
-
-def render_nb(nb, doc_url):
+def render_nb(nb, where, ns, here) -> tuple:
     parts,title,desc = [],None,None
     for c in nb['cells']:
-        src = ''.join(c['source'])
+        src = _j(c['source'])
         if c['cell_type'] == 'raw' and src.startswith('---'):
             fm = yaml.safe_load(src.strip().strip('-')) or {}
             title,desc = fm.get('title', title),fm.get('description', desc)
             continue
         if c['cell_type'] == 'markdown':
             if src.lstrip().startswith('<!-- WARNING'): continue
-            h = md.render(src)
-            if doc_url: h = h.replace(f'href="{doc_url}', 'href="' + '{ROOT}')
-            parts.append(f'<div class="cell md">{h}</div>')
-        elif c['cell_type'] == 'code':
-            d,code = directives(src)
-            if d.get('include') == 'false': continue
-            asis = d.get('output') == 'asis'
-            block = '' if d.get('echo') == 'false' or not code.strip() else code_html(code)
-            outs = ''.join(render_output(o, asis) for o in c.get('outputs', [])) if d.get('output') != 'false' else ''
-            if block or outs: parts.append(f'<div class="cell code">{block}{outs}</div>')
-    return title,desc,'\n'.join(parts)
+            parts.append(local_links(link_names(math_to_mathml(src), where, here), here)); continue
+        if c['cell_type'] != 'code': continue
+        d,code = directives(src)
+        if d.get('include') == 'false': continue
+        m = re.fullmatch(r'show_doc\((.+)\)', code.strip())
+        if m and m.group(1).split('.')[-1].startswith('__'): continue   # pickling and repr hooks are not API
+        if m:
+            try: parts.append(api_doc(m.group(1), ns))
+            except Exception as e: raise RuntimeError(f"show_doc({m.group(1)}): {e}") from e
+            continue
+        block = '' if d.get('echo') == 'false' or not code.strip() else f'```python\n{code}\n```'
+        outs = [render_output(o) for o in c.get('outputs', [])] if d.get('output') != 'false' else []
+        outs = [o for o in outs if o]
+        if block or outs: parts.append('\n\n'.join([block] + outs if block else outs))
+    return title,desc,'\n\n'.join(parts)
 
-CSS = HtmlFormatter().get_style_defs('.highlight') + """
-body{margin:0;font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;line-height:1.5}
-nav{position:fixed;top:0;left:0;bottom:0;width:250px;overflow:auto;background:#f6f7f9;border-right:1px solid #ddd;padding:1em}
-nav h1{font-size:1.2em;margin:0 0 .5em} nav a{display:block;padding:.15em 0;color:#2456a6;text-decoration:none} nav a.current{font-weight:bold}
-nav .group{margin-top:.8em;font-size:.8em;text-transform:uppercase;color:#666}
-#search{width:100%;box-sizing:border-box;padding:.35em;margin-bottom:.6em} #results a{font-size:.9em}
-main{margin-left:290px;max-width:1000px;padding:1em 2em 4em}
-.description{font-size:1.15em;color:#555;border-left:4px solid #2456a6;padding-left:.8em}
-pre{background:#f8f8f8;padding:.6em;overflow:auto;border-radius:4px;font-size:.85em}
-.output{margin:.3em 0 1em} .output img{max-width:100%} table{border-collapse:collapse;font-size:.85em} td,th{border:1px solid #ddd;padding:.2em .5em}
-.output.md{border-top:1px solid #eee} code{background:#f1f1f1;padding:0 .2em;border-radius:3px}
+# ------------------------------------------------------------------ the site
+CSS = """
+.md-typeset .output { margin: .2em 0 1.2em; }
+.md-typeset pre.output { background: #f7f7f9; border-left: 3px solid #b0bec5; padding: .5em .8em; overflow-x: auto; font-size: .72rem; }
+.md-typeset pre.output.error { border-left-color: #e53935; }
+.md-typeset div.output.html { overflow-x: auto; max-width: 100%; }
+.md-typeset div.output.html table { font-size: .7rem; }
+.md-typeset div.output img { max-width: 100%; }
+.md-typeset h3[id] { border-top: 1px solid #e0e0e0; padding-top: .8em; }
+.md-typeset .description { font-size: 1.05em; color: #555; border-left: 4px solid #3f51b5; padding-left: .8em; }
+.md-typeset math { font-size: 1.05em; }
+.md-typeset table:not([class]) { display: table; }
+.md-typeset .md-typeset__scrollwrap { overflow-x: auto; }
 """
 
-JS = """
-let IDX=null;
-async function search(q){
-  if(!IDX){ const r = await fetch(ROOT_PREFIX+'search.json'); IDX = await r.json(); }
-  const out=document.getElementById('results'); out.innerHTML='';
-  q=q.trim().toLowerCase(); if(q.length<2) return;
-  for(const p of IDX){ const i=p.text.toLowerCase().indexOf(q);
-    if(p.title.toLowerCase().includes(q) || i>=0){ const a=document.createElement('a'); a.href=ROOT_PREFIX+p.url; a.textContent=p.title; out.appendChild(a);} }
-}
-document.getElementById('search').addEventListener('input', e=>search(e.target.value));
-"""
-
-def build():
+def build(run_mkdocs=True):
+    sys.path.insert(0, str(ROOT))
     from nbdev.serve import proc_nbs
-    from nbdev.config import get_config
-    cfg = get_config(ROOT)
     cache = Path(proc_nbs(force=False, n_workers=0))
-    doc_url = (cfg.get('doc_url') or '').rstrip('/') + '/' if cfg.get('doc_url') else ''
-    if OUT.exists(): shutil.rmtree(OUT)
-    OUT.mkdir()
-    nbs = sorted(p for p in cache.rglob('*.ipynb') if not any(x.startswith('.') for x in p.parts))
+    where,ns = symbols()
+    if SRC.exists(): shutil.rmtree(SRC)
+    (SRC/'docs').mkdir(parents=True)
+    nbs = sorted(p for p in cache.rglob('*.ipynb') if not any(x.startswith('.') for x in p.relative_to(cache).parts))
     pages = []
     for p in nbs:
         rel = p.relative_to(cache)
-        nb = json.loads(p.read_text())
-        title,desc,body = render_nb(nb, doc_url)
-        url = 'index.html' if rel.name == 'index.ipynb' else page_name(rel)
-        h1 = re.search(r'<h1>(.*?)</h1>', body)
-        title = title or (re.sub('<.*?>', '', h1.group(1)) if h1 else rel.stem)
-        pages.append(dict(url=url, title=title, desc=desc, body=body, group='Tutorials' if rel.parts[0] == 'tutorials' else 'API'))
-    pages.sort(key=lambda d: (d['url'] != 'index.html', d['group'] != 'API', d['url']))
-    idx = [dict(url=pg['url'], title=pg['title'], text=re.sub(r'\s+', ' ', re.sub('<.*?>', ' ', pg['body']))[:20000]) for pg in pages]
-    (OUT/'search.json').write_text(json.dumps(idx))
-    (OUT/'style.css').write_text(CSS)
-    (OUT/'search.js').write_text(JS)
-    for pg in pages:
-        depth = pg['url'].count('/')
-        root = '../'*depth
-        nav,group = [],None
-        for q in pages:
-            if q['group'] != group and q['url'] != 'index.html': group = q['group']; nav.append(f'<div class="group">{group}</div>')
-            cur = ' class="current"' if q is pg else ''
-            nav.append(f'<a href="{root}{q["url"]}"{cur}>{html.escape(q["title"].replace("`", ""))}</a>')
-        body = pg['body'].replace('href="{ROOT}', f'href="{root}')
-        body = re.sub(r'href="' + re.escape(root) + r'([\w/]+)\.html\.md', lambda m: f'href="{root}{m.group(1)}.html', body)
-        desc = f'<p class="description">{html.escape(pg["desc"])}</p>' if pg['desc'] else ''
-        head_title = f'<h1>{md.renderInline(pg["title"])}</h1>' if '<h1>' not in body else ''
-        doc = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(pg['title'].replace('`', ''))} – lottery_fastai</title><link rel="stylesheet" href="{root}style.css"><link rel="icon" href="data:,"></head>
-<body><nav><h1><a href="{root}index.html">lottery_fastai</a></h1><input id="search" type="search" placeholder="Search the docs" aria-label="Search">
-<div id="results"></div>{''.join(nav)}</nav><main>{head_title}{desc}{body}</main>
-<script>const ROOT_PREFIX="{root}";</script><script src="{root}search.js"></script></body></html>"""
-        dest = OUT/pg['url']; dest.parent.mkdir(parents=True, exist_ok=True); dest.write_text(doc)
-    print(f"wrote {len(pages)} pages to {OUT}")
+        url = 'index.md' if rel.name == 'index.ipynb' else page_name(rel)
+        title,desc,body = render_nb(json.loads(p.read_text()), where, ns, url)
+        h1 = re.search(r'^# (.+)$', body, re.M)
+        title = title or (h1.group(1) if h1 else rel.stem)
+        head = '' if h1 else f'# {title}\n\n'
+        lead = f'{link_names(desc, where, url)}\n{{: .description }}\n\n' if desc else ''
+        dest = SRC/'docs'/url; dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(head + lead + body + '\n')
+        pages.append(dict(url=url, title=title.replace('`', ''), group='Tutorials' if rel.parts[0] == 'tutorials' else 'API'))
+    (SRC/'docs'/'extra.css').write_text(CSS)
+    # the search worker from file://: the offline plugin would load this shim from unpkg.com; the site ships its copy
+    (SRC/'docs'/'assets').mkdir(exist_ok=True)
+    shutil.copy(ROOT/'tools'/'assets'/'iframe-worker-shim.js', SRC/'docs'/'assets'/'iframe-worker-shim.js')
+    nav = [{'Home': 'index.md'}]
+    for g in ('API', 'Tutorials'):
+        items = [{pg['title']: pg['url']} for pg in pages if pg['group'] == g and pg['url'] != 'index.md']
+        if items: nav.append({g: items})
+    cfg = dict(site_name='lottery_fastai', site_url='', docs_dir='docs', site_dir=str(OUT), use_directory_urls=False,
+               theme=dict(name='material', features=['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
+                          palette=dict(primary='indigo'), font=False),   # no web fonts: nothing is fetched when the site is read
+               extra=dict(polyfills=['assets/iframe-worker-shim.js']),
+               extra_css=['extra.css'], plugins=['search', 'offline'], nav=nav,
+               markdown_extensions=['tables', 'attr_list', 'md_in_html', 'admonition', 'toc', 'pymdownx.superfences',
+                                    {'pymdownx.highlight': dict(use_pygments=True)}])
+    (SRC/'mkdocs.yml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    if run_mkdocs:
+        if OUT.exists(): shutil.rmtree(OUT)
+        r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(SRC/'mkdocs.yml')], cwd=SRC)
+        if r.returncode: sys.exit(f'mkdocs build failed ({r.returncode})')
+        print(f"wrote {len(pages)} pages to {OUT}")
     return pages
 
 if __name__ == '__main__': build()
