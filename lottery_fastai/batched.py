@@ -175,7 +175,7 @@ class _MembersEval(Callback):
         self.n_trained += 1
         if self.every and self.n_trained % self.every == 0: self._add()
     def after_epoch(self):
-        if self.every is None and self.training is not None and self.n_trained and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained): self._add()
+        if self.every is None and self.n_trained and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained): self._add()   # epochs skipped at the start train nothing
     def after_fit(self):
         if self.every and self.n_trained and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained): self._add()
     def _add(self):

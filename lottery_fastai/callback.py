@@ -119,12 +119,12 @@ _fastai_export = Learner.export
 @patch
 def export(self:Learner, fname='export.pkl', **kwargs):
     "fastai's `Learner.export`, carrying `learn.ticket`'s masks only (as bits): `learn.ticket.save` saves the whole ticket"
-    light,holders = {},[o for o in [self, *self.cbs] if isinstance(getattr(o, 'ticket' if o is self else 'tkt', None), Ticket)]
-    full = [(o, getattr(o, 'ticket' if o is self else 'tkt')) for o in holders]
-    for o,t in full: setattr(o, 'ticket' if o is self else 'tkt', light.setdefault(id(t), t.masks_only()))   # one light copy per ticket
+    held = [(o, a) for o,a in [(self, 'ticket')] + [(cb, 'tkt') for cb in self.cbs] if isinstance(getattr(o, a, None), Ticket)]
+    full,light = [getattr(o, a) for o,a in held],{}
+    for (o,a),t in zip(held, full): setattr(o, a, light.setdefault(id(t), t.masks_only()))   # one light copy per ticket, pickled once
     try: _fastai_export(self, fname, **kwargs)
     finally:
-        for o,t in full: setattr(o, 'ticket' if o is self else 'tkt', t)
+        for (o,a),t in zip(held, full): setattr(o, a, t)
 
 # %% ../nbs/11_callback.ipynb #ba62c465
 class LotteryCallback(TicketCallback):
@@ -213,7 +213,7 @@ def before_fit(self:LotteryCallback):
     self._rows,self._round_start,self._resume = [],0,None
     if self.checkpoint is not None:
         ckpt.check_writable(self.checkpoint, ckpt.checkpoint_bytes(self.model))
-        self._fp = ckpt.fingerprint(self.search, self.learn, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
+        self._fp = ckpt.fingerprint(self.search, self.learn, in_fit=True, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
         if self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
         else: ckpt.clean_orphans(self.checkpoint)
     p = self.pruner

@@ -115,8 +115,8 @@ def _round_floats(o):
     if isinstance(o, torch.Tensor) and o.numel() == 1: return float(f'{o.item():.6g}')
     return o
 
-def fingerprint(search=None, learn=None, model=None, **config) -> dict:
-    "Everything that changes a run's result: `config`, the search's pruner, and the learner's optimizer, data and model"
+def fingerprint(search=None, learn=None, model=None, in_fit:bool=False, **config) -> dict:
+    "Everything that changes a run's result: `config`, the search's pruner, and the learner's optimizer, data and model (`in_fit`: the live optimizer's hyper-parameters too)"
     fp = dict(config=_round_floats(config))
     if search is not None:
         p = search.pruner
@@ -124,9 +124,10 @@ def fingerprint(search=None, learn=None, model=None, **config) -> dict:
                             targets=_round_floats(p.schedule.targets(p.end_sparsity)), retrain=search.retrain, rewind_iter=search.rewind_iter,
                             layers=_round_floats({n: t['end'] for n,t in p.targets(model if model is not None else learn.model).items()}))
     if learn is not None:
+        fp['optimizer'] = _round_floats(dict(opt_func=callable_id(learn.opt_func), lr=learn.lr, wd=learn.wd, moms=list(learn.moms)))
         opt = getattr(learn, 'opt', None)
-        hyp = opt.hypers[-1] if opt is not None and getattr(opt, 'hypers', None) else {}
-        fp['optimizer'] = dict(opt_func=callable_id(learn.opt_func), hypers=_round_floats({k: v for k,v in dict(hyp).items() if isinstance(v, (int, float, torch.Tensor))}))
+        if in_fit and opt is not None and getattr(opt, 'hypers', None):   # inside a fit: what `fit` set (its `lr`, `wd`)
+            fp['optimizer']['hypers'] = _round_floats({k: v for k,v in dict(opt.hypers[-1]).items() if isinstance(v, (int, float, torch.Tensor))})
         dls = learn.dls
         fp['data'] = dict(n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), bs=dls.train.bs, n_iter=len(dls.train))
         model = learn.model if model is None else model

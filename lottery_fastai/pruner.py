@@ -157,7 +157,8 @@ def _score(self:Pruner, name, p, init):
     if not isinstance(s, torch.Tensor) or s.shape != p.shape:
         raise ValueError(f"criteria {self.criteria.name!r} must return a tensor of shape {tuple(p.shape)} for {name}; "
                          f"it returned {type(s).__name__ if not isinstance(s, torch.Tensor) else tuple(s.shape)}")
-    if torch.isnan(s).any(): raise ValueError(f"criteria {self.criteria.name!r}: the scores of {name} contain NaN")
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError(f"criteria {self.criteria.name!r}: the scores of {name} contain NaN or infinite values")
     return s.float()
 
 @patch

@@ -61,7 +61,8 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
     "Groups of member indices trained together, and why the others are not"
     if not stack or cbs: return [[i] for i in range(len(members))],("stacking is off" if not stack else "extra callbacks are given (they would act on all members at once)")
     groups = {}
-    for i,m in enumerate(members): groups.setdefault((m.key(), _setup(m.learn)), []).append(i)
+    for i,m in enumerate(members):   # without a data seed each training sees its own order: such members train alone
+        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None else ('alone', i), []).append(i)
     out,why = [],None
     for g in groups.values():
         reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None

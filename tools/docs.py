@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+EVENTS = {f'{w}_{e}' for w in ('before', 'after', 'after_cancel') for e in ('fit', 'epoch', 'train', 'validate', 'batch', 'pred', 'loss', 'backward', 'step')}
 SRC, OUT = ROOT/'_docs_src', ROOT/'_docs'
 
 RENAMED = {'search': 'a-search'}   # page names the site generator keeps for itself (mkdocs' search page)
@@ -166,7 +167,7 @@ def render_nb(nb, where, ns, here) -> tuple:
         d,code = directives(src)
         if d.get('include') == 'false': continue
         m = re.fullmatch(r'show_doc\((.+)\)', code.strip())
-        if m and m.group(1).split('.')[-1].startswith('__'): continue   # pickling and repr hooks are not API
+        if m and (m.group(1).split('.')[-1].startswith('__') or m.group(1).split('.')[-1] in EVENTS): continue   # hooks and callback events are not API
         if m:
             try: parts.append(api_doc(m.group(1), ns))
             except Exception as e: raise RuntimeError(f"show_doc({m.group(1)}): {e}") from e
