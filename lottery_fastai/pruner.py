@@ -147,8 +147,8 @@ def round_sparsity(self:Pruner, r:int, end:float|None=None) -> float:
     return self.schedule.sparsity(self.end_sparsity if end is None else end, r)
 
 @patch
-def _score(self:Pruner, name, p, init):
-    "The criterion's scores for tensor `name` (value `p`), checked: a tensor of `p`'s shape, no NaN"
+def _score(self:Pruner, name, p, init, finite:bool=False):
+    "The criterion's scores for tensor `name` (value `p`), checked: a tensor of `p`'s shape (and every score finite, when `finite`)"
     w0 = None
     if self.criteria.needs_init:
         if init is None or name not in init: raise ValueError(f"criteria {self.criteria.name!r} needs the initial weights, which the ticket lacks")
@@ -157,7 +157,8 @@ def _score(self:Pruner, name, p, init):
     if not isinstance(s, torch.Tensor) or s.shape != p.shape:
         raise ValueError(f"criteria {self.criteria.name!r} must return a tensor of shape {tuple(p.shape)} for {name}; "
                          f"it returned {type(s).__name__ if not isinstance(s, torch.Tensor) else tuple(s.shape)}")
-    if not bool(torch.isfinite(s).all()):
+    # before training, every score must be finite; in a round, NaN is caught by the selection (no second pass over the scores)
+    if finite and not bool(torch.isfinite(s).all()):
         raise ValueError(f"criteria {self.criteria.name!r}: the scores of {name} contain NaN or infinite values")
     return s.float()
 
@@ -167,7 +168,7 @@ def check(self:Pruner, model:nn.Module, init:dict|None=None) -> dict:
     "`targets(model)`, with the criterion evaluated once on every target (right shape, no NaN); the random generators are left as they were"
     targets,m = self.targets(model),get_model(model)
     with torch.random.fork_rng(devices=[]):
-        for n in targets: self._score(n, m.get_parameter(n), init if init is not None else {n: m.get_parameter(n)})
+        for n in targets: self._score(n, m.get_parameter(n), init if init is not None else {n: m.get_parameter(n)}, finite=True)
     return targets
 
 # %% ../nbs/05_pruner.ipynb #f14e8ac3
