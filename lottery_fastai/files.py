@@ -16,7 +16,7 @@ from .search import is_rank0
 from .checkpoint import atomic_save
 
 # %% auto #0
-__all__ = ['save_ticket', 'load_ticket', 'state_copy_to']
+__all__ = ['save_ticket', 'load_ticket']
 
 # %% ../nbs/17_files.ipynb #80a2041d
 _FORMAT,_VERSION = 'lottery_fastai.ticket','2'
@@ -97,11 +97,11 @@ def load_ticket(path, device='cpu') -> Ticket:
     tk.meta['signature'] = sig
     if str(device) != 'cpu':
         tk.masks = {n: m.to(device) for n,m in tk.masks.items()}
-        if tk.rewind_state is not None: tk.rewind_state = state_copy_to(tk.rewind_state, device)
+        if tk.rewind_state is not None: tk.rewind_state = _state_to(tk.rewind_state, device)
         if tk.init is not None: tk.init = {n: v.to(device) for n,v in tk.init.items()}
     return tk
 
-def state_copy_to(state:dict, device) -> dict:
+def _state_to(state:dict, device) -> dict:
     "`state` on `device`, tensors shared in it still shared"
     seen = {}
     return {k: seen.setdefault(id(v), v.to(device)) for k,v in state.items()}

@@ -29,11 +29,12 @@ def symbols() -> dict:
     "{name: (page, anchor)} for every public name of the library, and the namespace to evaluate `show_doc` targets in"
     import lottery_fastai, fastai.basics
     ns,where = dict(vars(fastai.basics)),{}
-    for mod in json.loads(json.dumps(list(importlib.import_module('lottery_fastai._modidx').d['syms']))):
+    syms = importlib.import_module('lottery_fastai._modidx').d['syms']
+    for mod in syms:
         if mod in ('lottery_fastai.all',): continue
         m = importlib.import_module(mod)
         ns.update(vars(m))
-        doc = next((v[0] for v in importlib.import_module('lottery_fastai._modidx').d['syms'][mod].values()), '')
+        doc = next((v[0] for v in syms[mod].values()), '')
         page = page_name(Path(doc.split('#')[0])) if doc else None
         for n in getattr(m, '__all__', []):   # functions and classes have a show_doc heading; other objects, their page
             o = getattr(m, n, None)
