@@ -20,7 +20,8 @@ from .search import *
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['is_training_fit', 'epoch_row', 'TicketCallback', 'keep_ticket', 'check_no_ticket', 'LotteryCallback']
+__all__ = ['is_training_fit', 'epoch_row', 'TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket',
+           'LotteryCallback']
 
 # %% ../nbs/11_callback.ipynb #ace2f01a
 def is_training_fit(learn) -> bool:
@@ -108,6 +109,11 @@ def no_ticket(self:Learner):
     "Within the block, the ticket's masks are not kept in force (for trainings that set their own masks); afterwards they are again"
     with self.removed_cbs(_keepers(self)): yield self
 
+def check_one_search(cb):
+    "A `ValueError` if another search callback (with `_searches` set, its search not done) runs in `cb`'s fit"
+    others = [type(o).__name__ for o in cb.learn.cbs if o is not cb and getattr(o, '_searches', False) and not getattr(o, '_done', False)]
+    if others: raise ValueError(f"{type(cb).__name__}: another search runs in this fit ({', '.join(others)}); pass one search callback per fit")
+
 def check_no_ticket(learn, who:str='LotteryCallback'):
     "A `ValueError` naming `who` if `learn` holds a ticket whose masks are in force (a new search would start from pruned weights)"
     if any(cb.tkt is not None and cb.tkt.masks for cb in _keepers(learn)):
@@ -155,9 +161,7 @@ class LotteryCallback(TicketCallback):
             context = method
         self.pruner = Pruner(end_sparsity, granularity, context, criteria, schedule, n_rounds, **kwargs)
         check_int(start_epoch, 'start_epoch', 0)
-        check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs')
-        check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
-        if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` or `rewind_iter`, not both")
+        rewind_iteration(rewind_epoch, rewind_iter)   # checked now, placed in the fit's iterations by `_plan`
         store_attr('start_epoch,rewind_epoch,rewind_iter,reset_end,lth,rewind_device,verbose,checkpoint,resume')
         super().__init__(None)
         self.search,self._done = None,False
@@ -172,7 +176,7 @@ def _plan(self:LotteryCallback):
     if n > n_epoch - self.start_epoch:
         raise ValueError(f"n_rounds: {n} rounds do not fit in the {n_epoch-self.start_epoch} epochs after start_epoch={self.start_epoch}; "
                          "fit longer, start earlier or use fewer rounds")
-    at = self.rewind_iter if self.rewind_iter is not None else round(self.rewind_epoch*n_iter)
+    at = rewind_iteration(self.rewind_epoch, self.rewind_iter, n_iter)
     start,total = self.start_epoch*n_iter,n_epoch*n_iter
     if (self.lth or self.reset_end) and at > start:
         raise ValueError(f"the rewind point (iteration {at}, epoch {at/n_iter:g}) is after start_epoch={self.start_epoch} "
@@ -183,9 +187,7 @@ def _plan(self:LotteryCallback):
 @patch
 def _conflicts(self:LotteryCallback):
     "A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without checkpoint"
-    others = [type(cb).__name__ for cb in self.learn.cbs if cb is not self and getattr(cb, '_searches', False)
-              and not getattr(cb, '_done', False)]
-    if others: raise ValueError(f"LotteryCallback: another search runs in this fit ({', '.join(others)}); pass one search callback per fit")
+    check_one_search(self)
     check_no_ticket(self.learn)
     if self.tkt is not None and self.tkt.masks and self.checkpoint is None:
         raise ValueError(f"LotteryCallback: an earlier fit with this callback stopped in round {self.search.round} and left the "

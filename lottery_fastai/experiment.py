@@ -151,7 +151,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
         if not learn.metrics: raise ValueError("make_learner: the Learner needs a metric (e.g. metrics=accuracy)")
         metric,n_iter = learn.metrics[0].name,len(learn.dls.train)
         if n_iter == 0: raise ValueError("make_learner: the training DataLoader is empty")
-        search = Search(pruner, check_rewind(rewind_epoch, rewind_iter, n_iter, epochs), n_iter, verbose=False)
+        search = Search(pruner, rewind_iteration(rewind_epoch, rewind_iter, n_iter, epochs), n_iter, verbose=False)
         search.start(learn.model, n_epoch=epochs, n_iter=n_iter, lth=True)
         inits[s] = state_copy(learn.model)
         lineages.append(Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s))
@@ -162,8 +162,9 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
             rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric))
             curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
             if m.lineage is None: tickets[(m.seed, m.kind)] = m.ticket
-            if r == 0: weights[m.seed] = dict(init={n: inits[m.seed][n] for n in m.ticket.masks or pruner.targets(m.learn.model)},
-                                              trained={n: v.clone() for n,v in state_copy(m.learn.model).items() if n in pruner.targets(m.learn.model)})
+            if r == 0:
+                names = pruner.targets(m.learn.model)
+                weights[m.seed] = dict(init={n: inits[m.seed][n] for n in names}, trained={n: v.clone() for n,v in state_copy(m.learn.model).items() if n in names})
             say(verbose, f"seed {m.seed} round {r:2d} {m.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}  early stop {rec.get('early_stop_iter')}")
     def extra(): return dict(rows=rows, curves=curves, weights=weights, tickets={f'{s}|{k}': ticket_state(t) for (s,k),t in tickets.items()})
     def restore(d):

@@ -17,7 +17,7 @@ from .selection import *
 from .ticket import *
 
 # %% auto #0
-__all__ = ['default_layer_types', 'contexts', 'weight_names', 'bias_names', 'Pruner']
+__all__ = ['default_layer_types', 'contexts', 'weight_names', 'bias_names', 'aliases_of', 'Pruner']
 
 # %% ../nbs/05_pruner.ipynb #ea70ffbc
 default_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.RNNBase, nn.MultiheadAttention)
@@ -44,6 +44,10 @@ def _wrapped(m:nn.Module):
     return inner if isinstance(inner, nn.Module) and hasattr(m, 'layer_names') else None
 
 def _match(name:str, patterns) -> bool: return any(name == p or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+def aliases_of(targets:dict) -> dict:
+    "{tensor name: its other names} of the shared tensors among `targets` (as `Pruner.targets` gives them)"
+    return {n: t['aliases'] for n,t in targets.items() if t['aliases']}
 
 # %% ../nbs/05_pruner.ipynb #3b3f7c2d
 def _same_on_all_ranks(masks:dict) -> dict:
@@ -171,12 +175,13 @@ def check(self:Pruner, model:nn.Module, init:dict|None=None) -> dict:
         for n in targets: self._score(n, m.get_parameter(n), init if init is not None else {n: m.get_parameter(n)}, finite=True)
     return targets
 
-# %% ../nbs/05_pruner.ipynb #f14e8ac3
+# %% ../nbs/05_pruner.ipynb #0b2ac768
 @patch
 @torch.no_grad()
-def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|None=None) -> dict:
-    "Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is"
-    m,targets = get_model(model),self.targets(model)
+def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|None=None, targets:dict|None=None) -> dict:
+    "Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is (`targets`: `self.targets(model)`, if known)"
+    m = get_model(model)
+    targets = self.targets(model) if targets is None else targets
     params = {n: m.get_parameter(n) for n in targets}
     # with whole units removed, a unit's bias goes with its weights rather than being ranked on its own
     tied = {}
@@ -208,8 +213,8 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
 @patch
 def prune(self:Pruner, model:nn.Module, ticket:Ticket, r:int) -> Ticket:
     "Compute round `r`'s masks from the current weights of `model` into `ticket` and apply them"
-    ticket.masks = self.masks(model, r, ticket.masks, ticket.init)
-    ticket.aliases = {n: t['aliases'] for n,t in self.targets(model).items() if t['aliases']}
+    targets = self.targets(model)
+    ticket.masks,ticket.aliases = self.masks(model, r, ticket.masks, ticket.init, targets),aliases_of(targets)
     ticket.apply(model)
     return ticket
 

@@ -21,7 +21,7 @@ from .training import *
 from .batched import *
 
 # %% auto #0
-__all__ = ['Lineage', 'Member', 'train_level', 'run_levels', 'check_rewind']
+__all__ = ['Lineage', 'Member', 'train_level', 'run_levels']
 
 # %% ../nbs/14_rounds.ipynb #49abf0cf
 class Lineage:
@@ -186,11 +186,10 @@ def find_ticket(self:Learner,
     pruner = Pruner(end_sparsity, n_rounds=n_rounds, schedule=schedule, **kwargs)
     check_choice(fit_fn, 'fit_fn', fit_fns); check_choice(retrain, 'retrain', retrain_modes)
     check_int(n_epoch, 'n_epoch', 1); check_int(eval_every, 'eval_every', 1, none_ok=True)
-    check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
     check_no_ticket(self, 'find_ticket')
     n_iter = len(self.dls.train)
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
-    at = check_rewind(rewind_epoch, rewind_iter, n_iter, n_epoch)
+    at = rewind_iteration(rewind_epoch, rewind_iter, n_iter, n_epoch)
     if checkpoint is not None and data_seed is None: data_seed = 0     # a resumed round must see the data order it would have seen
     search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose)
     tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
@@ -200,12 +199,3 @@ def find_ticket(self:Learner,
     if reset_end: tk.rewind(self.model)
     keep_ticket(self, tk, verbose)
     return tk
-
-def check_rewind(rewind_epoch, rewind_iter, n_iter:int, n_epoch:int) -> int:
-    "The rewind iteration, checked to fall inside round 0"
-    if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` or `rewind_iter`, not both")
-    check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs')
-    at = rewind_iter if rewind_iter is not None else round(rewind_epoch*n_iter)
-    check_int(at, 'rewind_iter', 0)
-    if not at < n_epoch*n_iter: raise ValueError(f"the rewind point (iteration {at}) must fall inside round 0's {n_epoch*n_iter} iterations")
-    return at

@@ -14,7 +14,7 @@ from .ticket import *
 from .pruner import *
 
 # %% auto #0
-__all__ = ['retrain_modes', 'is_rank0', 'say', 'round_record', 'Search']
+__all__ = ['retrain_modes', 'is_rank0', 'say', 'rewind_iteration', 'round_record', 'Search']
 
 # %% ../nbs/06_search.ipynb #e5cd5007
 retrain_modes = ('rewind', 'lr_rewind', 'finetune')
@@ -28,7 +28,19 @@ def say(verbose:bool, *args):
     "Print `args` when `verbose`, from rank 0 only"
     if verbose and is_rank0(): print(*args)
 
-# %% ../nbs/06_search.ipynb #d035d76f
+# %% ../nbs/06_search.ipynb #b079106c
+def rewind_iteration(rewind_epoch=0, # the rewind point in epochs (0: the initialization)
+                     rewind_iter:int|None=None, # or in iterations
+                     n_iter:int=1, # iterations per epoch
+                     n_epoch:int|None=None) -> int: # when given, the point must fall inside the first `n_epoch` epochs
+    "The rewind point as an iteration, checked"
+    if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` or `rewind_iter`, not both")
+    check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
+    at = rewind_iter if rewind_iter is not None else round(rewind_epoch*n_iter)
+    if n_epoch is not None and not at < n_epoch*n_iter: raise ValueError(f"the rewind point (iteration {at}) must fall inside round 0's {n_epoch*n_iter} iterations")
+    return at
+
+# %% ../nbs/06_search.ipynb #faca7d5e
 def round_record(r:int, ticket:Ticket, curve:list, epochs:int|None=None) -> dict:
     "Summary of round `r` of `ticket` from its validation `curve` (rows with `iter`, `valid_loss` and metrics)"
     rec = dict(round=r, sparsity=round(ticket.sparsity, 4), pct_remaining=round(ticket.pct_remaining, 4))
@@ -46,7 +58,7 @@ def round_record(r:int, ticket:Ticket, curve:list, epochs:int|None=None) -> dict
         if k not in skip: rec[f'final_{k}'] = v
     return rec
 
-# %% ../nbs/06_search.ipynb #9c72a0c2
+# %% ../nbs/06_search.ipynb #8df95f29
 class Search:
     "One search: a `Pruner`, the `Ticket` it fills, the rewind point, and how each round starts and is recorded"
     def __init__(self,
@@ -74,7 +86,7 @@ class Search:
         init = {n: m.get_parameter(n).detach().clone() for n in p.targets(m)} if p.criteria.needs_init else None
         targets = p.check(m, init)
         self.ticket = Ticket(init=init, n_total=sum(t.numel() for t in m.parameters()), left_out=p.left_out(m, targets),
-                             aliases={n: t['aliases'] for n,t in targets.items() if t['aliases']},
+                             aliases=aliases_of(targets),
                              meta=dict(end_sparsity=p.end_sparsity, granularity=p.granularity, context=p.context,
                                        criteria=p.criteria.name, needs_init=p.criteria.needs_init, schedule=p.schedule.name, n_rounds=p.n_rounds,
                                        rewind_iter=self.rewind_iter, retrain=self.retrain, **meta))

@@ -127,7 +127,7 @@ def find_rewind_point(learn, # a Learner at its initialization
     "The earliest candidate rewind point at which the ticket is stable (error barrier below `threshold`)"
     import pandas as pd
     n_iter = len(learn.dls.train)
-    its = sorted({check_rewind(float(c), None, n_iter, epochs) for c in candidates})
+    its = sorted({rewind_iteration(float(c), None, n_iter, epochs) for c in candidates})
     pruner = Pruner(end_sparsity, schedule=one_shot, **kwargs) if masks is None else None
     if pruner is not None: pruner.targets(learn.model)
     init = state_copy(learn.model)
@@ -182,7 +182,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
             set_seed(s, reproducible=True)
             learn = make_learner()
             metric,n_iter = learn.metrics[0].name,len(learn.dls.train)
-            at = check_rewind(0 if mode == 'reset' else rewind_epoch, None, n_iter, epochs)
+            at = rewind_iteration(0 if mode == 'reset' else rewind_epoch, None, n_iter, epochs)
             search = Search(pruner, at, n_iter, retrain='rewind' if mode == 'reset' else mode, verbose=False)
             search.start(learn.model, n_epoch=epochs, n_iter=n_iter, fit_fn=fit_fn, lth=True)
             lineages.append(Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s, kind=mode))
@@ -225,9 +225,9 @@ class EarlyBirdCallback(Callback):
     def before_fit(self):
         self.run = is_training_fit(self.learn)
         if not self.run: return
-        others = [type(cb).__name__ for cb in self.learn.cbs if cb is not self and getattr(cb, '_searches', False) and not getattr(cb, '_done', False)]
-        if others: raise ValueError(f"EarlyBirdCallback: another search runs in this fit ({', '.join(others)}); pass one search callback per fit")
-        self.pruner.check(self.model)
+        check_one_search(self)
+        self.search = Search(self.pruner, verbose=False)
+        self.search.start(self.model, eps=self.eps, window=self.window)   # checks the pruner against the model, opens the ticket
         self.init,self.masks_seen,self.distances,self.found_iter,self.n_trained = state_copy(self.model),[],[],None,0
 
     def after_batch(self):
@@ -245,11 +245,9 @@ class EarlyBirdCallback(Callback):
         self.masks_seen = (prev + [m])[-self.window:]
         if len(prev) == self.window-1 and d <= self.eps:
             self.found_iter = self.n_trained
-            p = self.pruner
-            self.learn.ticket = Ticket(masks=m, rewind_state=self.init, n_total=sum(q.numel() for q in self.model.parameters()),
-                                       left_out=p.left_out(self.model), aliases={n: t['aliases'] for n,t in p.targets(self.model).items() if t['aliases']},
-                                       meta=dict(end_sparsity=p.end_sparsity, granularity=p.granularity, context=p.context, criteria=p.criteria.name,
-                                                 early_bird_iter=self.n_trained, eps=self.eps, window=self.window, rewind_iter=0))
+            tk = self.learn.ticket = self.search.ticket
+            tk.masks,tk.rewind_state = m,self.init
+            tk.meta['early_bird_iter'] = self.n_trained
             say(self.verbose, f"Early-bird ticket drawn at iteration {self.n_trained} (max distance {d:.4f}): {self.learn.ticket.describe()}")
             if self.stop: raise CancelFitException()
 
