@@ -92,7 +92,8 @@ def train_level(members:list, # the level's `Member`s
             m = ms[0]
             if m.data_seed is not None: reseed(m.learn, m.data_seed)
             rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], cbs=cbs, save_at=m.save_at,
-                              eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics, quiet=quiet)]
+                              eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
+                              measure_bs=measure_bs(m.learn) if train_metrics else None, quiet=quiet)]   # as a stacked fit measures it
             lasts = [float(m.learn.recorder.lrs[-1]) if getattr(m.learn.recorder, 'lrs', None) else rp['lr']]
         for i,rec,last in zip(g, rs, lasts):
             recs[i] = rec

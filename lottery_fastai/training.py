@@ -147,6 +147,7 @@ def train_round(learn, # the learner whose model is the ticket's network
                 eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
                 rewind_device=None, # where the rewind copy lives
                 train_metrics:bool=False, # also measure the whole training set at the end
+                measure_bs:int|None=None, # batch size of that measure (None: the training set's)
                 quiet:bool=False) -> dict: # no progress bar nor log
     "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force) and return its record"
     test_dl = learn.dls[2] if len(learn.dls.loaders) > 2 else None
@@ -158,7 +159,7 @@ def train_round(learn, # the learner whose model is the ticket's network
     if test_dl is not None:
         rec.update(_at_weights(learn, ev.best_state, test_dl, 'test_', '_at_stop'))
         rec.update(_at_weights(learn, None, test_dl, 'final_test_'))
-    if train_metrics: rec.update(_at_weights(learn, None, learn.dls.train.new(shuffle=False, drop_last=False), 'train_set_'))
+    if train_metrics: rec.update(_at_weights(learn, None, learn.dls.train.new(shuffle=False, drop_last=False, bs=measure_bs or learn.dls.train.bs), 'train_set_'))
     ticket.curves[r] = ev.curve
     return rec
 
