@@ -168,12 +168,12 @@ class _MemberMetric(Metric):
     @property
     def name(self): return f'{self.m.name}@{self.k}'
 
-class _NoValidation(Callback):
+class _NoValidation(LeanCallback):
     "Skip fastai's per-epoch validation of a stacked fit: the members are measured by `_MembersEval`"
     order = Recorder.order - 1
     def before_validate(self): raise CancelValidException()
 
-class _MembersEval(Callback):
+class _MembersEval(LeanCallback):
     "`EvalEvery` for the K members of a stacked fit: each member's validation curve and weights at its lowest loss"
     order,run_valid = Recorder.order+15,False
     def __init__(self, every, k, metrics, keep_best=False): store_attr()

@@ -20,7 +20,7 @@ from .search import *
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['is_training_fit', 'epoch_row', 'TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket',
+__all__ = ['is_training_fit', 'epoch_row', 'LeanCallback', 'TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket',
            'LotteryCallback']
 
 # %% ../nbs/11_callback.ipynb #ace2f01a
@@ -43,7 +43,7 @@ def epoch_row(learn) -> dict:
 
 _fastai_events = tuple(fastai.callback.core._events)
 
-class _Lean(Callback):
+class LeanCallback(Callback):
     "A `Callback` that fastai calls only for the events its class defines"
     # fastai calls every callback at every event (8 per training batch, ~20 us each through `Callback.__call__`):
     # measured on LeNet-300-100 (3 epochs, 1 thread), LotteryCallback spends 32 ms with this dispatch, 72 ms without
@@ -55,8 +55,8 @@ class _Lean(Callback):
         if event_name in self._events(): return super().__call__(event_name)
         if event_name == 'after_fit': self.run = True   # what fastai's `Callback.__call__` does at every end of fit
 
-# %% ../nbs/11_callback.ipynb #6daeb05e
-class TicketCallback(_Lean):
+# %% ../nbs/11_callback.ipynb #3e270aa9
+class TicketCallback(LeanCallback):
     "Keep the masks of `ticket` in force while training: pruned weights are exactly zero after every optimizer step"
     order,run_valid = Recorder.order+5,False
     name = 'ticket_masks' # the attribute it takes on the learner (`learn.ticket` is the `Ticket` itself)

@@ -76,8 +76,8 @@ def evaluate(learn, dl=None, metrics=None) -> dict:
     "Loss and metrics of `learn.model` on `dl` (default: the validation set), disturbing nothing of `learn`"
     return _Evaluator(learn, metrics)(dl)
 
-# %% ../nbs/12_training.ipynb #4d7447d3
-class EvalEvery(Callback):
+# %% ../nbs/12_training.ipynb #34aa7c18
+class EvalEvery(LeanCallback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
     order,run_valid = Recorder.order+15,False
     def __init__(self,
