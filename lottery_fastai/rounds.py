@@ -53,17 +53,25 @@ class Member:
         self.kind,self.seed = (lineage.kind,lineage.seed) if lineage is not None else (kind,seed)
     def key(self) -> tuple: return (tuple(sorted(self.recipe.items())), self.data_seed, self.save_at)
 
-# %% ../nbs/14_rounds.ipynb #f364d6dd
-def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, len(l.dls.train.dataset), l.dls.train.bs,
+# %% ../nbs/14_rounds.ipynb #fd21a49c
+def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, l.moms, l.wd_bn_bias, l.train_bn,
+                       tuple(getattr(m, 'name', type(m).__name__) for m in L(l.metrics)), len(l.dls.train.dataset), l.dls.train.bs,
                        tuple(len(dl.dataset) for dl in l.dls.loaders))
+
+_plain_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback, TicketCallback)   # fastai's defaults, and masks the stacked fit keeps itself
+def _own_cbs(l) -> list:
+    "Names of the callbacks `l` holds besides fastai's defaults: a stacked fit would not run them (or would run them across members)"
+    return [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs)]
 
 def _stack_groups(members, stack:bool, cbs) -> tuple:
     "Groups of member indices trained together, and why the others are not"
     if not stack or cbs: return [[i] for i in range(len(members))],("stacking is off" if not stack else "extra callbacks are given (they would act on all members at once)")
-    groups = {}
+    groups,why = {},None
     for i,m in enumerate(members):   # without a data seed each training sees its own order: such members train alone
-        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None else ('alone', i), []).append(i)
-    out,why = [],None
+        own = _own_cbs(m.learn)
+        if own: why = f"the learner's callbacks {', '.join(own)} would act on all members at once"
+        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None and not own else ('alone', i), []).append(i)
+    out = []
     for g in groups.values():
         reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
         if reason is None: out.append(g)
