@@ -54,7 +54,11 @@ def _fmt_default(v):
 def _fmt_anno(a):
     if a is inspect.Parameter.empty or a is None: return ''
     s = a if isinstance(a, str) else getattr(a, '__name__', str(a))
-    return f'`{s.replace("|", "&#124;")}`'
+    return f'`{s}`'   # a `|` inside a code span stays in its table cell (Python-Markdown); an entity there would show as text
+
+def _cell(s: str) -> str:
+    "`s` for a Markdown table cell: `|` escaped outside code spans"
+    return ''.join(p if p.startswith('`') else p.replace('|', '&#124;') for p in re.split(r'(`[^`\n]*`)', s))
 
 def api_doc(expr: str, ns: dict) -> str:
     "Markdown for `show_doc(expr)`: a heading, the signature, the docstring and a table of the parameters"
@@ -72,7 +76,7 @@ def api_doc(expr: str, ns: dict) -> str:
         a = '' if p.annotation is inspect.Parameter.empty else f": {p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, '__name__', p.annotation)}"
         pre = '*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else ''
         return f"{pre}{p.name}{a}" + ('' if p.default is inspect.Parameter.empty else f"{' = ' if a else '='}{_fmt_default(p.default).strip('`')}")
-    ret = '' if not sig or sig.return_annotation is inspect.Signature.empty else f" -> {_fmt_anno(sig.return_annotation).strip('`').replace('&#124;', '|')}"
+    ret = '' if not sig or sig.return_annotation is inspect.Signature.empty else f" -> {_fmt_anno(sig.return_annotation).strip('`')}"
     args = [one(p) for p in params]
     sig_txt = f"{name}({', '.join(args)}){ret}"
     if len(sig_txt) > 90: sig_txt = f"{name}(\n" + ''.join(f"    {a},\n" for a in args) + f"){ret}"
@@ -86,10 +90,10 @@ def api_doc(expr: str, ns: dict) -> str:
         det = (d.get('docment') or '') if isinstance(d, dict) else ''
         anno = p.annotation if p.annotation is not inspect.Parameter.empty else (d.get('anno') if isinstance(d, dict) else None)
         shown = ('*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else '') + p.name
-        rows.append(f"| `{shown}` | {_fmt_anno(anno)} | {_fmt_default(p.default)} | {det.replace('|', '&#124;')} |")
+        rows.append(f"| `{shown}` | {_fmt_anno(anno)} | {_fmt_default(p.default)} | {_cell(det)} |")
     ret = dm.get('return', {}) if isinstance(dm, dict) else {}
     if isinstance(ret, dict) and (ret.get('docment') or (sig and sig.return_annotation is not inspect.Signature.empty)):
-        rows.append(f"| **Returns** | {_fmt_anno(sig.return_annotation if sig else None)} |  | {(ret.get('docment') or '').replace('|', '&#124;')} |")
+        rows.append(f"| **Returns** | {_fmt_anno(sig.return_annotation if sig else None)} |  | {_cell(ret.get('docment') or '')} |")
     if rows: out += ['| Parameter | Type | Default | Details |', '|---|---|---|---|', *rows, '']
     else: out += ['*No parameters.*', '']
     return '\n'.join(out)

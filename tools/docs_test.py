@@ -94,6 +94,8 @@ def main():
             if name in api:
                 tables = page.evaluate("[...document.querySelectorAll('article table')].filter(t => /Parameter/.test(t.rows[0]?.textContent || '') && /Default/.test(t.rows[0]?.textContent || '')).length")
                 if not tables: problems.append('no parameter table')
+            shown = page.evaluate("/&#?[0-9A-Za-z]+;/.test(document.querySelector('article').innerText)")
+            if shown: problems.append('an HTML entity shown as text')
             if name in FIGURE_PAGES:
                 figs = page.evaluate("[...document.querySelectorAll('article img')].filter(i => i.src.startsWith('data:image/png') && i.naturalWidth > 100).length")
                 if not figs: problems.append('no figure')
