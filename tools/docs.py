@@ -27,7 +27,7 @@ def page_name(rel: Path) -> str:
 # ------------------------------------------------------------------ the project's names: where each is documented
 def symbols() -> dict:
     "{name: (page, anchor)} for every public name of the library, and the namespace to evaluate `show_doc` targets in"
-    import lottery_fastai, fastai.basics
+    import fastai.basics
     ns,where = dict(vars(fastai.basics)),{}
     syms = importlib.import_module('lottery_fastai._modidx').d['syms']
     for mod in syms:
@@ -66,7 +66,6 @@ def api_doc(expr: str, ns: dict) -> str:
     obj = eval(expr, ns)
     name = expr.split('.')[-1] if '.' in expr else expr
     title = expr
-    target = obj.__init__ if inspect.isclass(obj) else obj
     try: sig = inspect.signature(obj)
     except (TypeError, ValueError): sig = None
     try: dm = docments(obj, full=True, returns=True)
