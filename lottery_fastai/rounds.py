@@ -59,18 +59,21 @@ def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func),
                        tuple(len(dl.dataset) for dl in l.dls.loaders))
 
 _plain_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback, TicketCallback)   # fastai's defaults, and masks the stacked fit keeps itself
-def _own_cbs(l) -> list:
-    "Names of the callbacks `l` holds besides fastai's defaults: a stacked fit would not run them (or would run them across members)"
-    return [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs)]
+def _why_alone(l) -> str|None:
+    "Why learner `l` must train on its own: what a stacked fit would drop or apply across members (None: nothing)"
+    own = [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs)]
+    if own: return f"the learner's callbacks {', '.join(own)} would act on all members at once"
+    if l.splitter is not trainable_params: return f"the learner splits its parameters into groups ({getattr(l.splitter, '__name__', type(l.splitter).__name__)})"
+    return None
 
 def _stack_groups(members, stack:bool, cbs) -> tuple:
     "Groups of member indices trained together, and why the others are not"
     if not stack or cbs: return [[i] for i in range(len(members))],("stacking is off" if not stack else "extra callbacks are given (they would act on all members at once)")
     groups,why = {},None
     for i,m in enumerate(members):   # without a data seed each training sees its own order: such members train alone
-        own = _own_cbs(m.learn)
-        if own: why = f"the learner's callbacks {', '.join(own)} would act on all members at once"
-        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None and not own else ('alone', i), []).append(i)
+        alone = _why_alone(m.learn)
+        if alone: why = alone
+        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None and not alone else ('alone', i), []).append(i)
     out = []
     for g in groups.values():
         reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
