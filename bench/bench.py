@@ -193,7 +193,7 @@ def level_members(make_model, dls, n, n_epoch, lr):
     return ms
 
 def raw_loop(ms, dls):
-    "The limit: a plain PyTorch loop over the same batches for each member, one after another (Adam, masks after each step, no evaluation)"
+    "A plain PyTorch loop over the same batches for each member, one after another (Adam, masks after each step, no evaluation)"
     import torch.nn.functional as F
     xs,ys = dls.train.dataset.tensors
     bs,n_epoch = dls.train.bs,ms[0].recipe['n_epoch']
@@ -208,17 +208,39 @@ def raw_loop(ms, dls):
                 opt.zero_grad(); F.cross_entropy(model(xs[idx]), ys[idx]).backward(); opt.step()
                 with torch.no_grad(): torch._foreach_mul_(ps, masks)
 
+def raw_stacked_loop(ms, dls):
+    "The stacked limit: a plain PyTorch loop over the same batches training the members as one `StackedModel` (fused Adam, masks after each step, no evaluation)"
+    import torch.nn.functional as F
+    from lottery_fastai.batched import StackedModel
+    xs,ys = dls.train.dataset.tensors
+    bs,n_epoch,K = dls.train.bs,ms[0].recipe['n_epoch'],len(ms)
+    model = StackedModel([m.learn.model for m in ms])
+    own = dict(model.named_parameters())
+    names = [(mk, sk) for mk,sk in model.keys.items() if sk in own and mk in ms[0].ticket.masks]
+    ps = [own[sk] for _,sk in names]
+    masks = [torch.cat([m.ticket.masks[mk] for m in ms]).float() for mk,_ in names]
+    opt = torch.optim.Adam(model.parameters(), ms[0].recipe['lr'], fused=True)
+    g = torch.Generator().manual_seed(0)
+    for e in range(n_epoch):
+        perm = torch.randperm(len(xs), generator=g)
+        for j in range(0, len(xs), bs):
+            idx = perm[j:j+bs]
+            out = model(xs[idx])
+            opt.zero_grad(); (F.cross_entropy(out.reshape(-1, out.shape[-1]), ys[idx].repeat(K))*K).backward(); opt.step()
+            with torch.no_grad(): torch._foreach_mul_(ps, masks)
+
 def level_throughput(name, make_model, dls, n, n_epoch, lr, eval_every, reps, threads=2):
     "Wall time of one level of `n` members: a plain PyTorch loop, one fastai training at a time, and trained together (stacked)"
     from lottery_fastai.rounds import train_level
     from lottery_fastai.training import using_threads
-    times = {k: [] for k in ('plain PyTorch loop, one member after another', 'fastai, one member at a time', 'fastai, members stacked')}
+    times = {k: [] for k in ('plain PyTorch loop, one member after another', 'plain PyTorch loop, members stacked', 'fastai, one member at a time', 'fastai, members stacked')}
     with using_threads(threads):
         for r in range(reps):
             for k in (list(times) if r % 2 == 0 else list(times)[::-1]):
                 ms = level_members(make_model, dls, n, n_epoch, lr)
                 gc.collect(); t = time.perf_counter()
-                if k.startswith('plain'): raw_loop(ms, dls)
+                if k == 'plain PyTorch loop, members stacked': raw_stacked_loop(ms, dls)
+                elif k.startswith('plain'): raw_loop(ms, dls)
                 else: train_level(ms, stack='stacked' in k, eval_every=eval_every, train_metrics=True, verbose=False)
                 times[k].append(time.perf_counter() - t)
     one = float(np.median(times['fastai, one member at a time']))
@@ -445,7 +467,8 @@ At each pruning level of `lottery_experiment` the trainings are independent (eve
 share a recipe and a data order, so `StackedModel` trains them as one network in one fastai fit. Each variant trains the
 same members (each its own initialization and a 50% mask; Adam; the same data order) for the same epochs, wall clock,
 on 2 threads: a plain PyTorch loop over the same batches, one member after another, with the masks applied after each
-step and no evaluation at all (the limit), fastai's training of one member at a time as `lottery_experiment(stack=False)`
+step and no evaluation at all; the same loop over the members stacked in one `StackedModel` with torch's fused Adam (the
+limit of the stacked path: no fastai loop, no evaluation), fastai's training of one member at a time as `lottery_experiment(stack=False)`
 runs it (validation every 20 iterations, 8 for Conv-4, and test and training sets at the end), and the members stacked
 (`stack=True`, the same measurements). `one_at_a_time_vs_this`: how many times faster than one at a time.
 The stacked fit steps fastai's `Adam` through torch's fused Adam kernel, drops gradients instead of zeroing them, and
