@@ -163,8 +163,8 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
             curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
             if m.lineage is None: tickets[(m.seed, m.kind)] = m.ticket
             if r == 0:
-                names = pruner.targets(m.learn.model)
-                weights[m.seed] = dict(init={n: inits[m.seed][n] for n in names}, trained={n: v.clone() for n,v in state_copy(m.learn.model).items() if n in names})
+                names,now = pruner.targets(m.learn.model),state_copy(m.learn.model)   # state_copy already copies
+                weights[m.seed] = dict(init={n: inits[m.seed][n] for n in names}, trained={n: now[n] for n in names})
             say(verbose, f"seed {m.seed} round {r:2d} {m.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}  early stop {rec.get('early_stop_iter')}")
     def extra(): return dict(rows=rows, curves=curves, weights=weights, tickets={f'{s}|{k}': ticket_state(t) for (s,k),t in tickets.items()})
     def restore(d):
