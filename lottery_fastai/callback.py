@@ -55,6 +55,22 @@ class LeanCallback(Callback):
         if event_name in self._events(): return super().__call__(event_name)
         if event_name == 'after_fit': self.run = True   # what fastai's `Callback.__call__` does at every end of fit
 
+def _defines(cb, event_name:str) -> bool:
+    "Whether `cb` has its own `event_name`: a method of its class, or one given to it (`Callback(after_batch=f)`)"
+    return event_name in cb.__dict__ or callable(getattr(type(cb), event_name, None))
+
+class _LeanLearner(Learner):
+    "A `Learner` that calls each callback only for the events it defines: the package's own learners (evaluators, the stacked fit)"
+    # their callbacks are fastai's defaults (TrainEvalCallback, Recorder, CastToTensor), each asked through
+    # `Callback.__call__` for the ~10 events of a training batch it lacks, and ours: the stacked 9-member LeNet level
+    # (590 steps, 30 validations) took 6.54 s against 6.99 s with fastai's dispatch (median of 4, interleaved, 2 threads)
+    def __call__(self, event_name):
+        for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
+    def _call_one(self, event_name):
+        if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
+        for cb in self.cbs.sorted('order'):
+            if event_name == 'after_fit' or _defines(cb, event_name): cb(event_name)
+
 # %% ../nbs/11_callback.ipynb #3e270aa9
 class TicketCallback(LeanCallback):
     "Keep the masks of `ticket` in force while training: pruned weights are exactly zero after every optimizer step"

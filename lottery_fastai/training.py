@@ -16,6 +16,7 @@ from .checks import *
 from .ticket import *
 from .search import *
 from .callback import *
+from .callback import _LeanLearner
 
 # %% auto #0
 __all__ = ['fit_fns', 'reseed', 'free_cores', 'auto_threads', 'using_threads', 'evaluate', 'EvalEvery', 'RoundCallback',
@@ -61,7 +62,7 @@ class _Evaluator:
     "A `Learner` sharing `learn`'s model, loss and data (not its callbacks, recorder or metric objects), that validates"
     def __init__(self, learn, metrics=None):
         mets = [deepcopy(m) for m in (learn.metrics if metrics is None else L(metrics).map(mk_metric))]
-        self.learn,self.ev = learn,Learner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets)
+        self.learn,self.ev = learn,_LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets)
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
     def __call__(self, dl=None) -> dict:
         model = self.learn.model
