@@ -25,6 +25,7 @@ __all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measu
 # %% ../nbs/13_batched.ipynb #80f472b4
 _act = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.Hardswish, nn.Mish, nn.Identity,
         nn.Dropout, nn.Dropout1d, nn.Dropout2d)
+_pointwise = tuple(a for a in _act if a not in (nn.Dropout1d, nn.Dropout2d))   # element by element: any layout
 _pool = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 _weighted = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -75,15 +76,21 @@ class StackedModel(nn.Module):
         self.keys = {f'{n}.{k}': f'layers.{i}.{k}' for i,(n,l) in enumerate(ls[0]) for k in l.state_dict()}   # member key -> stacked key
 
     def forward(self, x):
-        K,lay = self.k,'shared'   # shared input (B, ...), channels (B, K*C, ...), or features (K, B, F)
+        K,lay = self.k,'shared'   # shared input (B, ...), channels (B, K*C, ...), features (K, B, F), or features first (K, F, B)
         for l in self.layers:
+            if lay == 'features first' and not isinstance(l, (nn.Linear,)+_pointwise): x,lay = x.transpose(1, 2),'features'
             if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)) and lay == 'shared': x,lay = self._spread(x)
             if isinstance(l, nn.Linear):
-                if lay == 'shared': x,lay = F.linear(x, l.weight, l.bias).view(x.shape[0], K, -1).transpose(0, 1),'features'
-                elif lay == 'features':
-                    w = l.weight.view(K, l.out_features, l.in_features).transpose(1, 2)
-                    x = torch.baddbmm(l.bias.view(K, 1, -1), x, w) if l.bias is not None else torch.bmm(x, w)
-                else: raise ValueError("a Linear layer follows a convolution without a Flatten: not supported stacked")
+                # features first: (K, out, in) @ (K, in, B), each member's output rows contiguous, no transposes
+                # (9 LeNet-300-100s, batch 60, forward and backward: 5.0-5.2 ms against 6.0 ms for (K, B, in) @ (K, in, out))
+                w = l.weight.view(K, l.out_features, l.in_features)
+                if lay == 'shared' and x.ndim == 2:
+                    x = (torch.addmm(l.bias.view(-1, 1), l.weight, x.t()) if l.bias is not None else l.weight @ x.t()).view(K, l.out_features, -1)
+                elif lay in ('features', 'features first'):
+                    if lay == 'features': x = x.transpose(1, 2)
+                    x = torch.baddbmm(l.bias.view(K, -1, 1), w, x) if l.bias is not None else torch.bmm(w, x)
+                else: raise ValueError("a Linear layer follows a convolution without a Flatten, or reads an input of more than 2 dimensions: not supported stacked")
+                lay = 'features first'
             elif isinstance(l, (nn.Conv1d, nn.Conv2d)):
                 if lay == 'features': raise ValueError("a convolution follows a Linear layer: not supported stacked")
                 f = F.conv1d if isinstance(l, nn.Conv1d) else F.conv2d
@@ -103,6 +110,7 @@ class StackedModel(nn.Module):
                 elif lay == 'shared': x = l(x)
             else: x = l(x)
         if lay == 'shared': x,lay = self._spread(x)
+        if lay == 'features first': return x.transpose(1, 2).contiguous()
         return x.view(x.shape[0], K, -1, *x.shape[2:]).transpose(0, 1) if lay == 'channels' else x
 
     def _spread(self, x):
