@@ -44,7 +44,8 @@ def _why_not(l:nn.Module, name:str) -> str|None:
     if type(l) in _weighted + _act + _pool + (nn.Flatten,): return None
     return f"{name} is a {type(l).__name__}"
 
-def stack_check(models:list) -> str|None:
+def stack_check(models:list, # the members' networks
+                x=None) -> str|None: # optionally, an input batch: also check the shapes each layer reads
     "None if `models` can be trained as one `StackedModel`, else the reason they cannot"
     if not all(isinstance(m, nn.Sequential) for m in models): return f"the model is a {type(models[0]).__name__}, not an nn.Sequential"
     ls = [_leaves(m) for m in models]
@@ -53,6 +54,18 @@ def stack_check(models:list) -> str|None:
         if why: return why
     sig = lambda m: [(n, type(l), tuple((k, tuple(v.shape)) for k,v in l.state_dict().items())) for n,l in _leaves(m)]
     if any(sig(m) != sig(models[0]) for m in models[1:]): return "the members differ in their layers or shapes"
+    return None if x is None else _reads_why(models[0], x[:2])
+
+def _reads_why(model, x) -> str|None:
+    "Why a layer of `model` reads `x` (a small batch) in a shape the stacked network does not support: a `Linear` on more than (batch, features)"
+    was = model.training
+    model.eval()   # no batch statistics updated, no dropout drawn
+    try:
+        with torch.no_grad():
+            for n,l in _leaves(model):
+                if isinstance(l, nn.Linear) and x.ndim != 2: return f"{n} is a Linear reading an input of {x.ndim} dimensions"
+                x = l(x)
+    finally: model.train(was)
     return None
 
 # %% ../nbs/13_batched.ipynb #3a0df3e2

@@ -66,6 +66,12 @@ def _why_alone(l) -> str|None:
     if l.splitter is not trainable_params: return f"the learner splits its parameters into groups ({getattr(l.splitter, '__name__', type(l.splitter).__name__)})"
     return None
 
+def _sample_input(learn):
+    "The input of the first validation batch of `learn`, or None; no random state of the search moves"
+    if not len(learn.dls.valid): return None
+    with torch.random.fork_rng(devices=[]): b = first(learn.dls.valid)   # torch's DataLoader draws a seed from the global generator
+    return b[0] if b else None
+
 def _stack_groups(members, stack:bool, cbs) -> tuple:
     "Groups of member indices trained together, and why the others are not"
     if not stack or cbs: return [[i] for i in range(len(members))],("stacking is off" if not stack else "extra callbacks are given (they would act on all members at once)")
@@ -77,6 +83,7 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
     out = []
     for g in groups.values():
         reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
+        if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], _sample_input(members[g[0]].learn))
         if reason is None: out.append(g)
         else: out += [[i] for i in g]; why = reason
     return out,why
