@@ -26,6 +26,7 @@ __all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measu
 _act = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.Hardswish, nn.Mish, nn.Identity,
         nn.Dropout, nn.Dropout1d, nn.Dropout2d)
 _pointwise = tuple(a for a in _act if a not in (nn.Dropout1d, nn.Dropout2d))   # element by element: any layout
+_features_first = (nn.Linear,) + _pointwise   # the layers that take the features-first layout as it is
 _pool = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 _weighted = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -91,7 +92,7 @@ class StackedModel(nn.Module):
     def forward(self, x):
         K,lay = self.k,'shared'   # shared input (B, ...), channels (B, K*C, ...), features (K, B, F), or features first (K, F, B)
         for l in self.layers:
-            if lay == 'features first' and not isinstance(l, (nn.Linear,)+_pointwise): x,lay = x.transpose(1, 2),'features'
+            if lay == 'features first' and not isinstance(l, _features_first): x,lay = x.transpose(1, 2),'features'
             if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)) and lay == 'shared': x,lay = self._spread(x)
             if isinstance(l, nn.Linear):
                 # features first: (K, out, in) @ (K, in, B), each member's output rows contiguous, no transposes
@@ -164,9 +165,8 @@ class StackedLoss:
     def __call__(self, out, *yb):
         if self.one_call and len(yb) == 1:   # K x the mean over K*B items == the sum of the K members' means
             y = yb[0]
-            loss = _plain(self.loss_func(out.reshape(-1, *out.shape[2:]), y.repeat(self.k, *[1]*(y.ndim-1))))*self.k
-        else: loss = sum(_plain(self.loss_func(out[i], *yb)) for i in range(self.k))
-        return loss
+            return _plain(self.loss_func(out.reshape(-1, *out.shape[2:]), y.repeat(self.k, *[1]*(y.ndim-1))))*self.k
+        return sum(_plain(self.loss_func(out[i], *yb)) for i in range(self.k))
     def member(self, out, k:int, *yb): return self.loss_func(out[k], *yb)
 
 class _MemberView(GetAttr):
