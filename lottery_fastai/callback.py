@@ -20,8 +20,8 @@ from .search import *
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['is_training_fit', 'epoch_row', 'LeanCallback', 'TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket',
-           'LotteryCallback']
+__all__ = ['is_training_fit', 'epoch_row', 'LeanCallback', 'defines_event', 'TicketCallback', 'keep_ticket', 'check_one_search',
+           'check_no_ticket', 'LotteryCallback']
 
 # %% ../nbs/11_callback.ipynb #ace2f01a
 def is_training_fit(learn) -> bool:
@@ -58,7 +58,7 @@ class LeanCallback(Callback):
         if event_name in self._events(): return super().__call__(event_name)
         if event_name == 'after_fit': self.run = True   # what fastai's `Callback.__call__` does at every end of fit
 
-def _defines(cb, event_name:str) -> bool:
+def defines_event(cb, event_name:str) -> bool:
     "Whether `cb` has its own `event_name`: a method of its class, or one given to it (`Callback(after_batch=f)`)"
     return event_name in _events_of(type(cb)) or event_name in cb.__dict__
 
@@ -72,7 +72,7 @@ class _LeanLearner(Learner):
     def _call_one(self, event_name):
         if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
         for cb in self.cbs.sorted('order'):
-            if event_name == 'after_fit' or _defines(cb, event_name): cb(event_name)
+            if event_name == 'after_fit' or defines_event(cb, event_name): cb(event_name)
 
 # %% ../nbs/11_callback.ipynb #3e270aa9
 class TicketCallback(LeanCallback):

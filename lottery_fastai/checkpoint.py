@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/checkpoint.html.md"""
 
 # %% ../nbs/07_checkpoint.ipynb #d1902295
 from __future__ import annotations
-import copy, errno, hashlib, inspect, os, random as pyrandom, shutil, tempfile
+import contextlib, copy, errno, hashlib, inspect, os, random as pyrandom, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn
@@ -19,7 +19,7 @@ from .search import is_rank0
 
 # %% auto #0
 __all__ = ['clean_orphans', 'atomic_save', 'check_writable', 'criteria_id', 'callable_id', 'fingerprint', 'fingerprint_diff',
-           'check_fingerprint', 'rng_state', 'set_rng_state', 'opt_state', 'recorder_state', 'ticket_state',
+           'check_fingerprint', 'rng_state', 'set_rng_state', 'rng_kept', 'opt_state', 'recorder_state', 'ticket_state',
            'save_checkpoint', 'load_checkpoint', 'checkpoint_bytes', 'restore']
 
 # %% ../nbs/07_checkpoint.ipynb #0d6c17df
@@ -170,6 +170,13 @@ def set_rng_state(st:dict, dls=None):
     torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
     for dl,s in zip([dl for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')], st['dls']): dl.rng.setstate(s)
+
+@contextlib.contextmanager
+def rng_kept(dls=None):
+    "Run the block, then put back every random state that `rng_state` holds: whatever the block draws, no later draw changes"
+    st = rng_state(dls)
+    try: yield
+    finally: set_rng_state(st, dls)
 
 def _plain(o):
     "Containers as plain lists and dicts (fastcore's `L` is not allowed by `weights_only` loading)"

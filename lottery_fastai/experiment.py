@@ -53,10 +53,12 @@ def rate_pruner(rate, rounds:int, **kwargs) -> Pruner:
 # %% ../nbs/15_experiment.ipynb #41d14ffa
 def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str) -> dict:
     "One tidy row: the standard columns first, then the raw record and the per-layer sparsities"
+    # the headline `metric` is measured at the early-stop point on the test set when there is one (dls[2]), else on the
+    # validation set that chose the early stop (`measured_on` says which, in every row)
     has_test = f'test_{metric}_at_stop' in rec
     row = dict(seed=seed, kind=kind, round=rec['round'], pct_remaining=rec['pct_remaining'], sparsity=rec['sparsity'],
                total_sparsity=rec.get('total_sparsity'), early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
-               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'),
+               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'), 'measured_on': 'test' if has_test else 'valid',
                   f'valid_{metric}': rec.get(f'{metric}_at_stop'),
                   f'final_{metric}': rec.get(f'final_test_{metric}' if has_test else f'final_{metric}'),
                   f'train_{metric}': rec.get(f'train_set_{metric}')})
@@ -130,7 +132,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
                        cbs=None, # extra callbacks for every training (they turn stacking off)
-                       threads='auto', # intra-op threads ('auto': the free cores; None: torch's setting)
+                       threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free' (the idle cores), n, or None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
@@ -178,7 +180,8 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
         weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
     import pandas as pd
     meta = dict(rounds=rounds, seeds=seeds, kinds=['ticket', *controls], metric=metric, rate=rate, epochs=epochs, data_seed=data_seed,
-                context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
+                context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn,
+                threads=lineages[0].search.ticket.meta.get('threads'), measured_on=rows[-1]['measured_on'] if rows else None)
     return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, tickets, weights)
 
 def _branch(ln, r, kind, make_learner, inits): return [_control(kind, make_learner, ln, r, inits[ln.seed])]

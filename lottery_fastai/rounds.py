@@ -21,7 +21,7 @@ from .training import *
 from .batched import *
 
 # %% auto #0
-__all__ = ['Lineage', 'Member', 'train_level', 'run_levels']
+__all__ = ['Lineage', 'Member', 'data_differs', 'train_level', 'run_levels']
 
 # %% ../nbs/14_rounds.ipynb #49abf0cf
 class Lineage:
@@ -54,9 +54,45 @@ class Member:
     def key(self) -> tuple: return (tuple(sorted(self.recipe.items())), self.data_seed, self.save_at)
 
 # %% ../nbs/14_rounds.ipynb #fd21a49c
+def _items(ds):
+    "The items of dataset `ds` in order (tensors, an item list, a DataFrame), or None when they cannot be read"
+    if isinstance(ds, torch.utils.data.TensorDataset): return ds.tensors
+    return getattr(ds, 'items', None)   # fastai's Datasets and TfmdLists (a list), TabularPandas (a DataFrame)
+
+def _same(a, b) -> bool:
+    "Whether the items `a` and `b` are equal, element by element and in order"
+    if a is b: return True
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if hasattr(a, 'equals') and hasattr(a, 'index'): return type(a) is type(b) and a.index.equals(b.index) and a.equals(b)   # pandas
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray): return np.array_equal(a, b)
+    if isinstance(a, (list, tuple, L)) and isinstance(b, (list, tuple, L)):
+        return len(a) == len(b) and all(_same(x, y) for x,y in zip(a, b))
+    try: return bool(a == b)
+    except Exception: return False
+
+def _dl_settings(dl) -> tuple:
+    "What a DataLoader does to its items: batch size, shuffling, and its transforms (and the dataset's, for fastai's Datasets)"
+    ds = dl.dataset
+    tf = [repr(getattr(t, 'tfms', None)) for t in getattr(ds, 'tls', [])] + [repr(getattr(ds, 'tfms', None))]
+    return (type(ds).__name__, getattr(dl, 'bs', None), getattr(dl, 'shuffle', None), getattr(dl, 'drop_last', None),
+            *(repr(getattr(dl, n, None)) for n in ('after_item', 'before_batch', 'after_batch')), *tf)
+
+def data_differs(a, b) -> str|None:
+    "None if learners `a` and `b` provably train and are measured on the same data (same items in the same order, same settings), else why not"
+    la,lb = a.dls.loaders,b.dls.loaders
+    if len(la) != len(lb): return f"the members have {len(la)} and {len(lb)} DataLoaders"
+    names = ['training', 'validation'] + [f'dls[{i}]' for i in range(2, len(la))]
+    for name,da,db in zip(names, la, lb):
+        if da is db or da.dataset is db.dataset and _dl_settings(da) == _dl_settings(db): continue
+        if _dl_settings(da) != _dl_settings(db): return f"the members' {name} DataLoaders differ (batch size, shuffling or transforms)"
+        ia,ib = _items(da.dataset),_items(db.dataset)
+        if ia is None or ib is None: return f"the members' {name} data cannot be compared (a {type(da.dataset).__name__}): they may differ"
+        if not _same(ia, ib): return f"the members' {name} data differ (other items or another order, e.g. a split drawn per learner with valid_pct)"
+    return None
+
 def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, l.moms, l.wd_bn_bias, l.train_bn,
-                       tuple(getattr(m, 'name', type(m).__name__) for m in L(l.metrics)), len(l.dls.train.dataset), l.dls.train.bs,
-                       tuple(len(dl.dataset) for dl in l.dls.loaders))
+                       tuple(getattr(m, 'name', type(m).__name__) for m in L(l.metrics)), tuple(len(dl.dataset) for dl in l.dls.loaders))
 
 _plain_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback, TicketCallback)   # fastai's defaults, and masks the stacked fit keeps itself
 def _why_alone(l) -> str|None:
@@ -81,11 +117,19 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
         if alone: why = alone
         groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None and not alone else ('alone', i), []).append(i)
     out = []
-    for g in groups.values():
-        reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
-        if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], _sample_input(members[g[0]].learn))
-        if reason is None: out.append(g)
-        else: out += [[i] for i in g]; why = reason
+    for g0 in groups.values():
+        subs = []   # a stacked fit runs every member on the first one's DataLoaders: members stack only with those whose data are the same
+        for i in g0:
+            for s in subs:
+                d = data_differs(members[s[0]].learn, members[i].learn)
+                if d is None: s.append(i); break
+                why = d
+            else: subs.append([i])
+        for g in subs:
+            reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
+            if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], _sample_input(members[g[0]].learn))
+            if reason is None: out.append(g)
+            else: out += [[i] for i in g]; why = reason
     return out,why
 
 def train_level(members:list, # the level's `Member`s
@@ -127,7 +171,7 @@ def run_levels(lineages:list, # one `Lineage` per search
                train_metrics:bool=False, # measure the whole training set at the end of each training
                cbs=None, # extra callbacks for every training (they turn stacking off)
                rewind_device=None, # where rewind copies live
-               threads='auto', # intra-op threads per level ('auto': `auto_threads`; None: torch's setting)
+               threads='auto', # intra-op threads, chosen once for the run (`resolve_threads`: 'auto', 'free', n or None)
                checkpoint=None, # a file written after every level, from which an interrupted run resumes
                resume:bool=True, # resume from `checkpoint` when it exists
                extra_state=None, # `f() -> dict` of the caller's own results, saved with each checkpoint
@@ -136,6 +180,9 @@ def run_levels(lineages:list, # one `Lineage` per search
                on_level=None) -> list: # `f(r, members, records)` after every level (records, plots...)
     "Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and seed"
     check_int(n_rounds, 'n_rounds', 0)
+    n_threads = resolve_threads(threads, lineages[0].learn.model)   # once: a run's sums do not change with the load
+    if threads == 'free': say(verbose, f"Threads: {n_threads} (the cores free now; threads={n_threads} repeats this run exactly)")
+    for ln in lineages: ln.search.ticket.meta['threads'] = n_threads
     out,start = [],0
     ck_path = Path(checkpoint) if checkpoint is not None else None
     if ck_path is not None:
@@ -157,7 +204,7 @@ def run_levels(lineages:list, # one `Lineage` per search
         else: ckpt.clean_orphans(ck_path)
     for r in range(start, n_rounds+1):
         members = []
-        with using_threads(threads, lineages[0].learn.model):
+        with using_threads(n_threads):
             for ln in lineages:
                 if r > 0: ln.search.begin_round(ln.learn.model, r)
                 else: say(ln.search.verbose, ln.search.round_line(0))
@@ -196,7 +243,7 @@ def find_ticket(self:Learner,
                 train_metrics:bool=False, # also measure the whole training set at the end of each round
                 rewind_device=None, # where the rewind copy lives (e.g. 'cpu')
                 cbs=None, # extra callbacks for every round
-                threads='auto', # intra-op threads ('auto': the free cores; None: torch's setting)
+                threads='auto', # intra-op threads for the whole search: 'auto' (by model size), 'free' (the idle cores), n, or None (torch's)
                 verbose:bool=True, # print a line per round and fastai's progress (False: silent)
                 checkpoint=None, # a file written after every round, from which an interrupted search resumes
                 resume:bool=True, # resume from `checkpoint` when it exists

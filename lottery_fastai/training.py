@@ -8,7 +8,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/training.html.md"""
 from __future__ import annotations
 import contextlib, itertools, math, os, time
 from fastai.basics import *
-from copy import deepcopy
+from copy import copy, deepcopy
 from fastai.callback.progress import *
 from fastai.callback.schedule import *
 from torch.optim.swa_utils import update_bn
@@ -17,10 +17,11 @@ from .ticket import *
 from .search import *
 from .callback import *
 from .callback import _LeanLearner
+from .checkpoint import rng_kept
 
 # %% auto #0
-__all__ = ['fit_fns', 'reseed', 'free_cores', 'auto_threads', 'using_threads', 'evaluate', 'EvalEvery', 'RoundCallback',
-           'train_round', 'recompute_bn']
+__all__ = ['thread_choices', 'fit_fns', 'reseed', 'free_cores', 'auto_threads', 'resolve_threads', 'using_threads',
+           'eval_callbacks', 'evaluate', 'EvalEvery', 'RoundCallback', 'train_round', 'recompute_bn']
 
 # %% ../nbs/12_training.ipynb #7e9254ec
 def reseed(learn, seed:int):
@@ -42,39 +43,65 @@ def free_cores(interval:float=0.1) -> float:
     except (OSError, ValueError, IndexError): return float(n)
     return n*(i1-i0)/max(t1-t0, 1)
 
-def auto_threads(model:nn.Module|None=None) -> int:
-    "The intra-op threads for training `model` now: the free cores, one for a model under 100,000 parameters"
+thread_choices = ('auto', 'free')
+
+def auto_threads(model:nn.Module|None=None, free:bool=False) -> int:
+    "The intra-op threads for training `model`: one for a model under 100,000 parameters, else torch's setting (`free`: the cores idle now)"
     if model is not None and sum(p.numel() for p in model.parameters()) < 100_000: return 1
-    return max(1, min(os.cpu_count() or 1, int(free_cores() + 0.5)))
+    if free: return max(1, min(os.cpu_count() or 1, int(free_cores() + 0.5)))
+    return torch.get_num_threads()
+
+def resolve_threads(threads='auto', model:nn.Module|None=None) -> int|None:
+    "The thread count a run keeps: `threads` itself, `auto_threads(model)` for 'auto', the idle cores for 'free', None for torch's setting"
+    if threads is None: return None
+    if isinstance(threads, str):
+        if threads not in thread_choices: raise ValueError(f"threads: expected 'auto', 'free', None or an integer >= 1, got {threads!r}")
+        return auto_threads(model, free=threads == 'free')
+    return check_int(threads, 'threads', 1)
 
 @contextlib.contextmanager
 def using_threads(threads='auto', model:nn.Module|None=None):
-    "Run the block with `threads` intra-op threads ('auto': `auto_threads(model)`; None: torch's setting), then restore them"
-    if threads is None: yield; return
-    n = auto_threads(model) if threads == 'auto' else check_int(threads, 'threads', 1)
+    "Run the block with `resolve_threads(threads, model)` intra-op threads, then restore torch's setting"
+    n = resolve_threads(threads, model)
+    if n is None: yield; return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try: yield n
     finally: torch.set_num_threads(before)
 
 # %% ../nbs/12_training.ipynb #73063c09
+_eval_events = ('before_validate', 'before_batch', 'after_pred', 'after_loss')
+_evaluator_own = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)   # the second learner has its own
+
+def eval_callbacks(learn) -> list:
+    "Copies of `learn`'s callbacks that act on a validation batch or its predictions, for a second `Learner` sharing the model"
+    return [copy(cb) for cb in learn.cbs if not isinstance(cb, _evaluator_own) and getattr(cb, 'run_valid', True)
+            and not getattr(cb, '_only_train_loop', False) and any(defines_event(cb, e) for e in _eval_events)]
+
+def _carried_state(model) -> list:
+    "(module, its recurrent state) for every module that keeps one between batches (fastai's `AWD_LSTM`: `hidden`, `bs`)"
+    return [(m, {k: m.__dict__[k] for k in ('hidden', 'bs') if k in m.__dict__}) for m in model.modules()
+            if callable(getattr(m, 'reset', None)) and 'hidden' in m.__dict__]
+
 class _Evaluator:
-    "A `Learner` sharing `learn`'s model, loss and data (not its callbacks, recorder or metric objects), that validates"
+    "A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that validates"
     def __init__(self, learn, metrics=None):
         mets = [deepcopy(m) for m in (learn.metrics if metrics is None else L(metrics).map(mk_metric))]
-        self.learn,self.ev = learn,_LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets)
+        self.learn,self.ev = learn,_LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets, cbs=eval_callbacks(learn))
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
     def __call__(self, dl=None) -> dict:
         model = self.learn.model
-        was = model.training
+        was,carried = model.training,_carried_state(model)
         try:
-            with self.ev.no_logging(): res = self.ev.validate(dl=self.learn.dls.valid if dl is None else dl)
-        finally: model.train(was)
+            with rng_kept(self.learn.dls), self.ev.no_logging(): res = self.ev.validate(dl=self.learn.dls.valid if dl is None else dl)
+        finally:
+            model.train(was)
+            for m,st in carried: m.__dict__.update(st)
         names = ['loss'] + [m.name for m in self.ev.metrics]
         return {n: float(v) for n,v in zip(names, res)}
 
 def evaluate(learn, dl=None, metrics=None) -> dict:
-    "Loss and metrics of `learn.model` on `dl` (default: the validation set), disturbing nothing of `learn`"
+    "Loss and metrics of `learn.model` on `dl` (default: the validation set), as `learn.validate` gives them, disturbing nothing of `learn`"
     return _Evaluator(learn, metrics)(dl)
 
 # %% ../nbs/12_training.ipynb #34aa7c18
