@@ -11,6 +11,7 @@ from fastai.basics import *
 from fastai.callback.progress import *   # Learner.no_bar
 from fastai.callback.schedule import *   # Learner.fit_one_cycle, fine_tune
 import fastai.callback.core
+from fastai.callback.tracker import TrackerCallback, SaveModelCallback
 from .checks import *
 from .criteria import *
 from .schedules import *
@@ -163,7 +164,7 @@ class LotteryCallback(TicketCallback):
                  context:str='global', # 'global' (one threshold for all layers) or 'local' (each layer alike)
                  criteria=large_final, # a `Criteria`, its name, or a callable f(w, w0) -> scores (low is pruned)
                  schedule=iterative, # `one_shot`, `iterative`, `geometric`, a `Schedule` or a list of sparsities
-                 start_epoch:int=0, # epochs trained dense before the first round
+                 start_epoch:int=0, # epochs trained dense before the first round (0: round 1 prunes the untrained initialization)
                  rewind_epoch:float=0, # rewind point in epochs (a float for part of an epoch); 0 is the initialization
                  reset_end:bool=False, # leave the ticket at its rewind point (masks applied) after fit
                  lth:bool=True, # reset to the rewind point at each round; False: prune and keep training (fine-tuning)
@@ -203,11 +204,23 @@ def _plan(self:LotteryCallback):
     self._bounds = [start + round((r-1)*(total-start)/n) for r in range(1, n+1)]
     return n_iter,at
 
+_one_training_trackers = ('EarlyStoppingCallback', 'ReduceLROnPlateau')   # they act across epochs of one training
+
 @patch
 def _conflicts(self:LotteryCallback):
-    "A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without checkpoint"
+    "A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without checkpoint, a tracker that would act across rounds"
     check_one_search(self)
     check_no_ticket(self.learn)
+    for cb in self.learn.cbs:
+        name = type(cb).__name__
+        if name in _one_training_trackers:
+            raise ValueError(f"LotteryCallback: {name} cannot share a fit with a search: every reset makes the loss jump, so it would "
+                             f"{'end the whole search' if name.startswith('Early') else 'lower the learning rate for every later round'} "
+                             f"at the first round that starts over. Use learn.find_ticket(..., cbs={name}(...)): each round is a fit "
+                             "of its own, and the callback acts within it")
+        if isinstance(cb, SaveModelCallback) and self.reset_end and not (cb.every_epoch or cb.at_end):
+            raise ValueError("LotteryCallback: reset_end=True and SaveModelCallback both set the weights at the end of the fit "
+                             "(the rewind point against the best epoch); pass one of them, or SaveModelCallback(at_end=True)")
     if self.tkt is not None and self.tkt.masks and self.checkpoint is None:
         raise ValueError(f"LotteryCallback: an earlier fit with this callback stopped in round {self.search.round} and left the "
                          "model pruned; without a `checkpoint` it cannot resume. Build a new Learner and callback to start over, "
@@ -231,7 +244,7 @@ def before_fit(self:LotteryCallback):
     self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth or self.reset_end,
                          rewind_device=self.rewind_device, verbose=self.verbose)
     self.tkt = self.search.start(self.model, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=n_iter, lth=self.lth)
-    self._rows,self._round_start,self._resume = [],0,None
+    self._rows,self._round_start,self._resume,self._cancelled = [],0,None,False
     if self.checkpoint is not None:
         ckpt.check_writable(self.checkpoint, ckpt.checkpoint_bytes(self.model))
         self._fp = ckpt.fingerprint(self.search, self.learn, in_fit=True, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
@@ -239,7 +252,9 @@ def before_fit(self:LotteryCallback):
         else: ckpt.clean_orphans(self.checkpoint)
     p = self.pruner
     say(self.verbose, f"Pruning {p.granularity}s ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
-                      f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}")
+                      f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}"
+                      + (" (start_epoch=0: round 1 ranks the untrained initialization; start_epoch>=1 trains the dense network first)"
+                         if self.start_epoch == 0 else ""))
     if self._resume is None and self.search.keep_rewind and at == 0: self.search.save_rewind(self.model)
     self.bind(apply=self._resume is not None)
     rec = getattr(self.learn, 'recorder', None)
@@ -267,6 +282,8 @@ def _next_round(self:LotteryCallback):
     self._round_start = self.train_iter
     self.search.begin_round(self.model, self.search.round+1)
     if self.lth: self.opt.clear_state()
+    for cb in self.learn.cbs:   # fastai's trackers (SaveModelCallback) compare within a round: the best of the last round is the ticket's
+        if isinstance(cb, TrackerCallback): cb.best = float('inf') if cb.comp == np.less else -float('inf')
     self.bind(apply=False)   # the round's masks are applied already
 
 @patch
@@ -288,9 +305,17 @@ def after_epoch(self:LotteryCallback):
     if self.checkpoint is not None: self._save_checkpoint()
 
 @patch
+def after_cancel_fit(self:LotteryCallback): self._cancelled = True
+
+@patch
 def after_fit(self:LotteryCallback):
     if getattr(self, '_skip', None) is not None: self.learn.remove_cb(self._skip); self._skip = None
     self._close_round()
+    if self._cancelled and self.search.round < self.pruner.n_rounds:   # a callback ended the fit before the last round began
+        say(self.verbose, f"LotteryCallback: the fit was stopped in round {self.search.round} of {self.pruner.n_rounds}: the search is "
+                          f"incomplete ({self.tkt.describe()} pruned, not {self.pruner.end_sparsity:g}%); no ticket is kept. "
+                          "A fit with checkpoint=... resumes from the last epoch")
+        return
     if self.reset_end: self.tkt.rewind(self.model)
     self._done = True
     if self.verbose and is_rank0():
