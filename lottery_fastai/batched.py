@@ -19,7 +19,7 @@ from .callback import _LeanLearner
 from .training import *
 
 # %% auto #0
-__all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_kind', 'fused_opt',
+__all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_kind', 'fused_works', 'fused_opt',
            'train_stacked']
 
 # %% ../nbs/13_batched.ipynb #80f472b4
@@ -299,12 +299,28 @@ def _fused_step(opt, kind, dec, closure=None):
 def _grads_to_none(opt):
     for p,*_ in opt.all_params(with_grad=True): p.grad = None
 
+_fused_ok = {}
+def fused_works(kind:str, device='cpu') -> bool:
+    "Whether torch's functional fused step for `kind` ('adam' or 'sgd') runs on `device` with the keywords used here: tried once on one element"
+    key = (kind, torch.device(device).type)
+    if key not in _fused_ok:
+        p,g = torch.zeros(1, device=device),torch.ones(1, device=device)
+        try:
+            if kind == 'adam':
+                _tadam.adam([p], [g], [torch.zeros_like(p)], [torch.zeros_like(p)], [], [torch.zeros((), device=device)], fused=True, amsgrad=False,
+                            beta1=0.9, beta2=0.99, lr=1e-3, weight_decay=0., eps=1e-5, maximize=False, decoupled_weight_decay=True)
+            else: _tsgd.sgd([p], [g], [None], fused=True, weight_decay=0., momentum=0., lr=1e-3, dampening=0., nesterov=False, maximize=False)
+            _fused_ok[key] = True
+        except (TypeError, RuntimeError, AttributeError, NotImplementedError): _fused_ok[key] = False
+    return _fused_ok[key]
+
 def fused_opt(opt_func):
     "`opt_func`, whose optimizer steps through torch's fused kernels when it is fastai's `Adam` or `SGD`, and drops the gradients in `zero_grad`"
     def _opt(params, **kwargs):
         opt = opt_func(params, **kwargs)
         kind = fused_kind(opt)
-        if kind is not None: opt.step = partial(_fused_step, opt, *kind)
+        if kind is not None and fused_works('adam' if kind[0] == 'adam' else 'sgd', next(iter(p for p,*_ in opt.all_params()), torch.zeros(0)).device):
+            opt.step = partial(_fused_step, opt, *kind)
         if isinstance(opt, Optimizer): opt.zero_grad = partial(_grads_to_none, opt)
         return opt
     return partial(_opt, **({'lr': opt_func.keywords['lr']} if isinstance(opt_func, partial) and 'lr' in opt_func.keywords else {}))

@@ -24,10 +24,6 @@ class Schedule:
     def sparsity(self, end:float, r:int) -> float:
         "Sparsity in force after round `r` (0 is dense)"
         return 0. if r <= 0 else float(self.fn(end, min(r, self.n_rounds), self.n_rounds))
-    def round_at(self, pos:float) -> int:
-        "Round in force at progress `pos` in [0, 1) of the pruning phase"
-        return min(int(pos*self.n_rounds)+1, self.n_rounds) if pos >= 0 else 0
-    def __call__(self, end:float, pos:float) -> float: return self.sparsity(end, self.round_at(pos))
     def targets(self, end:float) -> list:
         "The sparsity after each round"
         return [self.sparsity(end, r) for r in range(1, self.n_rounds+1)]
