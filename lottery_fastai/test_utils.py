@@ -13,8 +13,9 @@ from fastai.basics import *
 from .data import tensor_dls
 
 # %% auto #0
-__all__ = ['synth_clf_learner', 'tiny_vision_learner', 'tiny_unet_learner', 'tiny_tabular_learner', 'tiny_language_model',
-           'tiny_text_classifier', 'TinyTransformer', 'tiny_transformer_learner', 'tiny_cnn_learner']
+__all__ = ['synth_clf_learner', 'WeightSnapshots', 'hand_measure', 'tiny_vision_learner', 'tiny_unet_learner',
+           'tiny_tabular_learner', 'tiny_language_model', 'tiny_text_classifier', 'TinyTransformer',
+           'tiny_transformer_learner', 'tiny_cnn_learner']
 
 # %% ../nbs/10_test_utils.ipynb #310d7b7d
 def _blobs(n, n_in, n_out, g):
@@ -43,6 +44,27 @@ def synth_clf_learner(n_train:int=256, # training samples
     layers = ([nn.Linear(n_in, hidden)] + ([nn.BatchNorm1d(hidden)] if bn else []) + [nn.ReLU()]
               + ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(hidden, n_out)])
     return Learner(dls, nn.Sequential(*layers), loss_func=CrossEntropyLossFlat(), metrics=accuracy, lr=lr, **kwargs)
+
+# %% ../nbs/10_test_utils.ipynb #16d5e3f2
+class WeightSnapshots(Callback):
+    "The model's weights after every `every` training iterations of each fit (`states`: {iteration: state}), the last fit's only"
+    order = Recorder.order+20
+    def __init__(self, every:int): self.every = every
+    def before_fit(self): self.states,self.n = {},0
+    def after_batch(self):
+        if not self.training: return
+        self.n += 1
+        if self.n % self.every == 0: self.states[self.n] = {k: v.detach().clone() for k,v in self.learn.model.state_dict().items()}
+
+def hand_measure(model:nn.Module, state:dict|None, ds:TensorDataset) -> tuple:
+    "(cross-entropy, accuracy) of a copy of `model` with `state` loaded (None: as it is) on the tensors of `ds`: one plain forward pass in eval mode"
+    from copy import deepcopy
+    m = deepcopy(model)
+    if state is not None: m.load_state_dict(state)
+    m.eval()
+    x,y = ds.tensors
+    with torch.no_grad(): out = m(x)
+    return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
 
 # %% ../nbs/10_test_utils.ipynb #88c43199
 def _g(seed=0): return torch.Generator().manual_seed(seed)
