@@ -251,7 +251,7 @@ def level_throughput(name, make_model, dls, n, n_epoch, lr, eval_every, reps, th
 def demo_times(args, threads_opts, with_full:bool):
     "Wall time of `python -m lottery_fastai.demo` quiet and while two other CPU-bound processes run, for each `--threads` choice"
     rows,env = [],{k: v for k,v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'GLIBC_TUNABLES')}
-    runs = [(a, th) for a in args for th in threads_opts] + ([([], 'auto')] if with_full else [])
+    runs = [(a, th) for a in args for th in threads_opts] + ([([], 'free')] if with_full else [])
     for demo_args,th in runs:
         r = dict(command='python -m lottery_fastai.demo ' + ' '.join(demo_args + ['--threads', th]))
         for load in (0, 2):
@@ -371,7 +371,7 @@ def main():
     print('a level of an experiment: Conv-4, 6 members', flush=True)
     lvl += level_throughput(f'Conv-4: 6 members, 2 epochs of {conv_dls.train.n} digits', lambda: conv4(in_channels=1, img_size=28), conv_dls, 6, 2, 3e-4, 8, 1 if q else 3)
     print('make demo, quiet and beside two CPU-bound processes', flush=True)
-    demo = demo_times([['--rounds', '2', '--epochs', '3']], ['auto', '2'], with_full=not q)
+    demo = demo_times([['--rounds', '2', '--epochs', '3']], ['free', '2'], with_full=not q)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
     head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['inside_lottery_ms']:.0f} ms in the fit), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
@@ -486,8 +486,8 @@ faster than the limit plus that.
 ## `make demo` on a busy machine
 
 The demo's wall time on a quiet machine and while two other CPU-bound processes (`python -c 'while True: pass'`)
-share the 2 cores. `--threads auto` (the default) chooses the intra-op threads before every round from the cores free
-then; `--threads 2` is torch's default on this machine.
+share the 2 cores. `--threads free` (the demo's default) chooses the intra-op threads once, at the start, from the cores
+free then, and says how many; `--threads 2` is torch's default on this machine.
 
 {md_table(demo)}
 """

@@ -24,7 +24,7 @@ def lenet_ticket(n_rounds:int=12, # pruning rounds (P_m after r rounds is about 
                  seed:int=0, # seed of the data split, order and initialization
                  dls=None, # DataLoaders (default: the embedded digits, `mnist_dls(seed=seed)`)
                  verbose:bool=True, # print a line per round
-                 threads='auto'): # intra-op threads ('auto': the free cores, chosen each round)
+                 threads='free'): # intra-op threads: 'free' (the cores idle at the start, said in the log), 'auto' or a number
     "Iterative magnitude pruning of LeNet-300-100 as in the paper (20%/round, output 10%), one fit per round"
     set_seed(seed, reproducible=True)
     dls = dls or mnist_dls(seed=seed)
@@ -72,12 +72,12 @@ def main(args=None):
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument('--rounds', type=int, default=12); p.add_argument('--epochs', type=int, default=10)
     p.add_argument('--seed', type=int, default=0); p.add_argument('--out', default='demo_out')
-    p.add_argument('--threads', default='auto', help="intra-op threads: 'auto' (the free cores, chosen each round) or a number")
+    p.add_argument('--threads', default='free', help="intra-op threads: 'free' (the cores idle at the start; the run says how many), 'auto' (by model size) or a number")
     a = p.parse_args(args)
     import matplotlib; matplotlib.use('Agg')
     t0 = time.time()
     print(f"Finding a lottery ticket for LeNet-300-100 on the embedded MNIST digits: {a.rounds} rounds of {a.epochs} epochs")
-    learn,tk = lenet_ticket(a.rounds, a.epochs, a.seed, threads=a.threads if a.threads == 'auto' else int(a.threads))
+    learn,tk = lenet_ticket(a.rounds, a.epochs, a.seed, threads=a.threads if a.threads in ('auto', 'free') else int(a.threads))
     table = ticket_table(tk)
     import pandas as pd
     with pd.option_context('display.width', 160, 'display.max_columns', 20):

@@ -166,7 +166,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           context:str='local', # 'local' (layer-wise) or 'global'
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a mode together where the model allows it
-                          threads='auto', # intra-op threads ('auto': the free cores; None: torch's setting)
+                          threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free' (the idle cores), n, or None
                           verbose:bool=True,
                           **kwargs) -> LotteryExperiment: # more `Pruner` arguments
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
