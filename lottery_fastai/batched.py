@@ -15,7 +15,7 @@ from .checks import *
 from .ticket import *
 from .search import *
 from .callback import *
-from .callback import _LeanLearner
+from .events import *
 from .training import *
 
 # %% auto #0
@@ -198,12 +198,12 @@ class _MemberMetric(Metric):
     @property
     def name(self): return f'{self.m.name}@{self.k}'
 
-class _NoValidation(LeanCallback):
+class _NoValidation(Callback):
     "Skip fastai's per-epoch validation of a stacked fit: the members are measured by `_MembersEval`"
     order = Recorder.order - 1
     def before_validate(self): raise CancelValidException()
 
-class _MembersEval(LeanCallback):
+class _MembersEval(Callback):
     "`EvalEvery` for the K members of a stacked fit: each member's validation curve and weights at its lowest loss"
     order,run_valid = Recorder.order+15,False
     def __init__(self, every, k, metrics, keep_best=False): store_attr()
@@ -248,7 +248,7 @@ def measure_bs(learn) -> int:
 def _stacked_evaluator(learn, k, metrics):
     "A `Learner` sharing the stacked model, with every member's loss and metrics"
     mets = [m for i in range(k) for m in [_MemberLoss(i)] + [_MemberMetric(mk_metric(x), i) for x in metrics]]
-    ev = _LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets)
+    ev = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets)
     ev.remove_cbs([cb for cb in ev.cbs if isinstance(cb, ProgressCallback)])
     return ev
 
@@ -343,7 +343,7 @@ def train_stacked(learns:list, # the members' learners (same data, loss, optimiz
                                    for t in tickets])
     stk = Ticket(masks=masks)
     test_dl = l0.dls[2] if len(l0.dls.loaders) > 2 else None
-    sl = _LeanLearner(l0.dls, model, loss_func=StackedLoss(l0.loss_func, K), opt_func=fused_opt(l0.opt_func), lr=l0.lr, wd=l0.wd, moms=l0.moms,
+    sl = LeanLearner(l0.dls, model, loss_func=StackedLoss(l0.loss_func, K), opt_func=fused_opt(l0.opt_func), lr=l0.lr, wd=l0.wd, moms=l0.moms,
                  wd_bn_bias=l0.wd_bn_bias, train_bn=l0.train_bn, metrics=[], cbs=_NoValidation())
     if data_seed is not None: reseed(sl, data_seed)
     rc,mev = _FloatMasks(stk, save_at=save_at, rewind_device=rewind_device),_MembersEval(eval_every, K, l0.metrics, keep_best=test_dl is not None)

@@ -10,9 +10,9 @@ from pathlib import Path
 from fastai.basics import *
 from fastai.callback.progress import *   # Learner.no_bar
 from fastai.callback.schedule import *   # Learner.fit_one_cycle, fine_tune
-import fastai.callback.core
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback
 from .checks import *
+from .events import *
 from .criteria import *
 from .schedules import *
 from .ticket import *
@@ -21,62 +21,10 @@ from .search import *
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['is_training_fit', 'epoch_row', 'LeanCallback', 'defines_event', 'TicketCallback', 'keep_ticket', 'check_one_search',
-           'check_no_ticket', 'LotteryCallback']
-
-# %% ../nbs/11_callback.ipynb #ace2f01a
-def is_training_fit(learn) -> bool:
-    "True inside a real `fit` (not `validate`, `get_preds`, `predict` or `lr_find`)"
-    lock = getattr(learn, 'lock', None)
-    if lock is not None and lock.locked(): return False
-    return not (hasattr(learn, 'lr_finder') or hasattr(learn, 'gather_preds'))
-
-class _Pct(float):
-    "A float shown as a percentage in fastai's progress table"
-    def __format__(self, spec): return f'{float(self):.2f}%'
-
-def epoch_row(learn) -> dict:
-    "The recorder's names and values for the epoch just ended"
-    rec = getattr(learn, 'recorder', None)
-    if rec is None or not rec.values: return {}
-    names = [n for n in rec.metric_names[1:] if n != 'time']
-    return {n: (float(v) if isinstance(v, (int, float)) else v) for n,v in zip(names, rec.values[-1])}
-
-_fastai_events,_class_events = tuple(fastai.callback.core._events),{}
-
-def _events_of(cls) -> frozenset:
-    "The fastai events callback class `cls` defines as methods: looked up at its first dispatch (after every `@patch` of it)"
-    if cls not in _class_events: _class_events[cls] = frozenset(e for e in _fastai_events if callable(getattr(cls, e, None)))
-    return _class_events[cls]
-
-class LeanCallback(Callback):
-    "A `Callback` that fastai calls only for the events its class defines"
-    # fastai calls every callback at every event (8 per training batch, ~20 us each through `Callback.__call__`):
-    # measured on LeNet-300-100 (3 epochs, 1 thread), LotteryCallback spends 32 ms with this dispatch, 72 ms without
-    @classmethod
-    def _events(cls) -> frozenset: return _events_of(cls)
-    def __call__(self, event_name):
-        if event_name in self._events(): return super().__call__(event_name)
-        if event_name == 'after_fit': self.run = True   # what fastai's `Callback.__call__` does at every end of fit
-
-def defines_event(cb, event_name:str) -> bool:
-    "Whether `cb` has its own `event_name`: a method of its class, or one given to it (`Callback(after_batch=f)`)"
-    return event_name in _events_of(type(cb)) or event_name in cb.__dict__
-
-class _LeanLearner(Learner):
-    "A `Learner` that calls each callback only for the events it defines: the package's own learners (evaluators, the stacked fit)"
-    # their callbacks are fastai's defaults (TrainEvalCallback, Recorder, CastToTensor), each asked through
-    # `Callback.__call__` for the ~10 events of a training batch it lacks, and ours: the stacked 9-member LeNet level
-    # (590 steps, 30 validations) took 6.54 s against 6.99 s with fastai's dispatch (median of 4, interleaved, 2 threads)
-    def __call__(self, event_name):
-        for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
-    def _call_one(self, event_name):
-        if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
-        for cb in self.cbs.sorted('order'):
-            if event_name == 'after_fit' or defines_event(cb, event_name): cb(event_name)
+__all__ = ['TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket', 'LotteryCallback']
 
 # %% ../nbs/11_callback.ipynb #3e270aa9
-class TicketCallback(LeanCallback):
+class TicketCallback(Callback):
     "Keep the masks of `ticket` in force while training: pruned weights are exactly zero after every optimizer step"
     order,run_valid = Recorder.order+5,False
     name = 'ticket_masks' # the attribute it takes on the learner (`learn.ticket` is the `Ticket` itself)
@@ -107,6 +55,10 @@ class TicketCallback(LeanCallback):
     def __setstate__(self, d): self.__dict__.update(d); self._ps,self._ms = [],[]
 
 # %% ../nbs/11_callback.ipynb #4ec9944c
+class _Pct(float):
+    "A float shown as a percentage in fastai's progress table"
+    def __format__(self, spec): return f'{float(self):.2f}%'
+
 def _keepers(learn) -> list: return [cb for cb in learn.cbs if isinstance(cb, TicketCallback) and cb._keeper]
 
 def keep_ticket(learn, ticket:Ticket, verbose:bool=True):
@@ -171,7 +123,7 @@ class LotteryCallback(TicketCallback):
                  n_rounds:int|None=None, # number of rounds (default: the schedule's)
                  rewind_iter:int|None=None, # rewind point in iterations (instead of `rewind_epoch`)
                  rewind_device=None, # where the rewind copy lives (e.g. 'cpu' for large models on a GPU); default: with the weights
-                 verbose:bool=True, # print when weights are saved and reset, and the per-tensor table at the end
+                 verbose:bool=True, # print the plan, a line per round and a few lines of summary at the end
                  checkpoint=None, # a file written after every epoch, from which an interrupted run resumes
                  resume:bool=True, # resume from `checkpoint` when it exists (False: start over and overwrite it)
                  method:str|None=None, # another name for `context` (fasterai's spelling)
@@ -321,7 +273,7 @@ def after_fit(self:LotteryCallback):
     if self.verbose and is_rank0():
         mem = self.tkt.memory()
         print(f"Final: {self.tkt.describe()} pruned; the search kept {mem['bytes_per_param']:.3f} bytes per prunable weight")
-        print(self.tkt.summary().to_string(index=False))
+        print(self.tkt.brief())
     keep_ticket(self.learn, self.tkt, self.verbose)
 
 # %% ../nbs/11_callback.ipynb #7f6c673f

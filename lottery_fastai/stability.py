@@ -14,6 +14,7 @@ from .schedules import *
 from .ticket import *
 from .pruner import *
 from .search import *
+from .events import *
 from .callback import *
 from .training import *
 from .rounds import *

@@ -143,6 +143,25 @@ def summary(self:Ticket):
     return pd.DataFrame(rows)
 
 @patch
+def brief(self:Ticket, max_groups:int=5) -> str:
+    "A few lines whatever the model's size: the pruned tensors' totals and range of sparsities, the left-out tensors grouped by reason"
+    sp = self.layer_sparsity()
+    lines = [f"pruned: {self.n_pruned:,} of {self.n_params:,} prunable weights ({self.sparsity:.2f}%) in {len(sp)} tensor{'s'*(len(sp) != 1)}"]
+    if len(sp) > 1:
+        lo,hi = min(sp, key=sp.get),max(sp, key=sp.get)
+        lines[0] += f", from {sp[lo]:.1f}% ({lo}) to {sp[hi]:.1f}% ({hi}) per tensor"
+    groups = {}
+    for n,(sz,why) in self.left_out.items():
+        g = groups.setdefault(why, [0, 0]); g[0] += 1; g[1] += sz
+    items = sorted(groups.items(), key=lambda kv: -kv[1][1])
+    for why,(k,sz) in items[:max_groups]: lines.append(f"left out: {k} tensor{'s'*(k != 1)} ({sz:,} parameters): {why}")
+    if len(items) > max_groups:
+        k,sz = sum(v[0] for _,v in items[max_groups:]),sum(v[1] for _,v in items[max_groups:])
+        lines.append(f"left out: {k} more tensors ({sz:,} parameters) for {len(items)-max_groups} other reasons")
+    if self.n_total: lines.append(f"all parameters: {self.n_pruned:,} of {self.n_total:,} pruned ({self.total_sparsity:.2f}%); every tensor: learn.ticket.summary()")
+    return '\n'.join(lines)
+
+@patch
 def rounds(self:Ticket):
     "The per-round history as a DataFrame"
     import pandas as pd

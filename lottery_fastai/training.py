@@ -16,7 +16,7 @@ from .checks import *
 from .ticket import *
 from .search import *
 from .callback import *
-from .callback import _LeanLearner
+from .events import *
 from .checkpoint import rng_kept
 
 # %% auto #0
@@ -87,7 +87,7 @@ class _Evaluator:
     "A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that validates"
     def __init__(self, learn, metrics=None):
         mets = [deepcopy(m) for m in (learn.metrics if metrics is None else L(metrics).map(mk_metric))]
-        self.learn,self.ev = learn,_LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets, cbs=eval_callbacks(learn))
+        self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets, cbs=eval_callbacks(learn))
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
     def __call__(self, dl=None) -> dict:
         model = self.learn.model
@@ -105,7 +105,7 @@ def evaluate(learn, dl=None, metrics=None) -> dict:
     return _Evaluator(learn, metrics)(dl)
 
 # %% ../nbs/12_training.ipynb #34aa7c18
-class EvalEvery(LeanCallback):
+class EvalEvery(Callback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
     order,run_valid = Recorder.order+15,False
     def __init__(self,
