@@ -1,4 +1,4 @@
-"""Learners built in a second on synthetic data: an MLP on Gaussian blobs, and one for each of fastai's own constructors (vision, segmentation, tabular, text classification, language model), a Transformer and a CNN.
+"""Learners built in a second on synthetic data: an MLP on Gaussian blobs, and one for each of fastai's own constructors (vision, segmentation, tabular, text classification, language model), a Transformer and a CNN; and measures made by hand, outside the library, for tests to check its numbers against.
 
 Docs: https://lottery-fastai.github.io/lottery_fastai/test_utils.html.md"""
 
