@@ -290,7 +290,7 @@ def _fused_step(opt, kind, dec, closure=None):
             _tadam.adam(ps, grads, [st['grad_avg'] for _,st in its], [st['sqr_avg'] for _,st in its], [], [st['step'] for _,st in its], fused=True,
                         amsgrad=False, beta1=mom, beta2=sqr_mom, lr=lr, weight_decay=wd, eps=eps, maximize=False, decoupled_weight_decay=dec)
         else:
-            if dec and wd: torch._foreach_mul_(ps, 1 - lr*wd)
+            if dec and wd: mul_all_(ps, 1 - lr*wd)
             bufs = [st.get('grad_avg') for _,st in its]
             _tsgd.sgd(ps, grads, bufs, fused=True, weight_decay=0. if dec else wd, momentum=mom, lr=lr, dampening=0., nesterov=False, maximize=False)
             if mom:

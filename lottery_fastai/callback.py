@@ -40,7 +40,7 @@ class TicketCallback(Callback):
         ms = [m.to(p.device) for m,p in zip(ms, ps)]
         self._ps,self._ms = ps,[m.view(torch.uint8) for m in ms]
         if apply:
-            with torch.no_grad(): torch._foreach_mul_(self._ps, self._ms)
+            with torch.no_grad(): mul_all_(self._ps, self._ms)
 
     def before_fit(self):
         self.run = is_training_fit(self.learn)
@@ -48,7 +48,7 @@ class TicketCallback(Callback):
 
     def after_step(self):
         if self._ps:
-            with torch.no_grad(): torch._foreach_mul_(self._ps, self._ms)
+            with torch.no_grad(): mul_all_(self._ps, self._ms)
 
     # the per-step caches are rebuilt at every fit
     def __getstate__(self): return {k: v for k,v in self.__dict__.items() if k not in ('_ps', '_ms')}

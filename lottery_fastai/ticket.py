@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from fastai.torch_core import get_model
 
 # %% auto #0
-__all__ = ['state_copy', 'Ticket']
+__all__ = ['mul_all_', 'state_copy', 'Ticket']
 
 # %% ../nbs/04_ticket.ipynb #8cf32a1f
 def state_copy(model:nn.Module, device=None) -> dict:
@@ -25,6 +25,13 @@ def state_copy(model:nn.Module, device=None) -> dict:
         if key is not None: seen[key] = c
         out[k] = c
     return out
+
+def _mul_each_(ps:list, ms):
+    for i,p in enumerate(ps): p.mul_(ms[i] if isinstance(ms, (list, tuple)) else ms)
+
+# torch's `_foreach_mul_` multiplies a list of tensors in one call (the masks after every optimizer step: one kernel
+# launch per tensor saved); it is private to torch, so where an installed torch lacks it a plain loop does the same
+mul_all_ = getattr(torch, '_foreach_mul_', None) or _mul_each_
 
 def _pack(m:torch.Tensor) -> tuple: return (tuple(m.shape), torch.from_numpy(np.packbits(m.detach().cpu().numpy().reshape(-1))))
 def _unpack(t:tuple) -> torch.Tensor:
@@ -70,7 +77,7 @@ class Ticket:
     def apply(self, model:nn.Module) -> nn.Module:
         "Zero every pruned weight of `model`"
         ps,ms = self.bind(model)
-        if ps: torch._foreach_mul_(ps, [m.to(p.device).view(torch.uint8) for m,p in zip(ms, ps)])
+        if ps: mul_all_(ps, [m.to(p.device).view(torch.uint8) for m,p in zip(ms, ps)])
         return model
 
     @torch.no_grad()
