@@ -23,6 +23,48 @@ from .batched import *
 # %% auto #0
 __all__ = ['Lineage', 'Member', 'data_differs', 'train_level', 'run_levels']
 
+# %% ../nbs/14_rounds.ipynb #755ead0e
+@patch
+@delegates(Pruner, but=['end_sparsity', 'n_rounds', 'schedule'])
+def find_ticket(self:Learner,
+                end_sparsity:float, # final % of prunable weights removed, in [0, 100)
+                n_epoch:int, # epochs per round (round 0 is the dense network)
+                lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
+                n_rounds:int|None=None, # pruning rounds after the dense one (default: the schedule's)
+                schedule=geometric, # `geometric` (the same fraction of the remaining weights each round, the paper's), `iterative`...
+                rewind_epoch:float=0, # rewind point in epochs of round 0 (0: the initialization)
+                rewind_iter:int|None=None, # rewind point in iterations, instead of `rewind_epoch`
+                fit_fn:str='fit', # Learner method that trains each round: 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
+                reset_end:bool=False, # leave the ticket at its rewind point after the last round
+                retrain:str='rewind', # how a pruned round starts: 'rewind', 'lr_rewind' or 'finetune'
+                data_seed:int|None=None, # reseed the data order before every round (the same order in every round and every run)
+                eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
+                train_metrics:bool=False, # also measure the whole training set at the end of each round
+                rewind_device=None, # where the rewind copy lives (e.g. 'cpu')
+                cbs=None, # extra callbacks for every round
+                threads='auto', # intra-op threads for the whole search: 'auto' (by model size), 'free' (the idle cores), n, or None (torch's)
+                verbose:bool=True, # print a line per round and fastai's progress (False: silent)
+                checkpoint=None, # a file written after every round, from which an interrupted search resumes
+                resume:bool=True, # resume from `checkpoint` when it exists
+                **kwargs) -> Ticket:
+    "Iterative pruning with a full training per round, fresh optimizer and restarted schedule; returns the `Ticket`"
+    pruner = Pruner(end_sparsity, n_rounds=n_rounds, schedule=schedule, **kwargs)
+    check_choice(fit_fn, 'fit_fn', fit_fns); check_choice(retrain, 'retrain', retrain_modes)
+    check_int(n_epoch, 'n_epoch', 1); check_int(eval_every, 'eval_every', 1, none_ok=True)
+    check_no_ticket(self, 'find_ticket')
+    n_iter = len(self.dls.train)
+    if n_iter == 0: raise ValueError("the training DataLoader is empty")
+    at = rewind_iteration(rewind_epoch, rewind_iter, n_iter, n_epoch)
+    if checkpoint is not None and data_seed is None: data_seed = 0     # a resumed round must see the data order it would have seen
+    search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose)
+    tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
+    ln = Lineage(self, search, n_epoch, lr, fit_fn, data_seed)
+    run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, rewind_device=rewind_device,
+               threads=threads, checkpoint=checkpoint, resume=resume, verbose=verbose)
+    if reset_end: tk.rewind(self.model)
+    keep_ticket(self, tk, verbose)
+    return tk
+
 # %% ../nbs/14_rounds.ipynb #49abf0cf
 class Lineage:
     "One search followed through the levels: its learner, its `Search`, and the recipe of each round's training"
@@ -223,45 +265,3 @@ def run_levels(lineages:list, # one `Lineage` per search
                                                 for ln in lineages],
                                       extra=extra_state() if extra_state is not None else {}), ck_path)
     return out
-
-# %% ../nbs/14_rounds.ipynb #755ead0e
-@patch
-@delegates(Pruner, but=['end_sparsity', 'n_rounds', 'schedule'])
-def find_ticket(self:Learner,
-                end_sparsity:float, # final % of prunable weights removed, in [0, 100)
-                n_epoch:int, # epochs per round (round 0 is the dense network)
-                lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
-                n_rounds:int|None=None, # pruning rounds after the dense one (default: the schedule's)
-                schedule=geometric, # `geometric` (the same fraction of the remaining weights each round, the paper's), `iterative`...
-                rewind_epoch:float=0, # rewind point in epochs of round 0 (0: the initialization)
-                rewind_iter:int|None=None, # rewind point in iterations, instead of `rewind_epoch`
-                fit_fn:str='fit', # Learner method that trains each round: 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
-                reset_end:bool=False, # leave the ticket at its rewind point after the last round
-                retrain:str='rewind', # how a pruned round starts: 'rewind', 'lr_rewind' or 'finetune'
-                data_seed:int|None=None, # reseed the data order before every round (the same order in every round and every run)
-                eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
-                train_metrics:bool=False, # also measure the whole training set at the end of each round
-                rewind_device=None, # where the rewind copy lives (e.g. 'cpu')
-                cbs=None, # extra callbacks for every round
-                threads='auto', # intra-op threads for the whole search: 'auto' (by model size), 'free' (the idle cores), n, or None (torch's)
-                verbose:bool=True, # print a line per round and fastai's progress (False: silent)
-                checkpoint=None, # a file written after every round, from which an interrupted search resumes
-                resume:bool=True, # resume from `checkpoint` when it exists
-                **kwargs) -> Ticket:
-    "Iterative pruning with a full training per round, fresh optimizer and restarted schedule; returns the `Ticket`"
-    pruner = Pruner(end_sparsity, n_rounds=n_rounds, schedule=schedule, **kwargs)
-    check_choice(fit_fn, 'fit_fn', fit_fns); check_choice(retrain, 'retrain', retrain_modes)
-    check_int(n_epoch, 'n_epoch', 1); check_int(eval_every, 'eval_every', 1, none_ok=True)
-    check_no_ticket(self, 'find_ticket')
-    n_iter = len(self.dls.train)
-    if n_iter == 0: raise ValueError("the training DataLoader is empty")
-    at = rewind_iteration(rewind_epoch, rewind_iter, n_iter, n_epoch)
-    if checkpoint is not None and data_seed is None: data_seed = 0     # a resumed round must see the data order it would have seen
-    search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose)
-    tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
-    ln = Lineage(self, search, n_epoch, lr, fit_fn, data_seed)
-    run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, rewind_device=rewind_device,
-               threads=threads, checkpoint=checkpoint, resume=resume, verbose=verbose)
-    if reset_end: tk.rewind(self.model)
-    keep_ticket(self, tk, verbose)
-    return tk
