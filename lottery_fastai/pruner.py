@@ -178,8 +178,9 @@ def check(self:Pruner, model:nn.Module, init:dict|None=None) -> dict:
 # %% ../nbs/05_pruner.ipynb #0b2ac768
 @patch
 @torch.no_grad()
-def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|None=None, targets:dict|None=None) -> dict:
-    "Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is (`targets`: `self.targets(model)`, if known)"
+def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|None=None, targets:dict|None=None,
+          scores:dict|None=None) -> dict:
+    "Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is (`targets`: `self.targets(model)`, if known; `scores`: {name: scores} computed elsewhere, instead of the criterion)"
     m = get_model(model)
     targets = self.targets(model) if targets is None else targets
     params = {n: m.get_parameter(n) for n in targets}
@@ -190,9 +191,12 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
             w = n[:-len(t['local'])] + t['local'].replace('bias', 'weight')
             if 'bias' in t['local'] and w in targets and params[w].shape[0] == params[n].shape[0]: tied[n] = w
     ranked = {n: t for n,t in targets.items() if n not in tied}
-    scores = {}
+    given,scores = scores,{}
     for n in ranked:
-        s = self._score(n, params[n], init)
+        if given is None: s = self._score(n, params[n], init)
+        elif n not in given or tuple(given[n].shape) != tuple(params[n].shape):
+            raise ValueError(f"scores: expected a tensor of shape {tuple(params[n].shape)} for {n}")
+        else: s = given[n].detach().float().to(params[n].device)
         if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)   # pruned before: ranked first, stays pruned
         scores[n] = group_scores(s, self.granularity)
     def rank(names, sparsity):
