@@ -16,14 +16,16 @@ from .pruner import *
 from .search import *
 from .training import *
 from .rounds import *
+from .at_init import shuffled_masks, inverted_masks, sign_constant_state
 from .checkpoint import ticket_state
 
 # %% auto #0
-__all__ = ['control_kinds', 'random_masks', 'rate_sparsities', 'rate_pruner', 'experiment_row', 'LotteryExperiment',
-           'lottery_experiment', 'weight_changes', 'plot_weight_changes']
+__all__ = ['control_kinds', 'experiment_controls', 'random_masks', 'rate_sparsities', 'rate_pruner', 'experiment_row',
+           'LotteryExperiment', 'lottery_experiment', 'weight_changes', 'plot_weight_changes']
 
 # %% ../nbs/15_experiment.ipynb #c26dfa5b
-control_kinds = ('reinit', 'random_prune')
+control_kinds = ('reinit', 'random_prune')   # the paper's controls, run by default
+experiment_controls = control_kinds + ('shuffle', 'invert', 'sign_constant')   # and the sanity checks of later work
 
 def random_masks(masks:dict, seed:int) -> dict:
     "Random boolean masks keeping as many weights in each tensor as `masks` does"
@@ -110,7 +112,14 @@ def _control(kind, make_learner, ln, r, init):
         ctk = Ticket(masks={n: m.clone() for n,m in tk.masks.items()}, rewind_state=_fresh_init(cl.model, init, tk.masks, s), n_total=tk.n_total)
     else:
         cl = make_learner()
-        ctk = Ticket(masks=random_masks(tk.masks, ln.seed*7_919 + r), rewind_state=tk.rewind_state, n_total=tk.n_total)
+        if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r),tk.rewind_state
+        elif kind == 'shuffle': masks,state = shuffled_masks(tk.masks, ln.seed*7_919 + r + 1),tk.rewind_state
+        elif kind == 'sign_constant': masks,state = tk.masks,sign_constant_state(tk.rewind_state, tk.masks)
+        else:   # invert: the criterion's scores on the weights the last pruning ranked
+            crit,w = ln.search.pruner.criteria,ln.pruned_from
+            scores = {n: crit(w[n], tk.init[n] if tk.init is not None else None) for n in tk.masks}
+            masks,state = inverted_masks(tk.masks, scores),tk.rewind_state
+        ctk = Ticket(masks={n: m.clone() for n,m in masks.items()}, rewind_state=state, n_total=tk.n_total)
     ctk.rewind(cl.model)
     return Member(cl, ctk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)
 
@@ -118,7 +127,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        rounds:int, # pruning rounds after the dense round 0
                        rate=20, # % of remaining weights pruned per round, or {name or pattern: rate, '*': rate}
                        epochs:int=10, # epochs per training
-                       controls=control_kinds, # any of 'reinit' and 'random_prune'
+                       controls=control_kinds, # any of `experiment_controls`: 'reinit', 'random_prune', 'shuffle', 'invert', 'sign_constant'
                        seed=0, # a seed or a list of seeds (error bars over seeds): each draws the initializations
                        lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                        context:str='local', # 'local' (layer-wise, the paper's) or 'global'
@@ -139,7 +148,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        **kwargs) -> LotteryExperiment: # more `Pruner` arguments: layer_types, exclude, prune_bias
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
     controls = [controls] if isinstance(controls, str) else list(controls or [])
-    for c in controls: check_choice(c, 'controls', control_kinds)
+    for c in controls: check_choice(c, 'controls', experiment_controls)
     check_int(rounds, 'rounds', 1); check_int(epochs, 'epochs', 1); check_int(data_seed, 'data_seed', 0)
     check_choice(fit_fn, 'fit_fn', fit_fns); check_int(eval_every, 'eval_every', 1, none_ok=True)
     seeds = [seed] if isinstance(seed, int) and not isinstance(seed, bool) else list(seed) if isinstance(seed, (list, tuple)) else None

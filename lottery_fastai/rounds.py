@@ -78,7 +78,7 @@ class Lineage:
                  seed=None, # the seed it stands for (recorded)
                  kind:str='ticket'): # what it stands for (recorded)
         store_attr()
-        self.last_lr = lr
+        self.last_lr,self.pruned_from = lr,None
 
     def recipe(self, r:int) -> dict:
         "How round `r` trains: `fit_fn`, epochs, learning rate, and the epochs of the schedule skipped (the rewind point)"
@@ -248,7 +248,9 @@ def run_levels(lineages:list, # one `Lineage` per search
         members = []
         with using_threads(n_threads):
             for ln in lineages:
-                if r > 0: ln.search.begin_round(ln.learn.model, r)
+                if r > 0:
+                    ln.pruned_from = state_copy(ln.learn.model) if branches else None   # what the pruning ranks (a branch may rank it too)
+                    ln.search.begin_round(ln.learn.model, r)
                 else: say(ln.search.verbose, ln.search.round_line(0))
                 members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
                                       save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))

@@ -139,11 +139,14 @@ def summary(self:Ticket):
     "A per-tensor table: what is pruned and how much, what was left out and why, and the totals of both"
     import pandas as pd
     rows = [dict(tensor=n + ''.join(f' = {a}' for a in self.aliases.get(n, ())), shape=tuple(m.shape), params=m.numel(),
-                 pruned=m.numel()-int(m.sum()), sparsity=round(100*(1-float(m.float().mean())), 2) if m.numel() else 0., note='')
+                 pruned=m.numel()-int(m.sum()), sparsity=round(100*(1-float(m.float().mean())), 2) if m.numel() else 0.,
+                 note='no weight left (layer collapse)' if m.numel() and not bool(m.any()) else '')
             for n,m in self.masks.items()]
     rows.append(dict(tensor='prunable weights', shape=None, params=self.n_params, pruned=self.n_pruned,
                      sparsity=round(self.sparsity, 2), note=''))
     rows += [dict(tensor=n, shape=None, params=sz, pruned=0, sparsity=0., note=why) for n,(sz,why) in self.left_out.items()]
+    if self.meta.get('path') is False:   # known where the ticket was made with a sample input (`init_ticket`)
+        rows.append(dict(tensor='input to output', shape=None, params=None, pruned=None, sparsity=None, note='no path through the kept weights (layer collapse)'))
     if self.n_total:
         rows.append(dict(tensor='all parameters', shape=None, params=self.n_total, pruned=self.n_pruned,
                          sparsity=round(self.total_sparsity, 2), note=''))
@@ -165,6 +168,10 @@ def brief(self:Ticket, max_groups:int=5) -> str:
     if len(items) > max_groups:
         k,sz = sum(v[0] for _,v in items[max_groups:]),sum(v[1] for _,v in items[max_groups:])
         lines.append(f"left out: {k} more tensors ({sz:,} parameters) for {len(items)-max_groups} other reasons")
+    empty = [n for n,m in self.masks.items() if m.numel() and not bool(m.any())]
+    if empty or self.meta.get('path') is False:
+        lines.append("layer collapse: " + (f"{len(empty)} tensor(s) with no weight left ({', '.join(empty[:3])}); " if empty else "")
+                     + ("no path from the input to the output remains" if self.meta.get('path') is False else "a path from the input to the output remains"))
     if self.n_total: lines.append(f"all parameters: {self.n_pruned:,} of {self.n_total:,} pruned ({self.total_sparsity:.2f}%); every tensor: learn.ticket.summary()")
     return '\n'.join(lines)
 
