@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/at_init.html.md"""
 
 # %% ../nbs/14a_at_init.ipynb #002a16e9
 from __future__ import annotations
-import contextlib, itertools, math, warnings
+import contextlib, itertools, warnings
 from copy import deepcopy
 from fastai.basics import *
 from .checks import *

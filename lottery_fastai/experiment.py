@@ -21,7 +21,8 @@ from .checkpoint import ticket_state
 
 # %% auto #0
 __all__ = ['control_kinds', 'experiment_controls', 'random_masks', 'rate_sparsities', 'rate_pruner', 'experiment_row',
-           'LotteryExperiment', 'lottery_experiment', 'weight_changes', 'plot_weight_changes']
+           'LotteryExperiment', 'fresh_init', 'control_member', 'lottery_experiment', 'seeded_lineages',
+           'run_experiment', 'pct_axis', 'weight_changes', 'plot_weight_changes']
 
 # %% ../nbs/15_experiment.ipynb #c26dfa5b
 control_kinds = ('reinit', 'random_prune')   # the paper's controls, run by default
@@ -91,7 +92,7 @@ class LotteryExperiment:
                 f"P_m down to {self.table['pct_remaining'].min():.1f}% of prunable weights)")
 
 # %% ../nbs/15_experiment.ipynb #00aef852
-def _fresh_init(model, init, targets, seed) -> dict:
+def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
     "The state of `model` (a fresh draw); if `make_learner` seeded it like the original, each tensor of the original shuffled instead"
     st = state_copy(model)
     if all(torch.equal(st[n], init[n]) for n in targets):
@@ -102,14 +103,14 @@ def _fresh_init(model, init, targets, seed) -> dict:
               for k,v in init.items()}
     return st
 
-def _control(kind, make_learner, ln, r, init):
+def control_member(kind:str, make_learner, ln, r:int, init:dict):
     "The `kind` control of lineage `ln` at level `r`: a fresh learner and its ticket, rewound"
     tk = ln.search.ticket
     if kind == 'reinit':
         s = ln.seed*100_003 + r
         set_seed(s, reproducible=True)      # a fresh draw from the same initialization
         cl = make_learner()
-        ctk = Ticket(masks={n: m.clone() for n,m in tk.masks.items()}, rewind_state=_fresh_init(cl.model, init, tk.masks, s), n_total=tk.n_total)
+        ctk = Ticket(masks={n: m.clone() for n,m in tk.masks.items()}, rewind_state=fresh_init(cl.model, init, tk.masks, s), n_total=tk.n_total)
     else:
         cl = make_learner()
         if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r),tk.rewind_state
@@ -155,8 +156,18 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"seed: expected a seed or a non-empty list of seeds, got {seed!r}")
     pruner = rate_pruner(rate, rounds, granularity=granularity, context=context, criteria=criteria, **kwargs)
+    lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed, rewind_epoch, rewind_iter)
+    branches = [partial(_branch, kind=k, make_learner=make_learner, inits=inits) for k in controls]
+    meta = dict(rounds=rounds, seeds=seeds, kinds=['ticket', *controls], metric=metric, rate=rate, epochs=epochs, data_seed=data_seed,
+                context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
+    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
+                          train_metrics=train_metrics, cbs=cbs, threads=threads, checkpoint=checkpoint, resume=resume)
+
+def seeded_lineages(make_learner, seeds:list, pruner:Pruner, epochs:int, lr=None, fit_fn:str='fit', data_seed:int=0,
+                    rewind_epoch:float=0, rewind_iter:int|None=None) -> tuple:
+    "One `Lineage` per seed (its learner drawn after seeding torch with it), the initial states, and the metric's name; every check before any training"
     lineages,inits,metric = [],{},None
-    for s in seeds:   # every check happens here, before any training
+    for s in seeds:
         set_seed(s, reproducible=True)
         learn = make_learner()
         if not learn.metrics: raise ValueError("make_learner: the Learner needs a metric (e.g. metrics=accuracy)")
@@ -166,7 +177,11 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
         search.start(learn.model, n_epoch=epochs, n_iter=n_iter, lth=True)
         inits[s] = state_copy(learn.model)
         lineages.append(Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s))
-    branches = [partial(_branch, kind=k, make_learner=make_learner, inits=inits) for k in controls]
+    return lineages,inits,metric
+
+def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, pruner:Pruner, meta:dict, verbose:bool=True,
+                   **kwargs) -> LotteryExperiment: # `run_levels` arguments: stack, eval_every, train_metrics, cbs, threads, checkpoint, resume
+    "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment`: a row and the curves per training, the tickets, the weights of round 0"
     rows,curves,tickets,weights = [],[],{},{}
     def on_level(r, members, recs):
         for m,rec in zip(members, recs):
@@ -182,24 +197,22 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
         rows[:],curves[:] = d.get('rows', []),d.get('curves', [])
         weights.update(d.get('weights', {}))
         tickets.update({(int(k.split('|')[0]), k.split('|')[1]): Ticket(**t) for k,t in d.get('tickets', {}).items()})
-    run_levels(lineages, rounds, branches, stack=stack, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, threads=threads,
-               checkpoint=checkpoint, resume=resume, verbose=verbose, on_level=on_level, extra_state=extra, restore_extra=restore)
+    run_levels(lineages, rounds, branches, verbose=verbose, on_level=on_level, extra_state=extra, restore_extra=restore, **kwargs)
     for ln in lineages:
-        tickets[(ln.seed, 'ticket')] = ln.search.ticket
+        tickets[(ln.seed, ln.kind)] = ln.search.ticket
         weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
     import pandas as pd
-    meta = dict(rounds=rounds, seeds=seeds, kinds=['ticket', *controls], metric=metric, rate=rate, epochs=epochs, data_seed=data_seed,
-                context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn,
-                threads=lineages[0].search.ticket.meta.get('threads'), measured_on=rows[-1]['measured_on'] if rows else None)
+    meta = dict(meta, threads=lineages[0].search.ticket.meta.get('threads'), measured_on=rows[-1]['measured_on'] if rows else None)
     return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, tickets, weights)
 
-def _branch(ln, r, kind, make_learner, inits): return [_control(kind, make_learner, ln, r, inits[ln.seed])]
+def _branch(ln, r, kind, make_learner, inits): return [control_member(kind, make_learner, ln, r, inits[ln.seed])]
 
 # %% ../nbs/15_experiment.ipynb #da2d03be
 _styles = {'ticket': dict(color='C0', marker='o'), 'reinit': dict(color='C3', marker='s', ls='--'),
            'random_prune': dict(color='C2', marker='^', ls=':')}
 
-def _pct_axis(ax, xs):
+def pct_axis(ax, xs):
+    "A log x-axis of % of weights remaining, decreasing to the right, ticked at the values in `xs`"
     ax.set_xscale('log'); ax.invert_xaxis(); ax.set_xlabel('% of weights remaining (P_m)')
     xs = sorted(set(round(x, 1) for x in xs), reverse=True)
     ticks = xs[::max(1, len(xs)//7)]
@@ -216,7 +229,7 @@ def _plot_vs_pct(self:LotteryExperiment, col, scale, ylabel, ax=None):
         ax.errorbar(x, y, yerr=e, capsize=3, label=kind, **_styles.get(kind, {}))
     dense = t[t['round'] == 0][col].mean()*scale
     ax.axhline(dense, color='gray', lw=1, ls='--', label='dense')
-    _pct_axis(ax, t['pct_remaining']); ax.set_ylabel(ylabel); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    pct_axis(ax, t['pct_remaining']); ax.set_ylabel(ylabel); ax.legend(fontsize=8); ax.grid(alpha=0.3)
     return ax
 
 @patch

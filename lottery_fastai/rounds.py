@@ -76,7 +76,8 @@ class Lineage:
                  fit_fn:str='fit', # one of `fit_fns`
                  data_seed:int|None=None, # reseed the data order before every training (None: as it comes)
                  seed=None, # the seed it stands for (recorded)
-                 kind:str='ticket'): # what it stands for (recorded)
+                 kind:str='ticket', # what it stands for (recorded)
+                 carry_only:bool=False): # after round 0 it only carries its branches: neither pruned nor trained
         store_attr()
         self.last_lr,self.pruned_from = lr,None
 
@@ -248,12 +249,13 @@ def run_levels(lineages:list, # one `Lineage` per search
         members = []
         with using_threads(n_threads):
             for ln in lineages:
-                if r > 0:
+                if r > 0 and not ln.carry_only:
                     ln.pruned_from = state_copy(ln.learn.model) if branches else None   # what the pruning ranks (a branch may rank it too)
                     ln.search.begin_round(ln.learn.model, r)
-                else: say(ln.search.verbose, ln.search.round_line(0))
-                members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
-                                      save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
+                elif r == 0: say(ln.search.verbose, ln.search.round_line(0))
+                if r == 0 or not ln.carry_only:
+                    members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
+                                          save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
                 if r > 0: members += [m for b in branches for m in b(ln, r)]
             recs = train_level(members, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
                                verbose=verbose and len(members) > 1)

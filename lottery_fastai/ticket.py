@@ -201,7 +201,7 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
             if v.is_floating_point() and not bool(torch.isfinite(v).all()): bad.append(f"{part}/{k}: not finite")
             want = (dtypes or {}).get(k)
             if want is not None and str(v.dtype) != want: bad.append(f"{part}/{k}: {v.dtype}, expected {want}")
-    if self.n_total and self.left_out and self.n_params + sum(v[0] for v in self.left_out.values()) != self.n_total:
+    if self.masks and self.n_total and self.left_out and self.n_params + sum(v[0] for v in self.left_out.values()) != self.n_total:   # (none yet: the dense round)
         bad.append(f"masks: {self.n_params} prunable weights and {sum(v[0] for v in self.left_out.values())} left out do not make the model's "
                    f"{self.n_total} parameters (a mask is missing)")
     if self.meta.get('needs_init') and self.init is None: bad.append(f"init: missing, and the criterion {self.meta.get('criteria')!r} reads the initial weights")
