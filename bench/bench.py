@@ -180,6 +180,96 @@ def prune_step(reps):
         for r in res[i:i+3]: r['time_vs_torch'] = round(r['best_cpu_s']/res[i+2]['best_cpu_s'], 3)
     return res
 
+# ---------------------------------------------------------------- pruning at initialization: scoring cost at ResNet-50 scale
+PAI_SIZE,PAI_BS,PAI_ITS = 64,8,100   # ResNet-50 (25.5M parameters) on 8 images of 3x64x64: the CPU's share of one scoring batch
+
+def plain_pai(method, model, x, y, sparsity=90., its=PAI_ITS):
+    "The scores and masks as a plain PyTorch implementation computes them: autograd, one global threshold (torch.kthvalue), no fastai"
+    ws = [m.weight for m in prunable(model)]
+    def keep(scores, s, old=None):
+        flat = torch.cat([(sc if old is None else sc.masked_fill(~o, -float('inf'))).flatten() for sc,o in zip(scores, old or scores)])
+        thr = flat.kthvalue(max(1, round(s/100*flat.numel()))).values
+        return [sc > thr for sc in scores] if old is None else [(sc > thr) & o for sc,o in zip(scores, old)]
+    if method == 'snip':
+        g = torch.autograd.grad(F.cross_entropy(model(x), y), ws)
+        return keep([(gi*w).abs() for gi,w in zip(g, ws)], sparsity)
+    if method == 'grasp':
+        g0 = torch.autograd.grad(F.cross_entropy(model(x)/200, y), ws)
+        gs = torch.autograd.grad(F.cross_entropy(model(x)/200, y), ws, create_graph=True)
+        hg = torch.autograd.grad(sum((a*b).sum() for a,b in zip(g0, gs)), ws)
+        return keep([w.detach()*h for w,h in zip(ws, hg)], sparsity)
+    model.double().eval()
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point(): t.abs_()
+    masks,ones = None,torch.ones(1, *x.shape[1:], dtype=torch.float64)
+    for k in range(1, its+1):
+        g = torch.autograd.grad(model(ones).sum(), ws)
+        masks = keep([(gi*w).abs() for gi,w in zip(g, ws)], 100*(1-(1-sparsity/100)**(k/its)), masks)
+        with torch.no_grad():
+            for w,m in zip(ws, masks): w.mul_(m)
+    return masks
+
+def pai_child(kind):
+    "Time one scoring of `kind` ('<implementation>|<method>') on a fresh ResNet-50, and its peak memory beyond the model"
+    from torchvision.models import resnet50
+    from torch.utils.data import TensorDataset
+    impl,method = kind.split('|')
+    torch.manual_seed(0); model = resnet50(num_classes=10)
+    x,y = torch.randn(2*PAI_BS, 3, PAI_SIZE, PAI_SIZE),torch.randint(0, 10, (2*PAI_BS,))
+    dls = tensor_dls(TensorDataset(x, y), TensorDataset(x[:PAI_BS], y[:PAI_BS]), bs=PAI_BS, device='cpu')
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat())
+    xb,yb = x[:PAI_BS],y[:PAI_BS]
+    gc.collect()
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+        before,peak_of = status_kb('VmRSS'),lambda: status_kb('VmHWM')
+    except OSError: before,peak_of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.process_time()
+    if impl == 'lottery_fastai':
+        dls.train.shuffle = False
+        tk = init_ticket(learn, 90, method, warn=False)
+        kept = tk.n_params - tk.n_pruned
+    else: kept = sum(int(m.sum()) for m in plain_pai(method, model.eval() if method != 'synflow' else model, xb, yb))
+    t = time.process_time() - t
+    print(json.dumps(dict(kind=kind, cpu_s=t, peak_extra_mb=(peak_of() - before)/1024, kept=kept)))
+
+def pai_scoring(reps):
+    "init_ticket's scoring against a plain PyTorch implementation, each in a child process (one thread), best of `reps`"
+    kinds = [f'{impl}|{m}' for m in ('snip', 'grasp', 'synflow') for impl in ('lottery_fastai', 'plain PyTorch')]
+    rows = {k: [] for k in kinds}
+    for r in range(reps):
+        for k in (kinds if r % 2 == 0 else kinds[::-1]):
+            out = subprocess.run([sys.executable, __file__, '--child-pai', k], capture_output=True, text=True,
+                                 env={**{k: v for k,v in os.environ.items() if k != 'GLIBC_TUNABLES'}, 'OMP_NUM_THREADS': '1'})
+            rows[k].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    res = []
+    for k,rs in rows.items():
+        impl,method = k.split('|')
+        best = min(rs, key=lambda d: d['cpu_s'])
+        res.append(dict(method=method, implementation=impl, what=f"one batch of {PAI_BS}" if method != 'synflow' else f"{PAI_ITS} iterations, data-free",
+                        best_cpu_s=round(best['cpu_s'], 2), peak_extra_mb=round(min(d['peak_extra_mb'] for d in rs), 1), weights_kept=best['kept']))
+    for i in range(0, len(res), 2):
+        for r in res[i:i+2]: r['time_vs_plain'] = round(r['best_cpu_s']/res[i+1]['best_cpu_s'], 3)
+    return res
+
+def pai_section(reps) -> str:
+    "The Markdown section of bench/RESULTS.md on pruning at initialization"
+    rows = pai_scoring(reps)
+    return f"""<!-- pai: begin -->
+## Pruning at initialization: scoring cost at ResNet-50 scale
+
+`python bench/bench.py --only pai` ({reps} runs of each, best CPU time, one thread, each in a fresh process; {machine()}):
+`init_ticket(learn, 90, method)` on a torchvision ResNet-50 (10 classes, {PAI_BS} images of 3x{PAI_SIZE}x{PAI_SIZE}, the
+Conv and Linear weights ranked globally) against a plain PyTorch implementation of the same formula in the same run
+(autograd, one global `torch.kthvalue` threshold, the model scored in place). Peak memory is the growth of the
+process's resident set during the scoring, beyond the model already built. `init_ticket` scores a copy of the model
+(the learner's own is left untouched), which the peak shows.
+
+{md_table(rows)}
+<!-- pai: end -->
+"""
+
 # ---------------------------------------------------------------- a level of an experiment: its members trained together or one at a time
 def level_members(make_model, dls, n, n_epoch, lr):
     "The `n` trainings of an experiment's level: each its own initialization (seed i) and a 50% mask, the same recipe and data order"
@@ -342,11 +432,19 @@ def md_table(rows):
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)] + ['| ' + ' | '.join(str(r[c]) for c in cols) + ' |' for r in rows])
 
 def main():
-    p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--quick', action='store_true')
+    p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
+    p.add_argument('--only', choices=['pai'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
     if a.child: return prune_step_child(a.child)
+    if a.child_pai: return pai_child(a.child_pai)
+    if a.only == 'pai':   # this section alone, put in place of its old text (or appended)
+        out = Path(a.out); txt = out.read_text() if out.exists() else ''
+        sec = pai_section(1 if a.quick else 3)
+        i,j = txt.find('<!-- pai: begin -->'),txt.find('<!-- pai: end -->')
+        txt = txt[:i] + sec + txt[j+len('<!-- pai: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
+        out.write_text(txt); print(sec); return
     t0 = time.time()
     q = a.quick
     dls = mnist_dls(bs=60)
@@ -362,6 +460,8 @@ def main():
            accounted(f'Conv-4 (batch 60, {conv_dls.train.n//60} batches)', lambda: conv4(in_channels=1, img_size=28), conv_dls, 1, 2 if q else 4)]
     print('pruning step at ResNet-50 scale', flush=True)
     ps = prune_step(1 if q else 3)
+    print('pruning at initialization at ResNet-50 scale', flush=True)
+    pai_txt = pai_section(1 if q else 3)
     print('memory per prunable parameter', flush=True)
     mem = search_memory(subset_dls(dls, 120, 60))
     print('compact tickets and latency', flush=True)
@@ -434,6 +534,7 @@ the bracket saves.
 
 {md_table(ps)}
 
+{pai_txt}
 ## Memory per prunable parameter during the search
 
 {md_table(mem)}

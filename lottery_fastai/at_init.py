@@ -80,7 +80,7 @@ def _grasp(learn, m, params, batches, temp):
     return [p.detach()*h for p,h in zip(params, hg)]
 
 def synflow_scores(m, params, x_shape) -> list:
-    "|θ ⊙ ∂R/∂θ|, R the sum of the output of `m` (made non-negative, double, eval mode by the caller) on one all-ones input of `x_shape`"
+    "|θ ⊙ ∂R/∂θ|, R the sum of the output of `m` (made non-negative, double, eval mode by the caller) on one all-ones input of `x_shape` (Tanaka et al. 2020)"
     x = torch.ones(1, *x_shape, dtype=torch.float64, device=params[0].device)
     _reset(m)
     return [(g*p.detach()).abs() for g,p in zip(_grads(_pred(m(x)).sum(), params), params)]
@@ -131,12 +131,6 @@ def layer_collapse(model:nn.Module, masks:dict, x=None) -> dict:
     return dict(empty=empty, path=path)
 
 # %% ../nbs/14a_at_init.ipynb #925b603e
-def _sample(learn):
-    "The input of one training batch (its first tensor), every random state put back"
-    b = _batches(learn, 1)
-    if not b: raise ValueError("init_ticket: the training DataLoader is empty")
-    return b[0][0]
-
 def _check_method(learn, method, x):
     check_choice(method, 'method', init_methods)
     if method in _needs_data and getattr(learn, 'loss_func', None) is None:
@@ -168,7 +162,9 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
     "A ticket chosen before any training by `method`'s score of the initial weights; its rewind state is the initialization"
     check_pct(sparsity, 'sparsity'); check_int(n_batches, 'n_batches', 1); check_int(iterations, 'iterations', 1, none_ok=True)
     if control is not None: check_choice(control, 'control', init_controls)
-    x = _sample(learn)
+    batches = _batches(learn, n_batches if method in _needs_data else 1)   # the data-free methods read one input's shape
+    if not batches: raise ValueError("init_ticket: the training DataLoader is empty")
+    x = batches[0][0]
     _check_method(learn, method, x)
     n = iterations or (100 if method == 'synflow' else 1)
     pruner = Pruner(sparsity, granularity, context, schedule=geometric, n_rounds=n, **kwargs)   # geometric: (1-s)^(k/n) kept after k
@@ -178,7 +174,6 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
         m = _nonneg_double(model) if method == 'synflow' else _copy(model).eval()
         for p in m.parameters(): p.requires_grad_(True)
         params = [m.get_parameter(t) for t in targets]
-        batches = _batches(learn, n_batches) if method in _needs_data else None
         g = torch.Generator().manual_seed(seed)
         masks,scores = None,None
         for k in range(1, n+1):
