@@ -157,6 +157,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
         raise ValueError(f"seed: expected a seed or a non-empty list of seeds, got {seed!r}")
     pruner = rate_pruner(rate, rounds, granularity=granularity, context=context, criteria=criteria, **kwargs)
     lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed, rewind_epoch, rewind_iter)
+    for ln in lineages: ln.keep_pruned_from = 'invert' in controls   # the invert control ranks the weights the pruning saw
     branches = [partial(_branch, kind=k, make_learner=make_learner, inits=inits) for k in controls]
     meta = dict(rounds=rounds, seeds=seeds, kinds=['ticket', *controls], metric=metric, rate=rate, epochs=epochs, data_seed=data_seed,
                 context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)

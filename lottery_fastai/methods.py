@@ -84,7 +84,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
         warnings.filterwarnings('ignore', message='.*is a percentage')
         pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity
     lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed)
-    for ln in lineages: ln.kind,ln.carry_only = 'imp','imp' not in methods
+    for ln in lineages: ln.kind,ln.carry_only,ln.keep_pruned_from = 'imp','imp' not in methods,'invert' in controls
     for m in methods:   # each init method on the first seed's learner, before any training: what it needs, the model supports
         if m != 'imp': init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches, warn=False, **kwargs)
     pai = dict(granularity=granularity, context=context, iterations=iterations, n_batches=n_batches, **kwargs)

@@ -79,7 +79,7 @@ class Lineage:
                  kind:str='ticket', # what it stands for (recorded)
                  carry_only:bool=False): # after round 0 it only carries its branches: neither pruned nor trained
         store_attr()
-        self.last_lr,self.pruned_from = lr,None
+        self.last_lr,self.pruned_from,self.keep_pruned_from = lr,None,False
 
     def recipe(self, r:int) -> dict:
         "How round `r` trains: `fit_fn`, epochs, learning rate, and the epochs of the schedule skipped (the rewind point)"
@@ -250,7 +250,7 @@ def run_levels(lineages:list, # one `Lineage` per search
         with using_threads(n_threads):
             for ln in lineages:
                 if r > 0 and not ln.carry_only:
-                    ln.pruned_from = state_copy(ln.learn.model) if branches else None   # what the pruning ranks (a branch may rank it too)
+                    ln.pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None   # what the pruning ranks, for a branch that ranks it too
                     ln.search.begin_round(ln.learn.model, r)
                 elif r == 0: say(ln.search.verbose, ln.search.round_line(0))
                 if r == 0 or not ln.carry_only:
