@@ -145,9 +145,11 @@ def _plan(self:LotteryCallback):
     n_iter,n_epoch,n = len(self.dls.train),self.n_epoch,self.pruner.n_rounds
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
     if self.start_epoch >= n_epoch: raise ValueError(f"start_epoch={self.start_epoch} must be smaller than the number of epochs ({n_epoch})")
-    if n > n_epoch - self.start_epoch:
+    if self.lth and n > n_epoch - self.start_epoch:   # each round trains at least an epoch after its reset
         raise ValueError(f"n_rounds: {n} rounds do not fit in the {n_epoch-self.start_epoch} epochs after start_epoch={self.start_epoch}; "
-                         "fit longer, start earlier or use fewer rounds")
+                         "fit longer, start earlier or use fewer rounds (with lth=False, rounds may fall within epochs)")
+    if n > (n_epoch - self.start_epoch)*n_iter:
+        raise ValueError(f"n_rounds: {n} rounds do not fit in the {(n_epoch-self.start_epoch)*n_iter} iterations after start_epoch={self.start_epoch}")
     at = rewind_iteration(self.rewind_epoch, self.rewind_iter, n_iter)
     start,total = self.start_epoch*n_iter,n_epoch*n_iter
     if (self.lth or self.reset_end) and at > start:

@@ -10,7 +10,7 @@ import math
 from .checks import *
 
 # %% auto #0
-__all__ = ['one_shot', 'iterative', 'geometric', 'schedule_names', 'Schedule', 'get_schedule', 'rate_to_sparsity']
+__all__ = ['one_shot', 'iterative', 'geometric', 'agp', 'schedule_names', 'Schedule', 'get_schedule', 'rate_to_sparsity']
 
 # %% ../nbs/02_schedules.ipynb #5cf68c42
 class Schedule:
@@ -35,6 +35,7 @@ class Schedule:
 def _one_shot(end, r, n): return end
 def _equal_steps(end, r, n): return end*r/n
 def _geometric(end, r, n): return 100*(1-(1-end/100)**(r/n))
+def _cubic(end, r, n): return end*(1-(1-r/n)**3)   # Zhu & Gupta 2017, from no sparsity: s_f + (s_0 - s_f)(1 - t/(n dt))^3 with s_0 = 0
 
 class _FromList:
     "Per-round sparsities given as a list: its shape, scaled to the final sparsity `end`"
@@ -44,7 +45,8 @@ class _FromList:
 one_shot  = Schedule(_one_shot, 1, 'one_shot')
 iterative = Schedule(_equal_steps, 3, 'iterative')
 geometric = Schedule(_geometric, 3, 'geometric')
-schedule_names = {s.name:s for s in (one_shot, iterative, geometric)}
+agp       = Schedule(_cubic, 10, 'agp')
+schedule_names = {s.name:s for s in (one_shot, iterative, geometric, agp)}
 
 # %% ../nbs/02_schedules.ipynb #83111b9a
 def get_schedule(schedule, end:float, n_rounds:int|None=None) -> Schedule:
