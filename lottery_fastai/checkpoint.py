@@ -123,6 +123,7 @@ def fingerprint(search=None, learn=None, model=None, in_fit:bool=False, **config
         fp['search'] = dict(granularity=p.granularity, context=p.context, criteria=criteria_id(p.criteria), schedule=p.schedule.name,
                             targets=_round_floats(p.schedule.targets(p.end_sparsity)), retrain=search.retrain, rewind_iter=search.rewind_iter,
                             layers=_round_floats({n: t['end'] for n,t in p.targets(model if model is not None else learn.model).items()}))
+        if getattr(p, 'layer_density', None) is not None: fp['search']['layer_density'] = p.layer_density   # (absent: the fingerprints of earlier runs stay equal)
     if learn is not None:
         fp['optimizer'] = _round_floats(dict(opt_func=callable_id(learn.opt_func), lr=learn.lr, wd=learn.wd, moms=list(learn.moms)))
         opt = getattr(learn, 'opt', None)

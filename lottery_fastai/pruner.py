@@ -17,7 +17,8 @@ from .selection import *
 from .ticket import *
 
 # %% auto #0
-__all__ = ['default_layer_types', 'contexts', 'weight_names', 'bias_names', 'aliases_of', 'Pruner']
+__all__ = ['default_layer_types', 'contexts', 'density_rules', 'weight_names', 'bias_names', 'aliases_of', 'density_counts',
+           'Pruner']
 
 # %% ../nbs/05_pruner.ipynb #ea70ffbc
 default_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.RNNBase, nn.MultiheadAttention)
@@ -61,6 +62,39 @@ def _same_on_all_ranks(masks:dict) -> dict:
         out[n] = t.bool()
     return out
 
+# %% ../nbs/05_pruner.ipynb #1a5fabee
+density_rules = ('uniform', 'er', 'erk', 'smart_ratio')
+
+def _raw_density(shapes:list, rule:str) -> list:
+    "Each tensor's unscaled density under `rule` (in the order given, the input side first)"
+    L = len(shapes)
+    out = []
+    for l,s in enumerate(shapes, 1):
+        n_out,n_in,k = s[0],(s[1] if len(s) > 1 else 1),list(s[2:])
+        if rule == 'uniform': out.append(1.)
+        elif rule == 'er': out.append((n_in + n_out)/(n_in*n_out))                                           # Mocanu et al. 2018
+        elif rule == 'erk': out.append((n_in + n_out + sum(k))/(n_in*n_out*math.prod(k)))                     # Evci et al. 2020
+        else: out.append(float((L-l+1)**2 + (L-l+1)))                                                         # Su et al. 2020
+    return out
+
+def density_counts(shapes:list, sparsity:float, rule:str) -> list:
+    "The weights each tensor of `shapes` keeps under density `rule` for an overall `sparsity` (%): densities capped at 1 (the rest scaled up), the total exactly the budget"
+    check_choice(rule, 'layer_density', density_rules)
+    sizes = [math.prod(s) for s in shapes]
+    budget = sum(sizes) - round(sparsity/100*sum(sizes))
+    raw,dense = _raw_density(shapes, rule),set()
+    while True:   # scale the rest to the budget left by the tensors capped at density 1; cap again until none exceeds it
+        left = budget - sum(sizes[i] for i in dense)
+        free = sum(raw[i]*sizes[i] for i in range(len(sizes)) if i not in dense)
+        eps = left/free if free else 0.
+        over = {i for i in range(len(sizes)) if i not in dense and eps*raw[i] > 1}
+        if not over: break
+        dense |= over
+    want = [sizes[i] if i in dense else eps*raw[i]*sizes[i] for i in range(len(sizes))]
+    kept = [min(int(w), n) for w,n in zip(want, sizes)]
+    for i in sorted(range(len(sizes)), key=lambda i: kept[i] - want[i])[:budget - sum(kept)]: kept[i] += 1   # the largest remainders
+    return kept
+
 # %% ../nbs/05_pruner.ipynb #ae77dc56
 class Pruner:
     "What, how and how far to prune: builds the masks of each round into a `Ticket`"
@@ -74,7 +108,8 @@ class Pruner:
                  layer_types=default_layer_types, # module types whose weight tensors are pruned
                  exclude=None, # module names (or glob patterns) never pruned
                  layer_sparsity:dict|None=None, # {module name or pattern: final sparsity %}, pruned locally to it
-                 prune_bias:bool=False): # prune the biases of those modules too
+                 prune_bias:bool=False, # prune the biases of those modules too
+                 layer_density:str|None=None): # how many weights each layer keeps: a rule of `density_rules` instead of the ranking
         self.end_sparsity = check_pct(end_sparsity, 'end_sparsity')
         check_granularity(granularity); check_choice(context, 'context', contexts)
         self.criteria = get_criteria(criteria)
@@ -88,7 +123,8 @@ class Pruner:
         for k,v in self.layer_sparsity.items():
             check_pct(v, f'layer_sparsity[{k!r}]')
             get_schedule(self.schedule, v)
-        self.granularity,self.context,self.layer_types,self.prune_bias = granularity,context,layer_types,prune_bias
+        if layer_density is not None: check_choice(layer_density, 'layer_density', density_rules)
+        self.granularity,self.context,self.layer_types,self.prune_bias,self.layer_density = granularity,context,layer_types,prune_bias,layer_density
 
     @property
     def n_rounds(self) -> int: return self.schedule.n_rounds
@@ -199,13 +235,16 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
         else: s = given[n].detach().float().to(params[n].device)
         if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)   # pruned before: ranked first, stays pruned
         scores[n] = group_scores(s, self.granularity)
-    def rank(names, sparsity):
+    def rank(names, sparsity, n_prune=None):
         shapes = [params[n].shape for n in names]
-        n_prune = round(sparsity/100*sum(math.prod(s) for s in shapes))
+        if n_prune is None: n_prune = round(sparsity/100*sum(math.prod(s) for s in shapes))
         return dict(zip(names, rank_together([scores[n] for n in names], shapes, n_prune)))
     new = {}
     pooled = [n for n,t in ranked.items() if t['end'] is None]
-    if self.context == 'global' and pooled: new.update(rank(pooled, self.round_sparsity(r)))
+    if getattr(self, 'layer_density', None) is not None and pooled:   # each tensor's count from the rule, its weights from the ranking
+        kept = density_counts([tuple(params[n].shape) for n in pooled], self.round_sparsity(r), self.layer_density)
+        for n,k in zip(pooled, kept): new.update(rank([n], None, params[n].numel() - k))
+    elif self.context == 'global' and pooled: new.update(rank(pooled, self.round_sparsity(r)))
     for n,t in ranked.items():
         if n not in new: new.update(rank([n], self.round_sparsity(r, t['end'])))
     for b,w in tied.items(): new[b] = new[w].flatten(1).any(1) if new[w].ndim > 1 else new[w].clone()
