@@ -54,13 +54,16 @@ def rate_pruner(rate, rounds:int, **kwargs) -> Pruner:
         return Pruner(end, schedule=geometric, n_rounds=rounds, layer_sparsity=layer_sp, **kwargs)
 
 # %% ../nbs/15_experiment.ipynb #41d14ffa
-def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str) -> dict:
-    "One tidy row: the standard columns first, then the raw record and the per-layer sparsities"
+def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str, model=None, example=None) -> dict:
+    "One tidy row: the standard columns first (with `model`, its compression ratio, and with `example`, its theoretical speedup), then the raw record and the per-layer sparsities"
     # the headline `metric` is measured at the early-stop point on the test set when there is one (dls[2]), else on the
     # validation set that chose the early stop (`measured_on` says which, in every row)
     has_test = f'test_{metric}_at_stop' in rec
     row = dict(seed=seed, kind=kind, round=rec['round'], pct_remaining=rec['pct_remaining'], sparsity=rec['sparsity'],
-               total_sparsity=rec.get('total_sparsity'), early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
+               total_sparsity=rec.get('total_sparsity'),
+               **({} if model is None else dict(compression_ratio=round(tk.compression_ratio(model), 4),
+                                                theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
+               early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
                **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'), 'measured_on': 'test' if has_test else 'valid',
                   f'valid_{metric}': rec.get(f'{metric}_at_stop'),
                   f'final_{metric}': rec.get(f'final_test_{metric}' if has_test else f'final_{metric}'),
@@ -186,7 +189,7 @@ def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, 
     rows,curves,tickets,weights = [],[],{},{}
     def on_level(r, members, recs):
         for m,rec in zip(members, recs):
-            rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric))
+            rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
             curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
             if m.lineage is None: tickets[(m.seed, m.kind)] = m.ticket
             if r == 0:

@@ -110,22 +110,27 @@ def method_summary(self:LotteryExperiment):
     cols = [c for c in ('pct_remaining', m, 'early_stop_iter', f'train_{m}') if c in self.table]
     return self.table.groupby(['method', 'control', 'round'], sort=False)[cols].agg(['mean', 'std']).reset_index()
 
-def _method_curve(t, method, control, col, scale):
+def _method_curve(t, method, control, col, scale, x='pct_remaining'):
     g = t[(t['method'] == method) & (t['control'] == control)].groupby('round')
-    return g['pct_remaining'].mean(),g[col].mean()*scale,g[col].std().fillna(0)*scale
+    return g[x].mean(),g[col].mean()*scale,g[col].std().fillna(0)*scale
+
+def _x_axis(ax, t, x):
+    if x == 'pct_remaining': return pct_axis(ax, t['pct_remaining'])
+    ax.set_xscale('log'); ax.set_xlabel({'theoretical_speedup': 'theoretical speedup (dense / nonzero multiply-adds)',
+                                         'compression_ratio': 'compression ratio (all / nonzero parameters)'}.get(x, x))
 
 @patch
-def plot_methods(self:LotteryExperiment, ax=None):
-    "The metric at early stop against % of weights remaining, one line per method, mean ± std over seeds (the dense network dashed)"
+def plot_methods(self:LotteryExperiment, ax=None, x:str='pct_remaining'):
+    "The metric at early stop against `x` (% of weights remaining, 'theoretical_speedup' or 'compression_ratio'), one line per method, mean ± std over seeds"
     import matplotlib.pyplot as plt
     if ax is None: _,ax = plt.subplots(figsize=(6, 4))
     t,m = self.table,self.metric
     scale = 100 if 'acc' in m else 1
     for i,method in enumerate(self.meta['methods']):
-        x,y,e = _method_curve(t, method, 'none', m, scale)
-        ax.errorbar(x, y, yerr=e, capsize=3, marker='os^vDP'[i % 6], label=method)
+        xs,y,e = _method_curve(t, method, 'none', m, scale, x)
+        ax.errorbar(xs, y, yerr=e, capsize=3, marker='os^vDP'[i % 6], label=method)
     ax.axhline(t[t['round'] == 0][m].mean()*scale, color='gray', ls='--', lw=1, label='dense')
-    pct_axis(ax, t['pct_remaining']); ax.set_ylabel(f"{m}{' (%)' if scale == 100 else ''} at early stop"); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    _x_axis(ax, t, x); ax.set_ylabel(f"{m}{' (%)' if scale == 100 else ''} at early stop"); ax.legend(fontsize=8); ax.grid(alpha=0.3)
     return ax
 
 @patch

@@ -21,7 +21,7 @@ from .training import *
 from .batched import *
 
 # %% auto #0
-__all__ = ['Lineage', 'Member', 'data_differs', 'train_level', 'run_levels']
+__all__ = ['Lineage', 'Member', 'data_differs', 'sample_input', 'train_level', 'run_levels']
 
 # %% ../nbs/14_rounds.ipynb #755ead0e
 @patch
@@ -145,7 +145,7 @@ def _why_alone(l) -> str|None:
     if l.splitter is not trainable_params: return f"the learner splits its parameters into groups ({getattr(l.splitter, '__name__', type(l.splitter).__name__)})"
     return None
 
-def _sample_input(learn):
+def sample_input(learn):
     "The input of the first validation batch of `learn`, or None; no random state of the search moves"
     if not len(learn.dls.valid): return None
     with torch.random.fork_rng(devices=[]): b = first(learn.dls.valid)   # torch's DataLoader draws a seed from the global generator
@@ -170,7 +170,7 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
             else: subs.append([i])
         for g in subs:
             reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
-            if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], _sample_input(members[g[0]].learn))
+            if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], sample_input(members[g[0]].learn))
             if reason is None: out.append(g)
             else: out += [[i] for i in g]; why = reason
     return out,why

@@ -6,13 +6,14 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/ticket.html.md"""
 
 # %% ../nbs/04_ticket.ipynb #af8e7962
 from __future__ import annotations
+import math
 import numpy as np
 import torch, torch.nn as nn
 from fastcore.basics import patch
 from fastai.torch_core import get_model
 
 # %% auto #0
-__all__ = ['mul_all_', 'state_copy', 'Ticket']
+__all__ = ['mul_all_', 'state_copy', 'Ticket', 'carried_state', 'layer_macs', 'theoretical_speedup']
 
 # %% ../nbs/04_ticket.ipynb #8cf32a1f
 def state_copy(model:nn.Module, device=None) -> dict:
@@ -149,7 +150,7 @@ def summary(self:Ticket):
         rows.append(dict(tensor='input to output', shape=None, params=None, pruned=None, sparsity=None, note='no path through the kept weights (layer collapse)'))
     if self.n_total:
         rows.append(dict(tensor='all parameters', shape=None, params=self.n_total, pruned=self.n_pruned,
-                         sparsity=round(self.total_sparsity, 2), note=''))
+                         sparsity=round(self.total_sparsity, 2), note=f'compression {self.compression_ratio():.2f}x (all / nonzero)'))
     return pd.DataFrame(rows)
 
 @patch
@@ -172,7 +173,7 @@ def brief(self:Ticket, max_groups:int=5) -> str:
     if empty or self.meta.get('path') is False:
         lines.append("layer collapse: " + (f"{len(empty)} tensor(s) with no weight left ({', '.join(empty[:3])}); " if empty else "")
                      + ("no path from the input to the output remains" if self.meta.get('path') is False else "a path from the input to the output remains"))
-    if self.n_total: lines.append(f"all parameters: {self.n_pruned:,} of {self.n_total:,} pruned ({self.total_sparsity:.2f}%); every tensor: learn.ticket.summary()")
+    if self.n_total: lines.append(f"all parameters: {self.n_pruned:,} of {self.n_total:,} pruned ({self.total_sparsity:.2f}%, compression {self.compression_ratio():.2f}x); every tensor: learn.ticket.summary()")
     return '\n'.join(lines)
 
 @patch
@@ -180,6 +181,50 @@ def rounds(self:Ticket):
     "The per-round history as a DataFrame"
     import pandas as pd
     return pd.DataFrame(self.history)
+
+# %% ../nbs/04_ticket.ipynb #e9b3fc22
+def carried_state(model:nn.Module) -> list:
+    "(module, its recurrent state) for every module that keeps one between batches (fastai's `AWD_LSTM`: `hidden`, `bs`), to put back later"
+    return [(m, {k: m.__dict__[k] for k in ('hidden', 'bs') if k in m.__dict__}) for m in model.modules()
+            if callable(getattr(m, 'reset', None)) and 'hidden' in m.__dict__]
+
+_macs_layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+@torch.no_grad()
+def layer_macs(model:nn.Module, example) -> list:
+    "(name, dense multiply-adds, nonzero multiply-adds) of every Linear and convolution of `model` in one eval-mode forward of `example`"
+    m,rows,hooks = get_model(model),[],[]
+    def hook(name):
+        def f(mod, inp, out):
+            pos = inp[0].numel()//mod.in_features if isinstance(mod, nn.Linear) else out.numel()//out.shape[1]   # positions each weight serves
+            rows.append((name, pos*mod.weight.numel(), pos*int(torch.count_nonzero(mod.weight))))
+        return f
+    for n,mod in m.named_modules():
+        if isinstance(mod, _macs_layers): hooks.append(mod.register_forward_hook(hook(n)))
+    was,carried = m.training,carried_state(m)
+    try:
+        m.eval()
+        with torch.random.fork_rng(devices=[]): m(*example) if isinstance(example, (tuple, list)) else m(example)
+    finally:
+        for h in hooks: h.remove()
+        m.train(was)
+        for mod,st in carried: mod.__dict__.update(st)
+    return rows
+
+def theoretical_speedup(model:nn.Module, example) -> float:
+    "Dense over nonzero multiply-adds of the Conv and Linear layers of `model`, traced on `example` (Blalock et al. 2020)"
+    rows = layer_macs(model, example)
+    nz = sum(r[2] for r in rows)
+    return sum(r[1] for r in rows)/nz if nz else math.inf
+
+@patch
+def compression_ratio(self:Ticket, model:nn.Module|None=None) -> float:
+    "All parameters over nonzero parameters: counted in `model` (each shared tensor once), else from the ticket's counts"
+    if model is not None:
+        ps = {id(p): p for p in get_model(model).parameters()}.values()
+        n,nz = sum(p.numel() for p in ps),sum(int(torch.count_nonzero(p)) for p in ps)
+    else: n,nz = self.n_total or self.n_params,(self.n_total or self.n_params) - self.n_pruned
+    return n/nz if nz else math.inf
 
 # %% ../nbs/04_ticket.ipynb #77d4f864
 @patch

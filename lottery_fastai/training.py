@@ -78,11 +78,6 @@ def eval_callbacks(learn) -> list:
     return [copy(cb) for cb in learn.cbs if not isinstance(cb, _evaluator_own) and getattr(cb, 'run_valid', True)
             and not getattr(cb, '_only_train_loop', False) and any(defines_event(cb, e) for e in _eval_events)]
 
-def _carried_state(model) -> list:
-    "(module, its recurrent state) for every module that keeps one between batches (fastai's `AWD_LSTM`: `hidden`, `bs`)"
-    return [(m, {k: m.__dict__[k] for k in ('hidden', 'bs') if k in m.__dict__}) for m in model.modules()
-            if callable(getattr(m, 'reset', None)) and 'hidden' in m.__dict__]
-
 class _Evaluator:
     "A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that validates"
     def __init__(self, learn, metrics=None):
@@ -91,7 +86,7 @@ class _Evaluator:
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
     def __call__(self, dl=None) -> dict:
         model = self.learn.model
-        was,carried = model.training,_carried_state(model)
+        was,carried = model.training,carried_state(model)
         try:
             with rng_kept(self.learn.dls), self.ev.no_logging(): res = self.ev.validate(dl=self.learn.dls.valid if dl is None else dl)
         finally:
