@@ -190,7 +190,8 @@ def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, 
     def on_level(r, members, recs):
         for m,rec in zip(members, recs):
             rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
-            curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
+            curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **{k: v for k,v in c.items() if k not in ('seed', 'kind', 'round')})
+                          for c in m.ticket.curves.get(r, []))   # (a search inside a member's fit logs its own rounds)
             if m.lineage is None: tickets[(m.seed, m.kind)] = m.ticket
             if r == 0:
                 names,now = pruner.targets(m.learn.model),state_copy(m.learn.model)   # state_copy already copies

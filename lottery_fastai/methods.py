@@ -6,21 +6,25 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/methods.html.md"""
 
 # %% ../nbs/15a_methods.ipynb #4cfe55a2
 from __future__ import annotations
-import warnings
+import math, warnings
 from fastai.basics import *
 from .checks import *
 from .ticket import *
 from .pruner import *
-from .training import fit_fns
+from .training import fit_fns, EvalEvery
+from .callback import LotteryCallback
 from .rounds import *
 from .at_init import *
 from .experiment import *
 
 # %% auto #0
-__all__ = ['compare_methods_default', 'compare_controls', 'compare_methods']
+__all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'gmp_member',
+           'compare_methods']
 
 # %% ../nbs/15a_methods.ipynb #3dcb4ab2
 compare_methods_default = ('imp', 'snip', 'grasp', 'synflow', 'magnitude', 'random')
+density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')   # random tickets whose layer counts follow a rule
+compare_method_names = compare_methods_default + ('gmp',) + density_methods
 compare_controls = ('reinit', 'shuffle', 'invert', 'sign_constant')
 
 def _check_sparsities(sparsities) -> list:
@@ -30,11 +34,41 @@ def _check_sparsities(sparsities) -> list:
     if len(set(ss)) != len(ss): raise ValueError(f"sparsities: each value once, got {list(sparsities)}")
     return ss
 
+class _GradualMember(Callback):
+    "A GMP member's fit: its validation record restarts when the final sparsity is reached (the early stop is chosen among points at that sparsity), and its masks go to the member's ticket at the end"
+    order,run_valid = Recorder.order+16,False   # after the search switched rounds (before_batch) and after EvalEvery; not carried to evaluators
+    def __init__(self, ticket, final_round): self.tk,self.final_round,self.done = ticket,final_round,False
+    def before_batch(self):
+        s = self.learn.lottery.search
+        if self.training and not self.done and s is not None and s.round >= self.final_round:
+            for ev in self.learn.cbs:
+                if isinstance(ev, EvalEvery): ev.curve,ev.best_loss,ev.best_state = [],math.inf,None
+            self.done = True
+    def after_fit(self):
+        src = self.learn.lottery.tkt
+        self.tk.masks,self.tk.aliases,self.tk.n_total,self.tk.left_out = src.masks,src.aliases,src.n_total,src.left_out
+        self.tk.meta.update(method='gmp', end_sparsity=src.meta.get('end_sparsity'))
+
+def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_frac:float=0.6):
+    "Gradual magnitude pruning (Zhu & Gupta 2017) in one fit of `learn`: from epoch 1, the cubic schedule pruned `steps_per_epoch` times an epoch over the first `prune_frac` of the remaining training, then the final sparsity kept; returns the (empty) ticket its masks go to"
+    if epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
+    n_iter = len(learn.dls.train)
+    n_all = max(1, min((epochs-1)*steps_per_epoch, (epochs-1)*n_iter))          # rounds over the iterations after epoch 1
+    n_p = max(1, round(prune_frac*n_all))                                        # the rounds that prune; the rest keep the final sparsity
+    targets = [sparsity*(1-(1-r/n_p)**3) for r in range(1, n_p+1)] + [sparsity]*(n_all - n_p)
+    tk = Ticket(meta=dict(method='gmp'))
+    learn.add_cbs([LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False), _GradualMember(tk, n_p)])
+    return tk
+
 def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
     "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization, its init ticket"
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
-    tk = init_ticket(cl, sparsities[r-1], method, control=None if control == 'reinit' else control, seed=ln.seed, warn=False, **pai)
+    if method == 'gmp':
+        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch)
+        return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind='gmp', seed=ln.seed)]
+    scorer,pai = ('random',{**pai, 'layer_density': method[len('random_'):]}) if method.startswith('random_') else (method,pai)
+    tk = init_ticket(cl, sparsities[r-1], scorer, control=None if control == 'reinit' else control, seed=ln.seed, warn=False, **pai)
     if control == 'reinit':   # the same mask, a fresh initialization from the same distribution
         s = ln.seed*100_003 + r + 17
         set_seed(s, reproducible=True)
@@ -49,7 +83,7 @@ def _imp_branch(ln, r, control, make_learner, inits):
 
 def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
                     sparsities, # the % of prunable weights removed at each level, e.g. [50, 80, 90, 95]
-                    methods=compare_methods_default, # any of 'imp' and `init_methods`
+                    methods=compare_methods_default, # any of `compare_method_names`: 'imp', `init_methods`, 'gmp', 'random_erk', 'random_er', 'random_smart_ratio'
                     controls=(), # sanity checks trained beside every method: any of `compare_controls`
                     seeds=0, # a seed or a list of seeds (each draws one initialization, shared by every method)
                     epochs:int=10, # epochs of every training (IMP's rounds and each init ticket's)
@@ -71,7 +105,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
     "Every (method, control, sparsity, seed) trained from the seed's initialization on the same data order, IMP through its rounds; one level per sparsity"
     methods = [methods] if isinstance(methods, str) else list(methods or [])
     if not methods: raise ValueError(f"methods: expected one or more of {', '.join(compare_methods_default)}")
-    for m in methods: check_choice(m, 'methods', ('imp',) + init_methods)
+    for m in methods: check_choice(m, 'methods', compare_method_names)
     controls = [controls] if isinstance(controls, str) else list(controls or [])
     for c in controls: check_choice(c, 'controls', compare_controls)
     ss = _check_sparsities(sparsities)
@@ -85,13 +119,14 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
         pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity
     lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed)
     for ln in lineages: ln.kind,ln.carry_only,ln.keep_pruned_from = 'imp','imp' not in methods,'invert' in controls
+    if 'gmp' in methods and epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
     for m in methods:   # each init method on the first seed's learner, before any training: what it needs, the model supports
-        if m != 'imp': init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches, warn=False, **kwargs)
+        if m in init_methods: init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches, warn=False, **kwargs)
     pai = dict(granularity=granularity, context=context, iterations=iterations, n_batches=n_batches, **kwargs)
     branches = ([partial(_imp_branch, control=c, make_learner=make_learner, inits=inits) for c in controls] if 'imp' in methods else [])
     branches += [partial(_init_branch, method=m, control=c, sparsities=ss, make_learner=make_learner, inits=inits, pai=pai)
-                 for m in methods if m != 'imp' for c in [None] + controls]
-    kinds = [k for m in methods for k in [m] + [f'{m}+{c}' for c in controls]]
+                 for m in methods if m != 'imp' for c in [None] + ([] if m == 'gmp' else controls)]
+    kinds = [k for m in methods for k in [m] + ([] if m == 'gmp' else [f'{m}+{c}' for c in controls])]
     meta = dict(rounds=len(ss), seeds=seeds, kinds=kinds, methods=methods, controls=controls, sparsities=ss, metric=metric, epochs=epochs,
                 data_seed=data_seed, context=context, granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
