@@ -190,7 +190,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
     rows,curves = [],[]
     def on_level(r, members, recs):
         for m,rec in zip(members, recs):
-            rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric))
+            rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
             curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
         say(verbose, f"round {r}: " + '  '.join(f"{m.kind}/{m.seed} {rec['pct_remaining']:.1f}%:{rows[-len(recs)+i][metric]:.4f}" for i,(m,rec) in enumerate(zip(members, recs))))
     run_levels(lineages, rounds, stack=stack, eval_every=eval_every, train_metrics=True, threads=threads, verbose=False, on_level=on_level)

@@ -136,8 +136,8 @@ def memory(self:Ticket) -> dict:
                 other_rewind_bytes=rewind-pruned_rewind)
 
 @patch
-def summary(self:Ticket):
-    "A per-tensor table: what is pruned and how much, what was left out and why, and the totals of both"
+def summary(self:Ticket, model:nn.Module|None=None, example=None):
+    "A per-tensor table: what is pruned and how much, what was left out and why, and the totals of both (with `model`: its compression counted; with `example` too: its theoretical speedup)"
     import pandas as pd
     rows = [dict(tensor=n + ''.join(f' = {a}' for a in self.aliases.get(n, ())), shape=tuple(m.shape), params=m.numel(),
                  pruned=m.numel()-int(m.sum()), sparsity=round(100*(1-float(m.float().mean())), 2) if m.numel() else 0.,
@@ -150,7 +150,8 @@ def summary(self:Ticket):
         rows.append(dict(tensor='input to output', shape=None, params=None, pruned=None, sparsity=None, note='no path through the kept weights (layer collapse)'))
     if self.n_total:
         rows.append(dict(tensor='all parameters', shape=None, params=self.n_total, pruned=self.n_pruned,
-                         sparsity=round(self.total_sparsity, 2), note=f'compression {self.compression_ratio():.2f}x (all / nonzero)'))
+                         sparsity=round(self.total_sparsity, 2), note=f'compression {self.compression_ratio(model):.2f}x (all / nonzero)'
+                         + (f', theoretical speedup {theoretical_speedup(model, example):.2f}x' if model is not None and example is not None else '')))
     return pd.DataFrame(rows)
 
 @patch
