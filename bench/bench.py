@@ -137,6 +137,14 @@ def status_kb(key) -> int:
     "A memory figure of this process from /proc/self/status, in kB"
     return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key + ':'))
 
+def peak_meter() -> tuple:
+    "(the resident memory now, a function giving the peak since now), in kB: Linux's `VmHWM` restarted here (building a model peaks higher than the step measured next)"
+    gc.collect()
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
+        return status_kb('VmRSS'),lambda: status_kb('VmHWM')
+    except OSError: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 def prune_step_child(kind):
     "Time one pruning step of `kind` ('<method>:<round>') on a fresh ResNet-50: round 1 to 50%, or round 2 from 50% to 75%"
     from torchvision.models import resnet50
@@ -150,11 +158,7 @@ def prune_step_child(kind):
     if r == 2:   # the first round, untimed
         if kind != 'torch.nn.utils.prune': pr.prune(model, tk, 1)
         else: torch_prune(model)
-    gc.collect()
-    try:   # restart the peak (VmHWM) at the memory in use now: building the model peaks higher than a lean pruning step
-        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-        before,peak_of = status_kb('VmRSS'),lambda: status_kb('VmHWM')
-    except OSError: before,peak_of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before,peak_of = peak_meter()
     t = time.process_time()
     if kind != 'torch.nn.utils.prune': pr.prune(model, tk, r)
     else: torch_prune(model)   # in round 2: half of what is left
@@ -220,11 +224,7 @@ def pai_child(kind):
     dls = tensor_dls(TensorDataset(x, y), TensorDataset(x[:PAI_BS], y[:PAI_BS]), bs=PAI_BS, device='cpu')
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat())
     xb,yb = x[:PAI_BS],y[:PAI_BS]
-    gc.collect()
-    try:
-        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-        before,peak_of = status_kb('VmRSS'),lambda: status_kb('VmHWM')
-    except OSError: before,peak_of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before,peak_of = peak_meter()
     t = time.process_time()
     if impl == 'lottery_fastai':
         dls.train.shuffle = False

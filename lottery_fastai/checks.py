@@ -9,7 +9,7 @@ from __future__ import annotations
 import math, warnings
 
 # %% auto #0
-__all__ = ['check_int', 'check_number', 'check_pct', 'check_choice']
+__all__ = ['check_int', 'check_number', 'check_pct', 'check_choice', 'check_seeds']
 
 # %% ../nbs/00_checks.ipynb #7a757f18
 def _is_num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -40,3 +40,10 @@ def check_choice(v, name:str, choices):
     "`v` if it is one of `choices`, else a `ValueError` naming `name` and listing them"
     if v not in choices: raise ValueError(f"{name}: unknown value {v!r}; accepted: {', '.join(map(str, choices))}")
     return v
+
+def check_seeds(v, name:str='seed') -> list:
+    "`v` as a non-empty list of integer seeds (one seed, or a list or tuple of them), else a `ValueError` naming `name`"
+    seeds = [v] if isinstance(v, int) and not isinstance(v, bool) else list(v) if isinstance(v, (list, tuple)) else None
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"{name}: expected a seed or a non-empty list of seeds, got {v!r}")
+    return seeds

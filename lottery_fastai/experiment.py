@@ -155,9 +155,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
     for c in controls: check_choice(c, 'controls', experiment_controls)
     check_int(rounds, 'rounds', 1); check_int(epochs, 'epochs', 1); check_int(data_seed, 'data_seed', 0)
     check_choice(fit_fn, 'fit_fn', fit_fns); check_int(eval_every, 'eval_every', 1, none_ok=True)
-    seeds = [seed] if isinstance(seed, int) and not isinstance(seed, bool) else list(seed) if isinstance(seed, (list, tuple)) else None
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ValueError(f"seed: expected a seed or a non-empty list of seeds, got {seed!r}")
+    seeds = check_seeds(seed, 'seed')
     pruner = rate_pruner(rate, rounds, granularity=granularity, context=context, criteria=criteria, **kwargs)
     lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed, rewind_epoch, rewind_iter)
     for ln in lineages: ln.keep_pruned_from = 'invert' in controls   # the invert control ranks the weights the pruning saw

@@ -111,9 +111,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
     ss = _check_sparsities(sparsities)
     check_int(epochs, 'epochs', 1); check_int(data_seed, 'data_seed', 0); check_choice(fit_fn, 'fit_fn', fit_fns)
     check_int(iterations, 'iterations', 1, none_ok=True); check_int(n_batches, 'n_batches', 1)
-    seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else list(seeds) if isinstance(seeds, (list, tuple)) else None
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ValueError(f"seeds: expected a seed or a non-empty list of seeds, got {seeds!r}")
+    seeds = check_seeds(seeds, 'seeds')
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
         pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity

@@ -174,8 +174,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
     modes = list(L(modes))
     for m in modes: check_choice(m, 'modes', retrain_kinds)
     check_int(epochs, 'epochs', 1); check_int(rounds, 'rounds', 1)
-    seeds = [seed] if isinstance(seed, int) else list(seed)
-    if not seeds: raise ValueError("seed: expected a seed or a non-empty list of seeds, got []")
+    seeds = check_seeds(seed, 'seed')
     pruner = rate_pruner(rate, rounds, context=context, **kwargs)
     lineages,metric = [],None
     for s in seeds:
