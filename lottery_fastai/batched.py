@@ -17,6 +17,7 @@ from .search import *
 from .callback import *
 from .events import *
 from .training import *
+from .checkpoint import rng_kept
 
 # %% auto #0
 __all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_kind', 'fused_works', 'fused_opt',
@@ -256,7 +257,7 @@ def _members_measure(ev, k, dl) -> list:
     "Each member's loss and metrics on `dl` (default: the validation set)"
     model = ev.model; was = model.training
     try:
-        with ev.no_logging(): res = ev.validate(dl=ev.dls.valid if dl is None else dl)
+        with rng_kept(ev.dls), ev.no_logging(): res = ev.validate(dl=ev.dls.valid if dl is None else dl)   # measuring draws nothing
     finally: model.train(was)
     vals,per = res[1:],len(res[1:])//k
     return [{(m.name.rsplit('@', 1)[0]): float(v) for m,v in zip(ev.metrics[i*per:(i+1)*per], vals[i*per:(i+1)*per])} for i in range(k)]
