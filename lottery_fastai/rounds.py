@@ -127,8 +127,9 @@ def data_differs(a, b) -> str|None:
     if len(la) != len(lb): return f"the members have {len(la)} and {len(lb)} DataLoaders"
     names = ['training', 'validation'] + [f'dls[{i}]' for i in range(2, len(la))]
     for name,da,db in zip(names, la, lb):
-        if da is db or da.dataset is db.dataset and _dl_settings(da) == _dl_settings(db): continue
+        if da is db: continue
         if _dl_settings(da) != _dl_settings(db): return f"the members' {name} DataLoaders differ (batch size, shuffling or transforms)"
+        if da.dataset is db.dataset: continue
         ia,ib = _items(da.dataset),_items(db.dataset)
         if ia is None or ib is None: return f"the members' {name} data cannot be compared (a {type(da.dataset).__name__}): they may differ"
         if not _same(ia, ib): return f"the members' {name} data differ (other items or another order, e.g. a split drawn per learner with valid_pct)"
