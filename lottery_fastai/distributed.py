@@ -1,4 +1,4 @@
-"""`LotteryCallback` under fastai's distributed training (`learn.distrib_ctx()`, accelerate, DDP), and the one change that lets it run on CPUs.
+"""`LotteryCallback` under fastai's distributed training (`learn.distrib_ctx()`, accelerate, DDP), the one change that lets it run on CPUs, and experiments whose trainings are shared out over `torchrun`'s processes.
 
 Docs: https://lottery-fastai.github.io/lottery_fastai/distributed.html.md"""
 

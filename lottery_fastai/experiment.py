@@ -18,6 +18,7 @@ from .training import *
 from .rounds import *
 from .at_init import shuffled_masks, inverted_masks, sign_constant_state
 from .checkpoint import ticket_state
+from .ranks import join_ranks
 
 # %% auto #0
 __all__ = ['control_kinds', 'experiment_controls', 'random_masks', 'rate_sparsities', 'rate_pruner', 'experiment_row',
@@ -149,6 +150,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
+                       as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
                        **kwargs) -> LotteryExperiment: # more `Pruner` arguments: layer_types, exclude, prune_bias
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
     controls = [controls] if isinstance(controls, str) else list(controls or [])
@@ -163,11 +165,12 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
     meta = dict(rounds=rounds, seeds=seeds, kinds=['ticket', *controls], metric=metric, rate=rate, epochs=epochs, data_seed=data_seed,
                 context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
     return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
-                          train_metrics=train_metrics, cbs=cbs, threads=threads, checkpoint=checkpoint, resume=resume)
+                          train_metrics=train_metrics, cbs=cbs, threads=threads, checkpoint=checkpoint, resume=resume, as_ranks=as_ranks)
 
 def seeded_lineages(make_learner, seeds:list, pruner:Pruner, epochs:int, lr=None, fit_fn:str='fit', data_seed:int=0,
                     rewind_epoch:float=0, rewind_iter:int|None=None) -> tuple:
     "One `Lineage` per seed (its learner drawn after seeding torch with it), the initial states, and the metric's name; every check before any training"
+    join_ranks()   # under torchrun: before any learner is built, so that each process builds its learners on its own GPU
     lineages,inits,metric = [],{},None
     for s in seeds:
         set_seed(s, reproducible=True)
@@ -206,6 +209,7 @@ def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, 
         weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
     import pandas as pd
     meta = dict(meta, threads=lineages[0].search.ticket.meta.get('threads'), measured_on=rows[-1]['measured_on'] if rows else None)
+    if 'ranks' in lineages[0].search.ticket.meta: meta['ranks'] = lineages[0].search.ticket.meta['ranks']   # who trained what, under torchrun
     return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, tickets, weights)
 
 def _branch(ln, r, kind, make_learner, inits): return [control_member(kind, make_learner, ln, r, inits[ln.seed])]

@@ -101,6 +101,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     checkpoint=None, # a file written after every level, from which an interrupted comparison resumes
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
+                    as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
                     **kwargs) -> LotteryExperiment: # more `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias
     "Every (method, control, sparsity, seed) trained from the seed's initialization on the same data order, IMP through its rounds; one level per sparsity"
     methods = [methods] if isinstance(methods, str) else list(methods or [])
@@ -128,7 +129,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
     meta = dict(rounds=len(ss), seeds=seeds, kinds=kinds, methods=methods, controls=controls, sparsities=ss, metric=metric, epochs=epochs,
                 data_seed=data_seed, context=context, granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
-                         train_metrics=train_metrics, threads=threads, checkpoint=checkpoint, resume=resume)
+                         train_metrics=train_metrics, threads=threads, checkpoint=checkpoint, resume=resume, as_ranks=as_ranks)
     t = exp.table
     t.insert(2, 'method', [('dense' if r == 0 else k.split('+')[0]) for k,r in zip(t['kind'], t['round'])])
     t.insert(3, 'control', [(k.split('+')[1] if '+' in k else 'none') for k in t['kind']])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math, fnmatch
 import torch, torch.nn as nn
 from fastcore.basics import patch
-from fastai.torch_core import get_model
+from fastai.torch_core import get_model, num_distrib
 from .checks import *
 from .criteria import *
 from .schedules import *
@@ -52,9 +52,9 @@ def aliases_of(targets:dict) -> dict:
 
 # %% ../nbs/05_pruner.ipynb #3b3f7c2d
 def _same_on_all_ranks(masks:dict) -> dict:
-    "Rank 0's masks on every rank (a no-op outside torch.distributed)"
+    "Rank 0's masks on every rank (a no-op outside torch.distributed, and inside a process's own share of a level: `alone`)"
     d = torch.distributed
-    if not (d.is_available() and d.is_initialized()) or d.get_world_size() < 2: return masks
+    if not (d.is_available() and d.is_initialized()) or d.get_world_size() < 2 or num_distrib() < 2: return masks
     out = {}
     for n,m in masks.items():
         t = m.to(torch.uint8)

@@ -6,6 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/rounds.html.md"""
 
 # %% ../nbs/14_rounds.ipynb #f345a44e
 from __future__ import annotations
+import contextlib
 from pathlib import Path
 from fastai.basics import *
 from fastai.callback.progress import *
@@ -19,6 +20,7 @@ from . import checkpoint as ckpt
 from .callback import *
 from .training import *
 from .batched import *
+from .ranks import *
 
 # %% auto #0
 __all__ = ['Lineage', 'Member', 'data_differs', 'sample_input', 'train_level', 'run_levels']
@@ -179,31 +181,39 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
 def train_level(members:list, # the level's `Member`s
                 stack:bool=True, # train members with the same recipe together when their network allows it
                 eval_every=None, train_metrics:bool=False, cbs=None, rewind_device=None, quiet:bool=True,
-                verbose:bool=True) -> list: # say how the level trains
-    "Train every member of a level; returns their records (and sets each lineage's last learning rate)"
+                verbose:bool=True, # say how the level trains
+                log:list|None=None, # under several processes, who trained what is appended here
+                as_ranks:int|None=None) -> list: # in one process, train the parts `as_ranks` processes would (`spread_level`)
+    "Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records (and sets each lineage's last learning rate)"
     groups,why = _stack_groups(members, stack, cbs)
     recs = [None]*len(members)
     n_stacked = sum(len(g) for g in groups if len(g) > 1)
     if members and verbose: say(True, f"Level {members[0].r}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
                                 + (f"; one at a time because {why}" if why and len(members) > 1 else ""))
-    for g in groups:
+    def train_unit(g, stacked:bool):
         ms = [members[i] for i in g]
         rp = ms[0].recipe
-        if len(ms) > 1:
+        if stacked:
             rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], ms[0].r, rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'],
                                     save_at=ms[0].save_at, eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
                                     data_seed=ms[0].data_seed)
-            lasts = [last]*len(ms)
-        else:
-            m = ms[0]
-            if m.data_seed is not None: reseed(m.learn, m.data_seed)
-            rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], cbs=cbs, save_at=m.save_at,
-                              eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
-                              measure_bs=measure_bs(m.learn) if train_metrics else None, quiet=quiet)]   # as a stacked fit measures it
-            lasts = [float(m.learn.recorder.lrs[-1]) if getattr(m.learn.recorder, 'lrs', None) else rp['lr']]
-        for i,rec,last in zip(g, rs, lasts):
-            recs[i] = rec
-            if members[i].lineage is not None: members[i].lineage.last_lr = last
+            return rs,[last]*len(ms)
+        m = ms[0]
+        if m.data_seed is not None: reseed(m.learn, m.data_seed)
+        rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], cbs=cbs, save_at=m.save_at,
+                          eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
+                          measure_bs=measure_bs(m.learn) if train_metrics else None, quiet=quiet)]   # as a stacked fit measures it
+        return rs,[float(m.learn.recorder.lrs[-1]) if getattr(m.learn.recorder, 'lrs', None) else rp['lr']]
+    if members and spreads([m.learn for m in members], as_ranks):
+        recs,lasts,lg = spread_level(members, groups, train_unit, rewind_device=rewind_device, as_ranks=as_ranks, verbose=verbose or not quiet)
+        if log is not None: log.append(dict(level=members[0].r, ranks=lg))
+    else:
+        lasts = [None]*len(members)
+        for g in groups:
+            rs,ls = train_unit(g, len(g) > 1)
+            for i,rec,last in zip(g, rs, ls): recs[i],lasts[i] = rec,last
+    for m,last in zip(members, lasts):
+        if m.lineage is not None: m.lineage.last_lr = last
     return recs
 
 # %% ../nbs/14_rounds.ipynb #43222f20
@@ -221,21 +231,26 @@ def run_levels(lineages:list, # one `Lineage` per search
                extra_state=None, # `f() -> dict` of the caller's own results, saved with each checkpoint
                restore_extra=None, # `f(dict)` that puts them back when the run resumes
                verbose:bool=True, # a line per round and per level; fastai's progress for a single lineage
-               on_level=None) -> list: # `f(r, members, records)` after every level (records, plots...)
+               on_level=None, # `f(r, members, records)` after every level (records, plots...)
+               as_ranks:int|None=None) -> list: # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
     "Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and seed"
-    check_int(n_rounds, 'n_rounds', 0)
+    check_int(n_rounds, 'n_rounds', 0); check_int(as_ranks, 'as_ranks', 1, none_ok=True)
+    join_ranks()   # under torchrun: the processes share out each level's trainings (`spread_level`)
+    rank,n_proc = world()
     n_threads = resolve_threads(threads, lineages[0].learn.model)   # once: a run's sums do not change with the load
     if threads == 'free': say(verbose, f"Threads: {n_threads} (the cores free now; threads={n_threads} repeats this run exactly)")
     for ln in lineages: ln.search.ticket.meta['threads'] = n_threads
-    out,start = [],0
+    out,start,ranks_log = [],0,[]
     ck_path = Path(checkpoint) if checkpoint is not None else None
     if ck_path is not None:
-        ckpt.check_writable(ck_path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
+        if rank == 0: ckpt.check_writable(ck_path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
         fp = dict(n_rounds=n_rounds, lineages=[ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn,
                                                                 data_seed=ln.data_seed, seed=ln.seed, kind=ln.kind) for ln in lineages],
                   branches=[getattr(b, '__name__', type(b).__name__) for b in branches], eval_every=eval_every, train_metrics=train_metrics)
-        if resume and ck_path.exists():
-            ck = ckpt.load_checkpoint(ck_path, map_location=next(lineages[0].learn.model.parameters()).device)
+        dev = next(lineages[0].learn.model.parameters()).device
+        ck = from_rank0(lambda: ckpt.load_checkpoint(ck_path, map_location='cpu' if n_proc > 1 else dev) if resume and ck_path.exists() else None)
+        if ck is not None:   # (rank 0 reads it and gives it to the others: their disks need not hold it)
+            if n_proc > 1: ck = tensors_to(ck, dev)
             saved = ck.get('fingerprint') or {}
             for i,(a,b) in enumerate(zip(saved.get('lineages', []), fp['lineages'])): ckpt.check_fingerprint(ck_path, a, b)
             ckpt.check_fingerprint(ck_path, {k: v for k,v in saved.items() if k != 'lineages'}, {k: v for k,v in fp.items() if k != 'lineages'})
@@ -244,8 +259,9 @@ def run_levels(lineages:list, # one `Lineage` per search
             for ln,st in zip(lineages, ck['lineages']): ln.last_lr,ln.search.round = st['last_lr'],ck['round']
             out,start = list(ck['records']),ck['round']+1
             if restore_extra is not None: restore_extra(ck.get('extra', {}))
-            say(verbose, f"Resuming from {ck_path}: level {start}")
-        else: ckpt.clean_orphans(ck_path)
+            ranks_log = list(ck.get('ranks', []))
+            say(verbose, f"Resuming from {ck_path}: level {start}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
+        elif rank == 0: ckpt.clean_orphans(ck_path)
     for r in range(start, n_rounds+1):
         members = []
         with using_threads(n_threads):
@@ -258,14 +274,19 @@ def run_levels(lineages:list, # one `Lineage` per search
                     members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
                                           save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
                 if r > 0: members += [m for b in branches for m in b(ln, r)]
-            recs = train_level(members, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
-                               verbose=verbose and len(members) > 1)
+            # with several trainings a level, the random state after it is the one before it: what the next pruning draws
+            # (a `random` criterion) does not depend on how many trainings ran, stacked or not, or in which process
+            with (ckpt.rng_kept() if len(lineages) > 1 or branches else contextlib.nullcontext()):
+                recs = train_level(members, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
+                                   verbose=verbose and len(members) > 1, log=ranks_log, as_ranks=as_ranks)
+        if n_proc > 1 or (as_ranks or 1) > 1:
+            for ln in lineages: ln.search.ticket.meta['ranks'] = ranks_log
         for m,rec in zip(members, recs):
             if m.lineage is not None: m.lineage.search.ticket.history.append(rec)
             out.append(dict(kind=m.kind, seed=m.seed, **rec))
         if on_level is not None: on_level(r, members, recs)
         if ck_path is not None:
-            ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out,
+            ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out, ranks=ranks_log,
                                       lineages=[dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket), last_lr=ln.last_lr)
                                                 for ln in lineages],
                                       extra=extra_state() if extra_state is not None else {}), ck_path)

@@ -19,6 +19,7 @@ from .callback import *
 from .training import *
 from .rounds import *
 from .experiment import LotteryExperiment, experiment_row, rate_pruner
+from .ranks import join_ranks
 
 # %% auto #0
 __all__ = ['retrain_kinds', 'interpolate_states', 'Instability', 'path_errors', 'instability', 'pruning_stability',
@@ -169,6 +170,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           stack:bool=True, # train the searches of a mode together where the model allows it
                           threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free' (the idle cores), n, or None
                           verbose:bool=True,
+                          as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
                           **kwargs) -> LotteryExperiment: # more `Pruner` arguments
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
     modes = list(L(modes))
@@ -176,6 +178,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
     check_int(epochs, 'epochs', 1); check_int(rounds, 'rounds', 1)
     seeds = check_seeds(seed, 'seed')
     pruner = rate_pruner(rate, rounds, context=context, **kwargs)
+    join_ranks()   # under torchrun: before any learner is built (each process on its own GPU)
     lineages,metric = [],None
     for s in seeds:
         for mode in modes:
@@ -192,7 +195,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
             rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
             curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
         say(verbose, f"round {r}: " + '  '.join(f"{m.kind}/{m.seed} {rec['pct_remaining']:.1f}%:{rows[-len(recs)+i][metric]:.4f}" for i,(m,rec) in enumerate(zip(members, recs))))
-    run_levels(lineages, rounds, stack=stack, eval_every=eval_every, train_metrics=True, threads=threads, verbose=False, on_level=on_level)
+    run_levels(lineages, rounds, stack=stack, eval_every=eval_every, train_metrics=True, threads=threads, verbose=False, on_level=on_level, as_ranks=as_ranks)
     import pandas as pd
     meta = dict(rounds=rounds, seeds=seeds, kinds=modes, metric=metric, rate=rate, epochs=epochs, context=context,
                 rewind_epoch=rewind_epoch, eval_every=eval_every, fit_fn=fit_fn, data_seed=data_seed)
