@@ -4,7 +4,7 @@ Every ratio is measured in this run against a baseline measured in the same run:
 runs every variant once, in a shuffled order), the best of several is kept, on one thread, in CPU time
 (time.process_time) for training and wall time (perf_counter) for inference latency.
 """
-import argparse, contextlib, gc, io, json, os, platform, random as pyrandom, resource, subprocess, sys, tempfile, time
+import argparse, contextlib, statistics, gc, io, json, os, platform, random as pyrandom, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 # glibc's malloc hands large freed blocks back to the kernel (heap trimming, a dynamic mmap threshold) and faults them in
@@ -270,6 +270,58 @@ process's resident set during the scoring, beyond the model already built. `init
 <!-- pai: end -->
 """
 
+# ---------------------------------------------------------------- an experiment over one and two processes
+RANKS_ARGS = ['--what', 'experiment', '--rounds', '3', '--epochs', '3', '--seeds', '0', '1', '2']
+
+def ranks_run(nproc:int, threads:int, as_ranks=None) -> tuple:
+    "(experiment seconds as the script measures them, wall seconds of the whole command) of examples/experiment_ranks.py"
+    import socket, subprocess, tempfile
+    with socket.socket() as so: so.bind(('127.0.0.1', 0)); port = so.getsockname()[1]
+    ex = HERE.parent/'examples'/'experiment_ranks.py'
+    pre = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_port', str(port)] if nproc > 1 else [sys.executable]
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        r = subprocess.run(pre + [str(ex), *RANKS_ARGS, '--out', d] + (['--as-ranks', str(as_ranks)] if as_ranks else []),
+                           capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': str(threads)})
+        wall = time.perf_counter() - t0
+    if r.returncode: raise RuntimeError(r.stderr[-2000:])
+    line = next(l for l in r.stdout.splitlines() if l.startswith('experiment:'))
+    return float(line.split(' in ')[-1].rstrip(' s')),wall
+
+def ranks_section(reps) -> str:
+    "The Markdown section of bench/RESULTS.md on experiments over several processes"
+    variants = [('1 process, 2 threads (stacks each level whole)', 1, 2, None), ('1 process, 1 thread (stacks each level whole)', 1, 1, None),
+                ('1 process, 1 thread, as_ranks=2 (the parts 2 processes train)', 1, 1, 2), ('torchrun, 2 processes of 1 thread', 2, 1, None)]
+    times = {v[0]: [] for v in variants}
+    for _ in range(reps):
+        for name,n,t,ar in variants: times[name].append(ranks_run(n, t, ar))   # interleaved: the machine's load falls on every variant alike
+    med = {name: statistics.median(e for e,_ in ts) for name,ts in times.items()}
+    base = med[variants[0][0]]
+    r0,r1,ra,r2 = (med[v[0]] for v in variants)
+    rows = [dict(variant=name, experiment_s_median=round(statistics.median(e for e,_ in ts), 2), command_wall_s_median=round(statistics.median(w for _,w in ts), 2),
+                 experiment_s_all=' '.join(f'{e:.2f}' for e,_ in ts), speedup_vs_1_process_2_threads=round(base/statistics.median(e for e,_ in ts), 2))
+            for name,ts in times.items()]
+    return f"""<!-- ranks: begin -->
+## An experiment over one and two processes
+
+`python bench/bench.py --only ranks` ({reps} runs of each, interleaved, median; {machine()}):
+`examples/experiment_ranks.py {' '.join(RANKS_ARGS)}`: `lottery_experiment` on LeNet-300-100 and the 5,000 embedded
+digits, 3 seeds x (the ticket, reinit, random_prune) x 3 levels after the dense one, 3 epochs each (30 trainings, each
+level's 9 stacked). `experiment_s`: the `lottery_experiment` call as the script times it (rank 0); `command_wall_s`:
+the whole command, with Python, fastai and the processes' start. The two processes each train half of every level (a
+stack of 4 or 5), then exchange their results (every member's weights and ticket) before the next pruning.
+
+{md_table(rows)}
+
+Two processes of one thread against one process of one thread: {r1/r2:.2f}x; against one process of two threads:
+{r0/r2:.2f}x. On this machine torch's two intra-op threads already keep both cores busy with LeNet's matrix products,
+so splitting the trainings over processes {'does not beat them' if r2 > r0 else 'gains little beside them'}: what does not split costs the difference (each
+process builds every member and prunes every lineage, and each level ends with an exchange of every member's state).
+The split pays where one process cannot use the hardware: several GPUs, or several machines. `as_ranks=2` in one
+process costs {ra/r1:.2f}x the whole-level stacking (smaller stacks) and gives the two processes' table bit for bit.
+<!-- ranks: end -->
+"""
+
 # ---------------------------------------------------------------- a level of an experiment: its members trained together or one at a time
 def level_members(make_model, dls, n, n_epoch, lr):
     "The `n` trainings of an experiment's level: each its own initialization (seed i) and a 50% mask, the same recipe and data order"
@@ -433,17 +485,17 @@ def md_table(rows):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
     if a.child: return prune_step_child(a.child)
     if a.child_pai: return pai_child(a.child_pai)
-    if a.only == 'pai':   # this section alone, put in place of its old text (or appended)
+    if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = pai_section(1 if a.quick else 3)
-        i,j = txt.find('<!-- pai: begin -->'),txt.find('<!-- pai: end -->')
-        txt = txt[:i] + sec + txt[j+len('<!-- pai: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
+        sec = pai_section(1 if a.quick else 3) if a.only == 'pai' else ranks_section(1 if a.quick else 3)
+        i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
+        txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return
     t0 = time.time()
     q = a.quick
@@ -462,6 +514,8 @@ def main():
     ps = prune_step(1 if q else 3)
     print('pruning at initialization at ResNet-50 scale', flush=True)
     pai_txt = pai_section(1 if q else 3)
+    print('an experiment over one and two processes', flush=True)
+    ranks_txt = ranks_section(1 if q else 3)
     print('memory per prunable parameter', flush=True)
     mem = search_memory(subset_dls(dls, 120, 60))
     print('compact tickets and latency', flush=True)
@@ -584,6 +638,7 @@ faster than the limit plus that.
 
 {md_table(lvl)}
 
+{ranks_txt}
 ## `make demo` on a busy machine
 
 The demo's wall time on a quiet machine and while two other CPU-bound processes (`python -c 'while True: pass'`)

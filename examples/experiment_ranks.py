@@ -16,7 +16,7 @@ training's last digits (and, through the pruning, a few near-threshold weights).
 the same command resumes from its last complete level, with any number of processes. LeNet-300-100 on the 5,000 MNIST
 digits that install with the package.
 """
-import argparse
+import argparse, time
 from pathlib import Path
 from fastai.basics import *
 from lottery_fastai.all import *
@@ -42,6 +42,7 @@ def main():
     whats = ['experiment', 'methods', 'retraining'] if a.what == 'all' else [a.what]
     for what in whats:
         ck = None if a.checkpoint is None else f"{a.checkpoint}.{what}" if len(whats) > 1 else a.checkpoint
+        t0 = time.perf_counter()
         if what == 'experiment':
             exp = lottery_experiment(make_learner, a.rounds, rate=50, epochs=a.epochs, seed=a.seeds, controls=['reinit', 'random_prune'], checkpoint=ck, as_ranks=a.as_ranks)
         elif what == 'methods':
@@ -49,13 +50,13 @@ def main():
                                   seeds=a.seeds, epochs=a.epochs, checkpoint=ck, as_ranks=a.as_ranks)
         else:
             exp = retraining_experiment(make_learner, a.rounds, rate=50, epochs=a.epochs, modes=['reset', 'rewind', 'finetune'], rewind_epoch=0.5, seed=a.seeds, verbose=False, as_ranks=a.as_ranks)
-        rank,n = world()
+        secs,(rank,n) = time.perf_counter() - t0,world()
         if rank == 0 or a.each_rank:
             out.mkdir(parents=True, exist_ok=True)
             exp.to_csv(out/f'{what}_rank{rank}.csv')   # the table, and the curves beside it
             torch.save({f'{s}|{k}': t.masks for (s,k),t in exp.tickets.items()}, out/f'{what}_masks_rank{rank}.pt')
         if rank == 0:
-            print(f"{what}: {len(exp.table)} trainings over {n} process(es)")
+            print(f"{what}: {len(exp.table)} trainings over {n} process(es) in {secs:.1f} s")
             print(exp.summary().round(4).to_string() if what != 'methods' else exp.method_summary().round(4).to_string())
 
 if __name__ == '__main__': main()
