@@ -86,18 +86,30 @@ def synflow_scores(m, params, x_shape) -> list:
     return [(g*p.detach()).abs() for g,p in zip(_grads(_pred(m(x)).sum(), params), params)]
 
 # %% ../nbs/14a_at_init.ipynb #3e0a11ea
-def shuffled_masks(masks:dict, seed:int=0) -> dict:
-    "Each mask's entries permuted within its tensor: every tensor keeps its count, at random positions (Frankle et al. 2021's shuffling)"
+def _keep_in_groups(mask:torch.Tensor, keys:torch.Tensor, nm:tuple) -> torch.Tensor:
+    "In every group of M consecutive weights of a row, the group's count of `mask` kept at its highest `keys` (an N:M pattern stays one)"
+    m_ = nm[1]
+    rows,kr = mask.reshape(mask.shape[0], -1),keys.reshape(mask.shape[0], -1).float()
+    L = rows.shape[1]; G = -(-L//m_); pad = G*m_ - L
+    k = torch.nn.functional.pad(rows, (0, pad)).view(rows.shape[0], G, m_).sum(-1, keepdim=True)
+    kk = torch.nn.functional.pad(kr, (0, pad), value=-math.inf).view(rows.shape[0], G, m_)
+    pos = kk.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1, stable=True)
+    return (pos < k).view(rows.shape[0], G*m_)[:, :L].reshape(mask.shape)
+
+def shuffled_masks(masks:dict, seed:int=0, nm:tuple|None=None) -> dict:
+    "Each mask's entries permuted within its tensor: every tensor keeps its count, at random positions (Frankle et al. 2021's shuffling); with `nm` (N, M), within each group of M, so an N:M pattern stays one"
     g,out = torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         flat = m.flatten()
-        out[n] = flat[torch.randperm(flat.numel(), generator=g).to(flat.device)].view(m.shape)
+        if nm is not None: out[n] = _keep_in_groups(m, torch.rand(m.shape, generator=g).to(m.device), nm)
+        else: out[n] = flat[torch.randperm(flat.numel(), generator=g).to(flat.device)].view(m.shape)
     return out
 
-def inverted_masks(masks:dict, scores:dict) -> dict:
-    "In each tensor, the weights with the lowest `scores` kept instead of the highest, as many as `masks` keeps there (Frankle et al. 2021's inversion)"
+def inverted_masks(masks:dict, scores:dict, nm:tuple|None=None) -> dict:
+    "In each tensor, the weights with the lowest `scores` kept instead of the highest, as many as `masks` keeps there (Frankle et al. 2021's inversion); with `nm`, within each group of M"
     out = {}
     for n,m in masks.items():
+        if nm is not None: out[n] = _keep_in_groups(m, -scores[n].to(m.device), nm); continue
         s,k = scores[n].flatten().float(),int(m.sum())
         keep = torch.zeros(m.numel(), dtype=torch.bool, device=m.device)
         keep[torch.argsort(s, stable=True)[:k].to(m.device)] = True
@@ -150,7 +162,7 @@ def _nonneg_double(model) -> nn.Module:
 def init_ticket(learn, # the learner at its initialization (left exactly as it is)
                 sparsity:float, # % of the prunable weights removed, in [0, 100)
                 method:str='snip', # one of `init_methods`
-                granularity:str='weight', # what is removed together, as in every search
+                granularity:str='weight', # what is removed together, as in every search ('2:4': an N:M pattern)
                 context:str='global', # 'global' (one ranking) or 'local' (each layer to `sparsity`)
                 iterations:int|None=None, # scoring rounds, each keeping (1-s)^(k/n) (default: 100 for 'synflow', 1 otherwise)
                 n_batches:int=1, # training batches the data-driven methods score on (in the DataLoader's order)
@@ -186,8 +198,9 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
             masks = pruner.masks(m, k, old=masks, targets=targets, scores=scores)
             with torch.no_grad(): mul_all_(params, [masks[t].to(p.dtype) for t,p in zip(targets, params)])   # pruned: zero in the next scoring
     state = state_copy(model)
-    if control == 'shuffle': masks = shuffled_masks(masks, seed)
-    elif control == 'invert': masks = inverted_masks(masks, scores)
+    nm = nm_pattern(granularity)   # an N:M ticket's controls keep the pattern: permuted or inverted within each group
+    if control == 'shuffle': masks = shuffled_masks(masks, seed, nm)
+    elif control == 'invert': masks = inverted_masks(masks, scores, nm)
     elif control == 'sign_constant': state = sign_constant_state(state, masks)
     tk = Ticket(masks=masks, rewind_state=state, n_total=sum(p.numel() for p in model.parameters()), left_out=pruner.left_out(model, targets),
                 aliases=aliases_of(targets),

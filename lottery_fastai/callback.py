@@ -112,7 +112,7 @@ class LotteryCallback(TicketCallback):
     @delegates(Pruner, but=['end_sparsity', 'granularity', 'context', 'criteria', 'schedule', 'n_rounds'])
     def __init__(self,
                  end_sparsity:float, # final % of prunable weights removed, in [0, 100)
-                 granularity:str='weight', # 'weight', 'filter', 'row', 'channel', 'column' or 'kernel'
+                 granularity:str='weight', # 'weight', 'filter', 'row', 'channel', 'column', 'kernel' or 'N:M' (e.g. '2:4')
                  context:str='global', # 'global' (one threshold for all layers) or 'local' (each layer alike)
                  criteria=large_final, # a `Criteria`, its name, or a callable f(w, w0) -> scores (low is pruned)
                  schedule=iterative, # `one_shot`, `iterative`, `geometric`, a `Schedule` or a list of sparsities

@@ -11,7 +11,8 @@ import torch
 
 # %% auto #0
 __all__ = ['large_final', 'small_final', 'large_init', 'small_init', 'magnitude_increase', 'movement', 'random', 'criteria_names',
-           'granularities', 'Criteria', 'get_criteria', 'check_granularity', 'reduced_dims', 'group_scores']
+           'granularities', 'Criteria', 'get_criteria', 'nm_pattern', 'check_granularity', 'reduced_dims',
+           'group_scores']
 
 # %% ../nbs/01_criteria.ipynb #f911c74d
 class Criteria:
@@ -76,14 +77,26 @@ _kept_dims = {   # granularity -> the dims that index one group, for a tensor of
 }
 granularities = tuple(_kept_dims)
 
+def nm_pattern(granularity:str) -> tuple|None:
+    "(N, M) of an 'N:M' granularity (at most N kept in every M consecutive input weights of a row), else None"
+    if not isinstance(granularity, str) or granularity.count(':') != 1: return None
+    n,m = granularity.split(':')
+    if not (n.isdigit() and m.isdigit()): return None
+    return int(n),int(m)
+
 def check_granularity(granularity:str):
-    "Raise a `ValueError` unless `granularity` is one of `granularities`"
+    "Raise a `ValueError` unless `granularity` is one of `granularities` or an 'N:M' pattern with 0 < N < M"
+    nm = nm_pattern(granularity)
+    if nm is not None:
+        if not 0 < nm[0] < nm[1]: raise ValueError(f"granularity: {granularity!r} must keep N of every M weights with 0 < N < M (e.g. '2:4')")
+        return
     if granularity not in _kept_dims:
-        raise ValueError(f"granularity: unknown value {granularity!r}; accepted: {', '.join(granularities)}")
+        raise ValueError(f"granularity: unknown value {granularity!r}; accepted: {', '.join(granularities)}, or 'N:M' (e.g. '2:4')")
 
 def reduced_dims(granularity:str, ndim:int) -> tuple:
-    "The dims averaged over to score one group of `granularity` in a tensor of `ndim` dims"
+    "The dims averaged over to score one group of `granularity` in a tensor of `ndim` dims ('N:M' ranks single weights)"
     check_granularity(granularity)
+    if nm_pattern(granularity) is not None: return ()
     kept = _kept_dims[granularity](ndim) if ndim >= 2 else tuple(range(ndim))
     return tuple(d for d in range(ndim) if d not in kept)
 

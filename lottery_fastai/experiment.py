@@ -29,8 +29,9 @@ __all__ = ['control_kinds', 'experiment_controls', 'random_masks', 'rate_sparsit
 control_kinds = ('reinit', 'random_prune')   # the paper's controls, run by default
 experiment_controls = control_kinds + ('shuffle', 'invert', 'sign_constant')   # and the sanity checks of later work
 
-def random_masks(masks:dict, seed:int) -> dict:
-    "Random boolean masks keeping as many weights in each tensor as `masks` does"
+def random_masks(masks:dict, seed:int, nm:tuple|None=None) -> dict:
+    "Random boolean masks keeping as many weights in each tensor as `masks` does (with `nm` (N, M), in each group of M: an N:M pattern stays one)"
+    if nm is not None: return shuffled_masks(masks, seed, nm)
     g,out = torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         flat = torch.zeros(m.numel(), dtype=torch.bool)
@@ -117,13 +118,14 @@ def control_member(kind:str, make_learner, ln, r:int, init:dict):
         ctk = Ticket(masks={n: m.clone() for n,m in tk.masks.items()}, rewind_state=fresh_init(cl.model, init, tk.masks, s), n_total=tk.n_total)
     else:
         cl = make_learner()
-        if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r),tk.rewind_state
-        elif kind == 'shuffle': masks,state = shuffled_masks(tk.masks, ln.seed*7_919 + r + 1),tk.rewind_state
+        nm = nm_pattern(ln.search.pruner.granularity)   # under an N:M granularity the controls keep the pattern
+        if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r, nm),tk.rewind_state
+        elif kind == 'shuffle': masks,state = shuffled_masks(tk.masks, ln.seed*7_919 + r + 1, nm),tk.rewind_state
         elif kind == 'sign_constant': masks,state = tk.masks,sign_constant_state(tk.rewind_state, tk.masks)
         else:   # invert: the criterion's scores on the weights the last pruning ranked
             crit,w = ln.search.pruner.criteria,ln.pruned_from
             scores = {n: crit(w[n], tk.init[n] if tk.init is not None else None) for n in tk.masks}
-            masks,state = inverted_masks(tk.masks, scores),tk.rewind_state
+            masks,state = inverted_masks(tk.masks, scores, nm),tk.rewind_state
         ctk = Ticket(masks={n: m.clone() for n,m in masks.items()}, rewind_state=state, n_total=tk.n_total)
     ctk.rewind(cl.model)
     return Member(cl, ctk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)
@@ -137,7 +139,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                        context:str='local', # 'local' (layer-wise, the paper's) or 'global'
                        criteria=large_final, # pruning criterion
-                       granularity:str='weight', # what is removed together
+                       granularity:str='weight', # what is removed together ('weight', 'filter'..., or an N:M pattern such as '2:4')
                        rewind_epoch:float=0, # rewind point in epochs (0: the initialization)
                        rewind_iter:int|None=None, # rewind point in iterations, instead of `rewind_epoch`
                        fit_fn:str='fit', # 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'

@@ -16,6 +16,7 @@ from .callback import LotteryCallback
 from .rounds import *
 from .at_init import *
 from .experiment import *
+from .criteria import nm_pattern
 
 # %% auto #0
 __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'gmp_member',
@@ -49,15 +50,15 @@ class _GradualMember(Callback):
         self.tk.masks,self.tk.aliases,self.tk.n_total,self.tk.left_out = src.masks,src.aliases,src.n_total,src.left_out
         self.tk.meta.update(method='gmp', end_sparsity=src.meta.get('end_sparsity'))
 
-def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_frac:float=0.6):
-    "Gradual magnitude pruning (Zhu & Gupta 2017) in one fit of `learn`: from epoch 1, the cubic schedule pruned `steps_per_epoch` times an epoch over the first `prune_frac` of the remaining training, then the final sparsity kept; returns the (empty) ticket its masks go to"
+def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_frac:float=0.6, **kwargs):
+    "Gradual magnitude pruning (Zhu & Gupta 2017) in one fit of `learn`: from epoch 1, the cubic schedule pruned `steps_per_epoch` times an epoch over the first `prune_frac` of the remaining training, then the final sparsity kept; returns the (empty) ticket its masks go to (`kwargs`: `Pruner`'s granularity, context...)"
     if epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
     n_iter = len(learn.dls.train)
     n_all = max(1, min((epochs-1)*steps_per_epoch, (epochs-1)*n_iter))          # rounds over the iterations after epoch 1
     n_p = max(1, round(prune_frac*n_all))                                        # the rounds that prune; the rest keep the final sparsity
     targets = [sparsity*(1-(1-r/n_p)**3) for r in range(1, n_p+1)] + [sparsity]*(n_all - n_p)
     tk = Ticket(meta=dict(method='gmp'))
-    learn.add_cbs([LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False), _GradualMember(tk, n_p)])
+    learn.add_cbs([LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False, **kwargs), _GradualMember(tk, n_p)])
     return tk
 
 def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
@@ -65,7 +66,7 @@ def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     if method == 'gmp':
-        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch)
+        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch, **{k: v for k,v in pai.items() if k not in ('iterations', 'n_batches')})   # the same granularity, context...
         return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind='gmp', seed=ln.seed)]
     scorer,pai = ('random',{**pai, 'layer_density': method[len('random_'):]}) if method.startswith('random_') else (method,pai)
     tk = init_ticket(cl, sparsities[r-1], scorer, control=None if control == 'reinit' else control, seed=ln.seed, warn=False, **pai)
@@ -89,7 +90,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     epochs:int=10, # epochs of every training (IMP's rounds and each init ticket's)
                     lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                     fit_fn:str='fit', # 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
-                    granularity:str='weight', # what is removed together, for every method
+                    granularity:str='weight', # what is removed together, for every method ('2:4': an N:M pattern)
                     context:str='global', # 'global' (one ranking, as the pruning-at-initialization papers) or 'local'
                     iterations:int|None=None, # scoring rounds of the init methods (default: 100 for SynFlow, 1 otherwise)
                     n_batches:int=1, # training batches the data-driven scores use
@@ -118,6 +119,8 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
         pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity
     lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed)
     for ln in lineages: ln.kind,ln.carry_only,ln.keep_pruned_from = 'imp','imp' not in methods,'invert' in controls
+    if nm_pattern(granularity) is not None and any(m in density_methods for m in methods):
+        raise ValueError(f"methods: {', '.join(m for m in methods if m in density_methods)} set each layer's count by a rule, which an N:M granularity ({granularity!r}) fixes itself")
     if 'gmp' in methods and epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
     for m in methods:   # each init method on the first seed's learner, before any training: what it needs, the model supports
         if m in init_methods: init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches, warn=False, **kwargs)

@@ -100,7 +100,7 @@ class Pruner:
     "What, how and how far to prune: builds the masks of each round into a `Ticket`"
     def __init__(self,
                  end_sparsity:float, # final % of prunable weights removed, in [0, 100)
-                 granularity:str='weight', # one of `granularities`: 'weight', 'filter', 'row', 'channel', 'column', 'kernel'
+                 granularity:str='weight', # one of `granularities` ('weight', 'filter', 'row', 'channel', 'column', 'kernel'), or 'N:M' (e.g. '2:4')
                  context:str='global', # 'global' (one threshold over all layers) or 'local' (each layer to the same sparsity)
                  criteria=large_final, # a `Criteria`, its name, or a callable f(w, w0) -> scores (low is pruned)
                  schedule=iterative, # a `Schedule`, its name, or a list of per-round sparsities
@@ -124,6 +124,14 @@ class Pruner:
             check_pct(v, f'layer_sparsity[{k!r}]')
             get_schedule(self.schedule, v)
         if layer_density is not None: check_choice(layer_density, 'layer_density', density_rules)
+        nm = nm_pattern(granularity)
+        if nm is not None:   # the pattern fixes what each group keeps: what else would set a layer's count is refused
+            n,m = nm
+            if self.end_sparsity < 100*(m-n)/m - 1e-9:
+                raise ValueError(f"end_sparsity: granularity {granularity!r} removes {m-n} of every {m} weights at the last round: "
+                                 f"end_sparsity must be at least {100*(m-n)/m:g}, got {self.end_sparsity:g}")
+            for arg,v in (('layer_sparsity', self.layer_sparsity), ('layer_density', layer_density), ('prune_bias', prune_bias)):
+                if v: raise ValueError(f"{arg}: not with granularity {granularity!r} (the N:M pattern sets every matrix's count; biases have no rows)")
         self.granularity,self.context,self.layer_types,self.prune_bias,self.layer_density = granularity,context,layer_types,prune_bias,layer_density
 
     @property
@@ -235,10 +243,22 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
         else: s = given[n].detach().float().to(params[n].device)
         if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)   # pruned before: ranked first, stays pruned
         scores[n] = group_scores(s, self.granularity)
+    nm = nm_pattern(self.granularity)
     def rank(names, sparsity, n_prune=None):
         shapes = [params[n].shape for n in names]
         if n_prune is None: n_prune = round(sparsity/100*sum(math.prod(s) for s in shapes))
-        return dict(zip(names, rank_together([scores[n] for n in names], shapes, n_prune)))
+        if nm is None: return dict(zip(names, rank_together([scores[n] for n in names], shapes, n_prune)))
+        # N:M: the lowest-ranked among the weights their groups will lose; all of those at the last round, and if more
+        # are asked for (end_sparsity above the pattern's), the lowest of the others after them. At the pattern's own
+        # sparsity the counts are shares of the doomed weights (a row whose length is not a multiple of M has fewer
+        # than M-N of M to lose), so the last round is exactly the pattern
+        doomed = {n: nm_doomed(scores[n], *nm) for n in names}
+        n_d = sum(int(d.sum()) for d in doomed.values())
+        if abs(self.end_sparsity - 100*(nm[1]-nm[0])/nm[1]) < 1e-9 and sparsity is not None: n_prune = round(sparsity/self.end_sparsity*n_d)
+        if r >= self.n_rounds: n_prune = max(n_prune, n_d)
+        if n_prune <= n_d: return dict(zip(names, rank_together([scores[n].masked_fill(~doomed[n], math.inf) for n in names], shapes, n_prune)))
+        keep = rank_together([scores[n].masked_fill(doomed[n], math.inf) for n in names], shapes, n_prune - n_d)
+        return {n: k & ~doomed[n].view(k.shape).to(k.device) for n,k in zip(names, keep)}
     new = {}
     pooled = [n for n,t in ranked.items() if t['end'] is None]
     if getattr(self, 'layer_density', None) is not None and pooled:   # each tensor's count from the rule, its weights from the ranking

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['lowest_groups', 'rank_together']
+__all__ = ['lowest_groups', 'rank_together', 'nm_doomed']
 
 # %% ../nbs/03_selection.ipynb #13e8dd36
 def _kth_exact(arrs:list, best, k:int):
@@ -131,3 +131,15 @@ def rank_together(scores:list, shapes:list, n_prune:int) -> list:
     for s,shp in zip(scores, shapes):
         out.append((~prune[off:off+s.numel()]).view(s.shape).expand(shp).contiguous()); off += s.numel()
     return out
+
+# %% ../nbs/03_selection.ipynb #446e790f
+def nm_doomed(scores:torch.Tensor, n:int, m:int) -> torch.Tensor:
+    "Boolean, of `scores`' shape: in each group of `m` consecutive weights of a row, the lowest-scoring that an N:M mask removes (all but `n`)"
+    if scores.ndim < 2: raise ValueError(f"granularity '{n}:{m}': N:M patterns apply to weight matrices and filters, not to a tensor of shape {tuple(scores.shape)}")
+    rows = scores.reshape(scores.shape[0], -1)
+    L = rows.shape[1]; G = -(-L//m); pad = G*m - L
+    p = torch.nn.functional.pad(rows.float(), (0, pad), value=math.inf).view(rows.shape[0], G, m)
+    pos = p.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)            # each weight's place in its group's order, lowest first
+    real = torch.full((G,), m, device=scores.device); real[-1] = m - pad  # weights in each group (the last may be shorter)
+    doomed = pos < (real - n).clamp(min=0).view(1, G, 1)
+    return doomed.view(rows.shape[0], G*m)[:, :L].reshape(scores.shape)

@@ -13,7 +13,7 @@ from fastai.basics import *
 from .data import tensor_dls
 
 # %% auto #0
-__all__ = ['synth_clf_learner', 'WeightSnapshots', 'hand_measure', 'tiny_vision_learner', 'tiny_unet_learner',
+__all__ = ['synth_clf_learner', 'WeightSnapshots', 'hand_measure', 'nm_excess', 'tiny_vision_learner', 'tiny_unet_learner',
            'tiny_tabular_learner', 'tiny_language_model', 'tiny_text_classifier', 'TinyTransformer',
            'tiny_transformer_learner', 'tiny_cnn_learner']
 
@@ -65,6 +65,14 @@ def hand_measure(model:nn.Module, state:dict|None, ds:TensorDataset) -> tuple:
     x,y = ds.tensors
     with torch.no_grad(): out = m(x)
     return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
+
+# %% ../nbs/10_test_utils.ipynb #8c129830
+def nm_excess(mask:torch.Tensor, n:int, m:int) -> int:
+    "How many groups of `m` consecutive weights along a row of `mask` (a conv filter flattened) keep more than `n`"
+    bad = 0
+    for row in mask.reshape(mask.shape[0], -1).tolist():
+        for a in range(0, len(row), m): bad += sum(row[a:a+m]) > n
+    return bad
 
 # %% ../nbs/10_test_utils.ipynb #88c43199
 def _g(seed=0): return torch.Generator().manual_seed(seed)
