@@ -4,7 +4,7 @@ Every ratio is measured in this run against a baseline measured in the same run:
 runs every variant once, in a shuffled order), the best of several is kept, on one thread, in CPU time
 (time.process_time) for training and wall time (perf_counter) for inference latency.
 """
-import argparse, contextlib, statistics, gc, io, json, os, platform, random as pyrandom, resource, subprocess, sys, tempfile, time
+import argparse, contextlib, copy, statistics, gc, io, json, os, platform, random as pyrandom, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 # glibc's malloc hands large freed blocks back to the kernel (heap trimming, a dynamic mmap threshold) and faults them in
@@ -21,7 +21,8 @@ import warnings; warnings.filterwarnings('ignore')
 from fastai.basics import *
 from fastai.callback.progress import *
 from lottery_fastai.all import *
-from lottery_fastai.compact import export_sparse, load_sparse, sparse_linears, compact_structured
+from lottery_fastai.compact import export_sparse, load_sparse, compact_structured
+from lottery_fastai.inference import sparse_linears
 
 HERE = Path(__file__).parent
 
@@ -433,8 +434,69 @@ def search_memory(dls):
     return rows
 
 # ---------------------------------------------------------------- compact tickets
+class TorchCSR(nn.Module):
+    "The previous approach, for comparison: each Linear a module multiplying a `torch.sparse_csr` weight"
+    def __init__(self, lin):
+        super().__init__(); self.w,self.b = lin.weight.detach().to_sparse_csr(),lin.bias.detach()
+    def forward(self, x): return (self.w @ x.T).T + self.b
+
+def torch_csr(model):
+    import copy as _copy   # (fastai's star import binds `copy` to a function)
+    m = _copy.deepcopy(model)
+    for i,l in enumerate(m):
+        if isinstance(l, nn.Linear): m[i] = TorchCSR(l)
+    return m
+
+def inference_latency(reps) -> list:
+    "LeNet-300-100 tickets (pruned layer by layer) at 50-98%: the dense model, torch's CSR per layer, `sparse_linears`, and the chain's steps alone, batch 1 and 64"
+    rows = []
+    x1,x64 = torch.randn(1, 1, 28, 28),torch.randn(64, 1, 28, 28)
+    def best_us(f, x, n):
+        ts = []
+        with torch.no_grad():
+            for _ in range(n): t = time.perf_counter(); f(x); ts.append(time.perf_counter()-t)
+        return 1e6*min(ts)
+    for sp in (50, 80, 90, 95, 98):
+        torch.manual_seed(0); m = lenet_300_100().eval()
+        Pruner(sp, context='local', schedule='one_shot').prune(m, Ticket(), 1)
+        fast,tc = sparse_linears(m),torch_csr(m)
+        for bs,x in ((1, x1), (64, x64)):
+            h = np.ascontiguousarray(x.numpy().reshape(bs, -1).T)
+            steps = fast._plan(0 if bs <= 8 else 1)
+            n = 300 if bs == 1 else 60
+            d,c,f,a = [],[],[],[]
+            for _ in range(reps):   # interleaved: a slower moment of the machine falls on every variant
+                d.append(best_us(m, x, n)); c.append(best_us(tc, x, n)); f.append(best_us(fast, x, n)); a.append(best_us(lambda _: fast._run(steps, h), x, n))
+            with torch.no_grad(): err = float((fast(x) - m(x)).abs().max())
+            rows.append(dict(sparsity=sp, batch=bs, dense_us=round(min(d), 1), torch_csr_us=round(min(c), 1), sparse_linears_us=round(min(f), 1),
+                             steps_alone_us=round(min(a), 1), speedup=round(min(d)/min(f), 2), limit_speedup=round(min(d)/min(a), 2),
+                             kinds='/'.join(L['kind'][0 if bs <= 8 else 1][0] for L in fast.spec['layers']), max_abs_diff=f'{err:.1e}'))
+    return rows
+
+def inference_section(reps) -> str:
+    "The Markdown section of bench/RESULTS.md on inference latency"
+    rows = inference_latency(reps)
+    return f"""<!-- inference: begin -->
+## Inference latency: unstructured tickets against their dense network (LeNet-300-100)
+
+LeNet-300-100 pruned layer by layer (one shot, magnitude) at each sparsity, one thread, best of 300
+calls at batch 1 (60 at batch 64) in each of the interleaved trials. `dense_us`: the ticket as a plain torch model;
+`torch_csr_us`: each Linear a module multiplying a `torch.sparse_csr` weight (this package's previous `sparse_linears`);
+`sparse_linears_us`: the model `sparse_linears` returns (dead units cut, one `SparseChain`, CSR or dense per layer as
+measured at conversion; `kinds`: c/d per layer); `steps_alone_us`: that chain's NumPy steps alone, without the module
+call and the tensor conversions (the limit of this path: `limit_speedup`). `max_abs_diff`: the largest difference from
+the dense model's outputs.
+
+{md_table(rows)}
+
+Targets (ratios in the same run): batch 1 at least 2x at 90% and 4x at 98%; batch 64 at least 1x from 80%. At 90% the
+first layer alone is the floor: 235,200 multiply-adds dense (numpy's BLAS, about 11.7 us) or 23,520 in CSR (scipy's
+kernel, about 13.3 us), against 46 us for the whole dense torch model, most of which is per-call overhead.
+<!-- inference: end -->
+"""
+
 def sizes_and_latency(reps):
-    tmp = Path(tempfile.mkdtemp()); rows,lat = [],[]
+    tmp = Path(tempfile.mkdtemp()); rows = []
     x1,x64 = torch.randn(1, 1, 28, 28),torch.randn(64, 1, 28, 28)
     def best_latency(f, x, n):
         ts = []
@@ -454,13 +516,6 @@ def sizes_and_latency(reps):
             r[f"{fmt}{'_fp16' if half else ''}_same"] = same
         r['auto_vs_dense'] = round(r['auto_kb']/r['dense_kb'], 3)
         rows.append(r)
-        sm = sparse_linears(m)
-        for bs,x in ((1, x1), (64, x64)):
-            d,s = [],[]
-            for _ in range(reps):
-                d.append(best_latency(m, x, 20)); s.append(best_latency(sm, x, 20))
-            lat.append(dict(model='LeNet-300-100', sparsity=sp, batch=bs, dense_us=round(1e6*min(d), 1), csr_us=round(1e6*min(s), 1),
-                            speedup=round(min(d)/min(s), 2)))
     # structured: Conv-4 on 28x28 digits, filters pruned (with their biases) layer by layer, then compacted
     srows = []
     for sp in (50, 80):
@@ -476,7 +531,7 @@ def sizes_and_latency(reps):
                               compact_params=sum(p.numel() for p in c.parameters()), dense_kb=round((tmp/'d.pt').stat().st_size/1024),
                               compact_kb=round((tmp/'c.pt').stat().st_size/1024), same_outputs=same, dense_ms=round(1e3*min(d), 2),
                               compact_ms=round(1e3*min(cc), 2), speedup=round(min(d)/min(cc), 2)))
-    return rows,lat,srows
+    return rows,srows
 
 def md_table(rows):
     if not rows: return ''
@@ -485,7 +540,7 @@ def md_table(rows):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai', 'ranks'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks', 'inference'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
@@ -493,7 +548,7 @@ def main():
     if a.child_pai: return pai_child(a.child_pai)
     if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = pai_section(1 if a.quick else 3) if a.only == 'pai' else ranks_section(1 if a.quick else 3)
+        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section)[a.only](1 if a.quick else 3)
         i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
         txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return
@@ -519,7 +574,9 @@ def main():
     print('memory per prunable parameter', flush=True)
     mem = search_memory(subset_dls(dls, 120, 60))
     print('compact tickets and latency', flush=True)
-    sizes,lat,struct = sizes_and_latency(1 if q else 3)
+    sizes,struct = sizes_and_latency(1 if q else 3)
+    print('inference latency', flush=True)
+    inf_txt = inference_section(1 if q else 3)
     print('a level of an experiment: LeNet-300-100, 9 members', flush=True)
     lvl = level_throughput('LeNet-300-100: 9 members, 10 epochs of 3,500 digits', lenet_300_100, lenet_dls, 9, 2 if q else 10, 1.2e-3, 20, 1 if q else 3)
     print('a level of an experiment: Conv-4, 6 members', flush=True)
@@ -601,14 +658,7 @@ float16). Dense is `torch.save` of the state dict.
 
 {md_table(sizes)}
 
-## Inference latency: dense against CSR Linear layers (LeNet-300-100)
-
-{md_table(lat)}
-
-CSR matrix products only pay off at high sparsity: below the sparsity where the speedup crosses 1, the dense layer is
-faster (dense kernels are far better optimized than sparse ones), so unstructured tickets need 90%+ sparsity to run
-faster this way on a CPU, and at batch 1 more than at batch 64.
-
+{inf_txt}
 ## Structured tickets compacted (Conv-4 on 28x28 digits)
 
 Filters pruned layer by layer with their biases, then removed by `compact_structured` (the next layer's inputs too);

@@ -205,7 +205,7 @@ def before_fit(self:LotteryCallback):
         if self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
         else: ckpt.clean_orphans(self.checkpoint)
     p = self.pruner
-    say(self.verbose, f"Pruning {p.granularity}s ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
+    say(self.verbose, f"Pruning {(p.granularity + ' patterns') if nm_pattern(p.granularity) else p.granularity + 's'} ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
                       f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}"
                       + (" (start_epoch=0: round 1 ranks the untrained initialization; start_epoch>=1 trains the dense network first)"
                          if self.start_epoch == 0 else ""))

@@ -13,9 +13,10 @@ from fastai.torch_core import get_model
 from .ticket import *
 from .pruner import *
 from .checkpoint import atomic_save
+from .inference import SparseChain, rebuild_chains
 
 # %% auto #0
-__all__ = ['export_sparse', 'load_sparse', 'SparseLinear', 'sparse_linears', 'compact_structured']
+__all__ = ['export_sparse', 'load_sparse', 'compact_structured']
 
 # %% ../nbs/18_compact.ipynb #e1bd7297
 def _masks_of(model, ticket=None) -> dict:
@@ -24,13 +25,25 @@ def _masks_of(model, ticket=None) -> dict:
     return {f'{n}.weight' if n else 'weight': m.weight.detach().cpu() != 0 for n,m in get_model(model).named_modules()
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))}
 
+def _chains(model) -> dict:
+    "{module path: SparseChain} of a `sparse_linears` model"
+    return {n: m for n,m in get_model(model).named_modules() if isinstance(m, SparseChain)}
+
 def export_sparse(model:nn.Module, path, ticket:Ticket|None=None, half:bool=False, fmt:str='auto') -> Path:
-    "Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor)"
+    "Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor); a `sparse_linears` model is written with its chains as they are"
     from safetensors.torch import save_file
     if fmt not in ('auto', 'bitmask', 'csr'): raise ValueError(f"fmt: expected 'auto', 'bitmask' or 'csr', got {fmt!r}")
     masks,out,layout = _masks_of(model, ticket),{},{}
+    chains = _chains(model)
+    meta = dict(format='lottery_fastai.sparse')
+    if chains:   # each chain's buffers as they are (CSR arrays, dense weights, biases...), its spec and the conversion's steps as JSON
+        for p,ch in chains.items():
+            for k,b in ch.named_buffers(): out[f'chain::{ch.spec["name"]}::{k}'] = b.detach().cpu().contiguous()
+        meta.update(chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}), runs=json.dumps(get_model(model).sparse_runs))
     vdt = torch.float16 if half else None
-    for k,v in get_model(model).state_dict().items():
+    skip = tuple(p + '.' for p in chains if p)
+    for k,v in ({} if '' in chains else get_model(model).state_dict()).items():
+        if skip and k.startswith(skip): continue
         v = v.detach().cpu()
         cast = v.to(vdt) if (vdt is not None and v.is_floating_point()) else v
         if k not in masks:
@@ -48,10 +61,11 @@ def export_sparse(model:nn.Module, path, ticket:Ticket|None=None, half:bool=Fals
             out[f'{k}::cols'] = cols.to(torch.int32)
             out[f'{k}::rowptr'] = torch.cat([torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=m2.shape[0]).cumsum(0)]).to(torch.int32)
         layout[k] = dict(fmt=use, shape=list(v.shape), dtype=str(v.dtype).replace('torch.', ''))
-    return atomic_save(lambda p: save_file(out, p, metadata=dict(format='lottery_fastai.sparse', layout=json.dumps(layout))), path)
+    return atomic_save(lambda p: save_file(out, p, metadata=dict(meta, layout=json.dumps(layout))), path)
 
-def load_sparse(path, model:nn.Module|None=None) -> dict:
-    "The dense state dict stored by `export_sparse` (loaded into `model` when given)"
+def load_sparse(path, # a file written by `export_sparse`
+                model:nn.Module|None=None): # the dense network (its architecture): loaded in place; required for a `sparse_linears` file
+    "The dense state dict stored by `export_sparse` (loaded into `model` when given); for a `sparse_linears` model, that model rebuilt from `model`'s architecture (no code is unpickled)"
     from safetensors.torch import load_file
     from safetensors import safe_open
     with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
@@ -71,34 +85,21 @@ def load_sparse(path, model:nn.Module|None=None) -> dict:
             m = torch.zeros(n, dtype=torch.bool); m[r*cols_per + cols] = True
         w = torch.zeros(n, dtype=dt); w[m] = vals
         state[k] = w.view(shape)
+    if 'chains' in meta:
+        if model is None: raise ValueError(f"model: {path} holds a sparse_linears model: pass the dense network it was made from (its architecture)")
+        specs,runs = json.loads(meta['chains']),json.loads(meta['runs'])
+        chains = {}
+        for name,spec in specs.items():
+            pre = f'chain::{name}::'
+            chains[name] = SparseChain(spec, {k[len(pre):]: v for k,v in t.items() if k.startswith(pre)})
+        model = rebuild_chains(copy.deepcopy(get_model(model)).eval(), runs, chains)
+        own = model.state_dict()
+        model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k,v in state.items() if k in own}})
+        return model
     if model is not None:
         own = get_model(model).state_dict()
         get_model(model).load_state_dict({k: v.to(own[k].dtype) for k,v in state.items()})
     return state
-
-# %% ../nbs/18_compact.ipynb #4ee8889b
-class SparseLinear(nn.Module):
-    "A Linear layer whose weight is a `torch.sparse_csr` tensor (zeros not stored nor multiplied)"
-    def __init__(self, lin:nn.Linear):
-        super().__init__()
-        self.in_features,self.out_features = lin.in_features,lin.out_features
-        self.weight = lin.weight.detach().to_sparse_csr()
-        self.bias = None if lin.bias is None else lin.bias.detach().clone()
-    def forward(self, x):
-        shp = x.shape
-        y = (self.weight @ x.reshape(-1, self.in_features).T).T
-        if self.bias is not None: y = y + self.bias
-        return y.reshape(*shp[:-1], self.out_features)
-    def extra_repr(self): return f'{self.in_features}, {self.out_features}, nnz={self.weight.values().numel()}'
-
-def sparse_linears(model:nn.Module, min_sparsity:float=0.) -> nn.Module:
-    "A copy of `model` (for inference) with each Linear at least `min_sparsity` % sparse replaced by a `SparseLinear`"
-    model = copy.deepcopy(get_model(model)).eval()
-    for name,mod in list(model.named_modules()):
-        for cn,child in list(mod.named_children()):
-            if isinstance(child, nn.Linear) and 100*float((child.weight == 0).float().mean()) >= min_sparsity:
-                setattr(mod, cn, SparseLinear(child))
-    return model
 
 # %% ../nbs/18_compact.ipynb #3bb859fc
 _passthrough = (nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout, nn.Identity)
