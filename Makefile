@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench outputs
+.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench outputs gpu-check
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ docs-test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PIP) install "fasterai==0.4.1" 2> >(grep -v "is ignored: it is neither" >&2)
 	OMP_NUM_THREADS=1 $(PY) bench/bench.py
+
+# what only a GPU shows (fp16/bf16 autocast, grouped convolutions, GPU timings, 2:4 kernels), in under 8 minutes; results
+# into bench/RESULTS.md. Without CUDA it says what it skips and checks on the CPU what it can
+gpu-check: $(VENV)/.dev
+	$(PY) tools/gpu_check.py
 
 test-slow: $(VENV)/.dev
 	$(PY) tools/run_tests.py --flags slow

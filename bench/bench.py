@@ -479,8 +479,8 @@ def inference_section(reps) -> str:
     return f"""<!-- inference: begin -->
 ## Inference latency: unstructured tickets against their dense network (LeNet-300-100)
 
-LeNet-300-100 pruned layer by layer (one shot, magnitude) at each sparsity, one thread, best of 300
-calls at batch 1 (60 at batch 64) in each of the interleaved trials. `dense_us`: the ticket as a plain torch model;
+`python bench/bench.py --only inference` ({reps} interleaved trials; {machine()}): LeNet-300-100 pruned layer by layer
+(one shot, magnitude) at each sparsity, one thread, best of 300 calls at batch 1 (60 at batch 64) in each of the interleaved trials. `dense_us`: the ticket as a plain torch model;
 `torch_csr_us`: each Linear a module multiplying a `torch.sparse_csr` weight (this package's previous `sparse_linears`);
 `sparse_linears_us`: the model `sparse_linears` returns (dead units cut, one `SparseChain`, CSR or dense per layer as
 measured at conversion; `kinds`: c/d per layer); `steps_alone_us`: that chain's NumPy steps alone, without the module
