@@ -262,12 +262,19 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
             timed[k] = dict(chosen=round(ts[best], 2), dense=round(ts[combos[0]], 2))
         else: best = tuple('csr' if x['may_csr'] and x['sparsity'] >= (70 if k <= 8 else 90) else 'dense' for x in info)   # the bench's crossings
         for L,kd in zip(spec_layers, best): L['kind'].append(kd)
+        if measure:   # and each layer on its own, in each representation (the report's per-layer times)
+            lay = {kd: [st for st in ch._steps([kd if x['may_csr'] or kd == 'dense' else 'dense' for x in info]) if st[0] != 'ops'] for kd in ('dense', 'csr')}
+            for i,(L,x) in enumerate(zip(spec_layers, info)):
+                hi = np.random.default_rng(i).standard_normal((L['in_full'], k)).astype(np.float32)
+                x[f'us_bs{k}_dense'] = round(_best_us(lambda st=lay['dense'][i]: ch._run([st], hi)), 2)
+                x[f'us_bs{k}_csr'] = round(_best_us(lambda st=lay['csr'][i]: ch._run([st], hi)), 2) if x['may_csr'] else None
     for i,L in enumerate(spec_layers):   # what no regime uses is dropped
         drop = [f'l{i}_w'] if 'dense' not in L['kind'] else [f'l{i}_indptr', f'l{i}_indices', f'l{i}_data'] if 'csr' not in L['kind'] else []
         for k in drop: delattr(ch, k)
     ch._np = None
     report = [dict(layer=L['name'], shape=f"{lay['shape'][0]}x{lay['shape'][1]}", kept=f"{L['out']}x{L['in']}", units_cut=c[0], inputs_cut=c[1],
                    nnz=x['nnz'], sparsity=round(x['sparsity'], 2), **{f'kind_bs{k}': kd for k,kd in zip(regimes, L['kind'])},
+                   **{kk: vv for kk,vv in x.items() if kk.startswith('us_bs')},
                    **{f'chain_us_bs{k}': t['chosen'] for k,t in timed.items()}, **{f'dense_chain_us_bs{k}': t['dense'] for k,t in timed.items()})
               for L,lay,c,x in zip(spec_layers, layers, cut, info)]
     return ch,report
