@@ -13,7 +13,7 @@ experiment; rank 0 alone writes the checkpoint and, here, the table, the curves 
 every rank writes its own copy, to compare them). One process with `--as-ranks N` trains the same parts one after the
 other and writes the same files, bit for bit on CPUs; without it, it stacks each level whole, which changes each
 training's last digits (and, through the pruning, a few near-threshold weights). An interrupted run started again with
-the same command resumes from its last complete level, with any number of processes. LeNet-300-100 on the 5,000 MNIST
+the same command resumes from its last complete step, with any number of processes (one: with --as-ranks). LeNet-300-100 on the 5,000 MNIST
 digits that install with the package.
 """
 import argparse, time

@@ -189,10 +189,11 @@ def seeded_lineages(make_learner, seeds:list, pruner:Pruner, epochs:int, lr=None
 def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, pruner:Pruner, meta:dict, verbose:bool=True,
                    **kwargs) -> LotteryExperiment: # `run_levels` arguments: stack, eval_every, train_metrics, cbs, threads, checkpoint, resume
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment`: a row and the curves per training, the tickets, the weights of round 0"
-    rows,curves,tickets,weights = [],[],{},{}
-    def on_level(r, members, recs):
+    rows,curves,tickets,weights,order = [],[],{},{},[]
+    def on_level(r, members, recs):   # (shared out over processes, a level's controls come one level after its lineage members)
         for m,rec in zip(members, recs):
             rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
+            order.append(list(getattr(m, 'pos', (r, len(order)))))
             curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **{k: v for k,v in c.items() if k not in ('seed', 'kind', 'round')})
                           for c in m.ticket.curves.get(r, []))   # (a search inside a member's fit logs its own rounds)
             if m.lineage is None: tickets[(m.seed, m.kind)] = m.ticket
@@ -200,9 +201,9 @@ def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, 
                 names,now = pruner.targets(m.learn.model),state_copy(m.learn.model)   # state_copy already copies
                 weights[m.seed] = dict(init={n: inits[m.seed][n] for n in names}, trained={n: now[n] for n in names})
             say(verbose, f"seed {m.seed} round {r:2d} {m.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}  early stop {rec.get('early_stop_iter')}")
-    def extra(): return dict(rows=rows, curves=curves, weights=weights, tickets={f'{s}|{k}': ticket_state(t) for (s,k),t in tickets.items()})
+    def extra(): return dict(rows=rows, curves=curves, weights=weights, order=order, tickets={f'{s}|{k}': ticket_state(t) for (s,k),t in tickets.items()})
     def restore(d):
-        rows[:],curves[:] = d.get('rows', []),d.get('curves', [])
+        rows[:],curves[:],order[:] = d.get('rows', []),d.get('curves', []),d.get('order', [])
         weights.update(d.get('weights', {}))
         tickets.update({(int(k.split('|')[0]), k.split('|')[1]): Ticket(**t) for k,t in d.get('tickets', {}).items()})
     run_levels(lineages, rounds, branches, verbose=verbose, on_level=on_level, extra_state=extra, restore_extra=restore, **kwargs)
@@ -210,6 +211,10 @@ def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, 
         tickets[(ln.seed, ln.kind)] = ln.search.ticket
         weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
     import pandas as pd
+    if len(order) == len(rows):   # each level's rows in the level's order (its lineage members, each followed by its controls)
+        rows[:] = [rw for _,rw in sorted(zip([tuple(o) for o in order], rows), key=lambda t: t[0])]
+        at = {(rw['seed'], rw['kind'], rw['round']): i for i,rw in enumerate(rows)}
+        curves[:] = sorted(curves, key=lambda c: at.get((c['seed'], c['kind'], c['round']), 0))
     meta = dict(meta, threads=lineages[0].search.ticket.meta.get('threads'), measured_on=rows[-1]['measured_on'] if rows else None)
     if 'ranks' in lineages[0].search.ticket.meta: meta['ranks'] = lineages[0].search.ticket.meta['ranks']   # who trained what, under torchrun
     return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, tickets, weights)

@@ -182,7 +182,8 @@ def spread_level(members:list, # the level's members (`Member`: learn, ticket, r
     log = [dict(rank=k, trainings=[f"{members[i].kind}/{members[i].seed}" for u in plan[k] for i in u],
                 fits=len(plan[k]), seconds=round(g['secs'], 3), waited=round(slowest - g['secs'], 3) if len(ranks) == 1 else 0.)
            for k,g in enumerate(got)]
-    say(verbose, f"Level {members[0].r} " + (f"over {n} processes: " if len(ranks) == 1 else f"as {n} processes would share it: ") + '; '.join(
+    rs = sorted({m.r for m in members})
+    say(verbose, f"Level{'s ' + ' and '.join(map(str, rs)) if len(rs) > 1 else ' ' + str(rs[0])} " + (f"over {n} processes: " if len(ranks) == 1 else f"as {n} processes would share it: ") + '; '.join(
         f"rank {d['rank']} trained {len(d['trainings'])} in {d['fits']} fit(s), {d['seconds']:.1f} s" + (f", waited {d['waited']:.1f} s" if d['waited'] >= 0.05 else '')
         for d in log))
     return recs,lasts,log

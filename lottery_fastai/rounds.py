@@ -188,7 +188,8 @@ def train_level(members:list, # the level's `Member`s
     groups,why = _stack_groups(members, stack, cbs)
     recs = [None]*len(members)
     n_stacked = sum(len(g) for g in groups if len(g) > 1)
-    if members and verbose: say(True, f"Level {members[0].r}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
+    rs = sorted({m.r for m in members})
+    if members and verbose: say(True, f"Level{'s ' + ' and '.join(map(str, rs)) if len(rs) > 1 else ' ' + str(rs[0])}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
                                 + (f"; one at a time because {why}" if why and len(members) > 1 else ""))
     def train_unit(g, stacked:bool):
         ms = [members[i] for i in g]
@@ -240,7 +241,7 @@ def run_levels(lineages:list, # one `Lineage` per search
     n_threads = resolve_threads(threads, lineages[0].learn.model)   # once: a run's sums do not change with the load
     if threads == 'free': say(verbose, f"Threads: {n_threads} (the cores free now; threads={n_threads} repeats this run exactly)")
     for ln in lineages: ln.search.ticket.meta['threads'] = n_threads
-    out,start,ranks_log = [],0,[]
+    out,start,ranks_log,ck = [],0,[],None
     ck_path = Path(checkpoint) if checkpoint is not None else None
     if ck_path is not None:
         if rank == 0: ckpt.check_writable(ck_path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
@@ -249,6 +250,9 @@ def run_levels(lineages:list, # one `Lineage` per search
                   branches=[getattr(b, '__name__', type(b).__name__) for b in branches], eval_every=eval_every, train_metrics=train_metrics)
         dev = next(lineages[0].learn.model.parameters()).device
         ck = from_rank0(lambda: ckpt.load_checkpoint(ck_path, map_location='cpu' if n_proc > 1 else dev) if resume and ck_path.exists() else None)
+        if ck is not None and ck.get('pending') and not (bool(branches) and (n_proc > 1 or (as_ranks or 1) > 1)):
+            raise ValueError(f"checkpoint {ck_path} was written by a run shared out over processes, whose last level's controls are still to train: "
+                             "resume it with several processes (torchrun) or as_ranks=N in one")
         if ck is not None:   # (rank 0 reads it and gives it to the others: their disks need not hold it)
             if n_proc > 1: ck = tensors_to(ck, dev)
             saved = ck.get('fingerprint') or {}
@@ -262,10 +266,25 @@ def run_levels(lineages:list, # one `Lineage` per search
             ranks_log = list(ck.get('ranks', []))
             say(verbose, f"Resuming from {ck_path}: level {start}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
         elif rank == 0: ckpt.clean_orphans(ck_path)
-    for r in range(start, n_rounds+1):
-        members = []
+    # Shared out over processes (or `as_ranks`), a level's branches (the controls) train with the next level's lineage
+    # members: the next pruning waits only for the lineage members it ranks, and each process's share mixes both.
+    # `on_level` then sees a level's lineage members as they finish, and its branches one level later (`Member.pos`
+    # gives every member its place in the level, and `out` is put back in that order at the end).
+    pipe = bool(branches) and (n_proc > 1 or (as_ranks or 1) > 1)
+    pending,pos_out = [],[]
+    if ck is not None and ck.get('pending'):   # branches created before the interruption and not trained yet: created again
+        pr = ck['pending']['r']
+        for ln,st in zip(lineages, ck['pending']['lineages']):
+            keep_lr,ln.last_lr,ln.pruned_from = ln.last_lr,st['last_lr'],st['pruned_from']
+            pending += [m for b in branches for m in b(ln, pr)]
+            ln.last_lr,ln.pruned_from = keep_lr,None
+        for k,m in enumerate(pending): m.pos = tuple(ck['pending']['pos'][k])
+    if ck is not None: pos_out = [tuple(p) for p in ck.get('positions', [])]
+    for r in range(start, n_rounds + 1 + (1 if pipe else 0)):
+        members,new,pend_info,i = [],[],[],0
         with using_threads(n_threads):
-            for ln in lineages:
+            for ln in (lineages if r <= n_rounds else []):
+                last_lr = ln.last_lr
                 if r > 0 and not ln.carry_only:
                     ln.pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None   # what the pruning ranks, for a branch that ranks it too
                     ln.search.begin_round(ln.learn.model, r)
@@ -273,21 +292,33 @@ def run_levels(lineages:list, # one `Lineage` per search
                 if r == 0 or not ln.carry_only:
                     members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
                                           save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
-                if r > 0: members += [m for b in branches for m in b(ln, r)]
+                    members[-1].pos = (r, i); i += 1
+                if r > 0:
+                    bs = [m for b in branches for m in b(ln, r)]
+                    for m in bs: m.pos = (r, i); i += 1
+                    (new if pipe else members).extend(bs)
+                    pend_info.append(dict(last_lr=last_lr, pruned_from=ln.pruned_from))
+            train = members + pending
             # with several trainings a level, the random state after it is the one before it: what the next pruning draws
             # (a `random` criterion) does not depend on how many trainings ran, stacked or not, or in which process
             with (ckpt.rng_kept() if len(lineages) > 1 or branches else contextlib.nullcontext()):
-                recs = train_level(members, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
-                                   verbose=verbose and len(members) > 1, log=ranks_log, as_ranks=as_ranks)
+                recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
+                                   verbose=verbose and len(train) > 1, log=ranks_log, as_ranks=as_ranks)
         if n_proc > 1 or (as_ranks or 1) > 1:
             for ln in lineages: ln.search.ticket.meta['ranks'] = ranks_log
-        for m,rec in zip(members, recs):
+        for m,rec in zip(train, recs):
             if m.lineage is not None: m.lineage.search.ticket.history.append(rec)
-            out.append(dict(kind=m.kind, seed=m.seed, **rec))
-        if on_level is not None: on_level(r, members, recs)
+            out.append(dict(kind=m.kind, seed=m.seed, **rec)); pos_out.append(getattr(m, 'pos', (m.r, len(pos_out))))
+        if on_level is not None:
+            if members: on_level(r, members, recs[:len(members)])
+            if pending: on_level(pending[0].r, pending, recs[len(members):])
+        for ln in lineages: ln.pruned_from = None   # (kept in the checkpoint's `pending` while its branches wait)
+        pending = new
         if ck_path is not None:
-            ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out, ranks=ranks_log,
+            ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out, positions=[list(p) for p in pos_out], ranks=ranks_log,
                                       lineages=[dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket), last_lr=ln.last_lr)
                                                 for ln in lineages],
+                                      pending=dict(r=r, lineages=pend_info, pos=[list(m.pos) for m in new]) if new else None,
                                       extra=extra_state() if extra_state is not None else {}), ck_path)
+    if pipe: out = [o for _,o in sorted(zip(pos_out, out), key=lambda t: t[0])]   # each level's records in the level's order
     return out
