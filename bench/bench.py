@@ -309,15 +309,16 @@ def ranks_section(reps) -> str:
 `examples/experiment_ranks.py {' '.join(RANKS_ARGS)}`: `lottery_experiment` on LeNet-300-100 and the 5,000 embedded
 digits, 3 seeds x (the ticket, reinit, random_prune) x 3 levels after the dense one, 3 epochs each (30 trainings, each
 level's 9 stacked). `experiment_s`: the `lottery_experiment` call as the script times it (rank 0); `command_wall_s`:
-the whole command, with Python, fastai and the processes' start. The two processes each train half of every level (a
-stack of 4 or 5), then exchange their results (every member's weights and ticket) before the next pruning.
+the whole command, with Python, fastai and the processes' start. The two processes share each step (a level's three
+tickets with the previous level's six controls), each stacking its part, then exchange their results (every member's
+weights and ticket) before the next pruning.
 
 {md_table(rows)}
 
 Two processes of one thread against one process of one thread: {r1/r2:.2f}x; against one process of two threads:
 {r0/r2:.2f}x. On this machine torch's two intra-op threads already keep both cores busy with LeNet's matrix products,
 so splitting the trainings over processes {'does not beat them' if r2 > r0 else 'gains little beside them'}: what does not split costs the difference (each
-process builds every member and prunes every lineage, and each level ends with an exchange of every member's state).
+process builds every member and prunes every lineage, and each step ends with an exchange of every member's state).
 The split pays where one process cannot use the hardware: several GPUs, or several machines. `as_ranks=2` in one
 process costs {ra/r1:.2f}x the whole-level stacking (smaller stacks) and gives the two processes' table bit for bit.
 <!-- ranks: end -->
