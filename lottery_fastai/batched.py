@@ -329,7 +329,7 @@ def fused_opt(opt_func):
 # %% ../nbs/13_batched.ipynb #0e4c0945
 def train_stacked(learns:list, # the members' learners (same data, loss, optimizer; models as `stack_check` accepts)
                   tickets:list, # each member's ticket: its masks are kept in force, its curve recorded
-                  r:int, # the round (recorded)
+                  r, # the round (recorded): one for all, or each member's (a list)
                   n_epoch:int, lr=None, fit_fn:str='fit', skip:int=0, # the recipe, as `train_round`'s
                   save_at:int|None=None, eval_every:int|None=None, rewind_device=None, train_metrics:bool=False,
                   data_seed:int|None=None) -> tuple: # reseed the data order first
@@ -364,7 +364,8 @@ def train_stacked(learns:list, # the members' learners (same data, loss, optimiz
         get_model(learn.model).load_state_dict({n: v.clone() for n,v in model.member_state(final, k).items()})
         if save_at is not None and stk.rewind_state is not None and tk.rewind_state is None:
             tk.rewind_state = {n: v.clone() for n,v in model.member_state(stk.rewind_state, k).items()}
-        tk.curves[r] = mev.curves[k]
-        recs.append({**round_record(r, tk, mev.curves[k], epochs=mev.epochs), **extra[k]})
+        rk = r[k] if isinstance(r, (list, tuple)) else r
+        tk.curves[rk] = mev.curves[k]
+        recs.append({**round_record(rk, tk, mev.curves[k], epochs=mev.epochs), **extra[k]})
     last_lr = float(sl.recorder.lrs[-1]) if getattr(sl.recorder, 'lrs', None) else lr
     return recs,last_lr

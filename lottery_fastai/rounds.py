@@ -195,7 +195,7 @@ def train_level(members:list, # the level's `Member`s
         ms = [members[i] for i in g]
         rp = ms[0].recipe
         if stacked:
-            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], ms[0].r, rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'],
+            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], [m.r for m in ms], rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'],
                                     save_at=ms[0].save_at, eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
                                     data_seed=ms[0].data_seed)
             return rs,[last]*len(ms)
