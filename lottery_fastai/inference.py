@@ -39,18 +39,7 @@ def _apply_ops_t(ops, y, dim=-1):
             y = y*op[1].to(y.device, y.dtype).view(shape) + op[2].to(y.device, y.dtype).view(shape)
     return y
 
-def _apply_ops_np(ops, y):
-    "The ops in place on a float32 NumPy array whose features are its first axis"
-    for op in ops:
-        if op[0] == 'relu': np.maximum(y, 0, out=y)
-        else:
-            s,t = op[3],op[4]   # NumPy copies, shaped to broadcast along the first axis
-            y *= s; y += t
-    return y
-
 # %% ../nbs/17a_inference.ipynb #49f3bb05
-_zero = np.float32(0)   # (a Python 0 is converted on every call of np.maximum)
-
 def _csr_mv(indptr, indices, data, n_out, n_in, h, y):
     "y += A h for the CSR matrix A (`n_out` x `n_in`) and h of shape (n_in, k), both C-contiguous float32"
     # scipy's CSR product without `csr_array @ h`'s checks and conversions: LeNet-300-100 at 98% at batch 1 ran its three
@@ -119,7 +108,7 @@ class SparseChain(nn.Module):
         def ops(i):
             out = []
             for j,kind in enumerate(self.spec['ops'][str(i)]):
-                if kind == 'relu': out.append((np.maximum, _zero))
+                if kind == 'relu': out.append((np.maximum, 0))
                 else: out.append((np.multiply, v[f'o{i}_{j}_s'].reshape(-1, 1))); out.append((np.add, v[f'o{i}_{j}_t'].reshape(-1, 1)))
             return out
         steps = [('ops', ops(-1))] if ops(-1) else []

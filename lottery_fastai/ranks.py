@@ -15,7 +15,7 @@ from .checkpoint import rng_state, set_rng_state, ticket_state
 
 # %% auto #0
 __all__ = ['ranks_timeout', 'world', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result', 'apply_result',
-           'gather_all', 'from_rank0', 'alone', 'spreads', 'spread_level']
+           'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level']
 
 # %% ../nbs/13a_ranks.ipynb #c93eb1e4
 def world() -> tuple:
@@ -142,6 +142,11 @@ def alone():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+def level_label(members:list) -> str:
+    "'Level 2', or 'Levels 1 and 2' for a step that trains one level's controls beside the next level's lineage members"
+    rs = sorted({m.r for m in members})
+    return f"Level {rs[0]}" if len(rs) == 1 else f"Levels {' and '.join(map(str, rs))}"
+
 def spreads(learns:list, as_ranks:int|None=None) -> bool:
     "Whether a level's trainings are shared out: several processes (or `as_ranks` > 1 in one), no learner training data-parallel (fastai's `distrib_ctx`)"
     n = world()[1]
@@ -182,8 +187,7 @@ def spread_level(members:list, # the level's members (`Member`: learn, ticket, r
     log = [dict(rank=k, trainings=[f"{members[i].kind}/{members[i].seed}" for u in plan[k] for i in u],
                 fits=len(plan[k]), seconds=round(g['secs'], 3), waited=round(slowest - g['secs'], 3) if len(ranks) == 1 else 0.)
            for k,g in enumerate(got)]
-    rs = sorted({m.r for m in members})
-    say(verbose, f"Level{'s ' + ' and '.join(map(str, rs)) if len(rs) > 1 else ' ' + str(rs[0])} " + (f"over {n} processes: " if len(ranks) == 1 else f"as {n} processes would share it: ") + '; '.join(
+    say(verbose, f"{level_label(members)} " + (f"over {n} processes: " if len(ranks) == 1 else f"as {n} processes would share it: ") + '; '.join(
         f"rank {d['rank']} trained {len(d['trainings'])} in {d['fits']} fit(s), {d['seconds']:.1f} s" + (f", waited {d['waited']:.1f} s" if d['waited'] >= 0.05 else '')
         for d in log))
     return recs,lasts,log

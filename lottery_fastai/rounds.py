@@ -188,8 +188,7 @@ def train_level(members:list, # the level's `Member`s
     groups,why = _stack_groups(members, stack, cbs)
     recs = [None]*len(members)
     n_stacked = sum(len(g) for g in groups if len(g) > 1)
-    rs = sorted({m.r for m in members})
-    if members and verbose: say(True, f"Level{'s ' + ' and '.join(map(str, rs)) if len(rs) > 1 else ' ' + str(rs[0])}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
+    if members and verbose: say(True, f"{level_label(members)}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
                                 + (f"; one at a time because {why}" if why and len(members) > 1 else ""))
     def train_unit(g, stacked:bool):
         ms = [members[i] for i in g]
@@ -238,6 +237,7 @@ def run_levels(lineages:list, # one `Lineage` per search
     check_int(n_rounds, 'n_rounds', 0); check_int(as_ranks, 'as_ranks', 1, none_ok=True)
     join_ranks()   # under torchrun: the processes share out each level's trainings (`spread_level`)
     rank,n_proc = world()
+    shared = n_proc > 1 or (as_ranks or 1) > 1   # each level's trainings shared out over processes (or as they would be)
     n_threads = resolve_threads(threads, lineages[0].learn.model)   # once: a run's sums do not change with the load
     if threads == 'free': say(verbose, f"Threads: {n_threads} (the cores free now; threads={n_threads} repeats this run exactly)")
     for ln in lineages: ln.search.ticket.meta['threads'] = n_threads
@@ -250,7 +250,7 @@ def run_levels(lineages:list, # one `Lineage` per search
                   branches=[getattr(b, '__name__', type(b).__name__) for b in branches], eval_every=eval_every, train_metrics=train_metrics)
         dev = next(lineages[0].learn.model.parameters()).device
         ck = from_rank0(lambda: ckpt.load_checkpoint(ck_path, map_location='cpu' if n_proc > 1 else dev) if resume and ck_path.exists() else None)
-        if ck is not None and ck.get('pending') and not (bool(branches) and (n_proc > 1 or (as_ranks or 1) > 1)):
+        if ck is not None and ck.get('pending') and not (branches and shared):
             raise ValueError(f"checkpoint {ck_path} was written by a run shared out over processes, whose last level's controls are still to train: "
                              "resume it with several processes (torchrun) or as_ranks=N in one")
         if ck is not None:   # (rank 0 reads it and gives it to the others: their disks need not hold it)
@@ -270,7 +270,7 @@ def run_levels(lineages:list, # one `Lineage` per search
     # members: the next pruning waits only for the lineage members it ranks, and each process's share mixes both.
     # `on_level` then sees a level's lineage members as they finish, and its branches one level later (`Member.pos`
     # gives every member its place in the level, and `out` is put back in that order at the end).
-    pipe = bool(branches) and (n_proc > 1 or (as_ranks or 1) > 1)
+    pipe = bool(branches) and shared
     pending,pos_out = [],[]
     if ck is not None and ck.get('pending'):   # branches created before the interruption and not trained yet: created again
         pr = ck['pending']['r']
@@ -297,14 +297,14 @@ def run_levels(lineages:list, # one `Lineage` per search
                     bs = [m for b in branches for m in b(ln, r)]
                     for m in bs: m.pos = (r, i); i += 1
                     (new if pipe else members).extend(bs)
-                    pend_info.append(dict(last_lr=last_lr, pruned_from=ln.pruned_from))
+                    if pipe: pend_info.append(dict(last_lr=last_lr, pruned_from=ln.pruned_from))
             train = members + pending
             # with several trainings a level, the random state after it is the one before it: what the next pruning draws
             # (a `random` criterion) does not depend on how many trainings ran, stacked or not, or in which process
             with (ckpt.rng_kept() if len(lineages) > 1 or branches else contextlib.nullcontext()):
                 recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
                                    verbose=verbose and len(train) > 1, log=ranks_log, as_ranks=as_ranks)
-        if n_proc > 1 or (as_ranks or 1) > 1:
+        if shared:
             for ln in lineages: ln.search.ticket.meta['ranks'] = ranks_log
         for m,rec in zip(train, recs):
             if m.lineage is not None: m.lineage.search.ticket.history.append(rec)
