@@ -47,7 +47,8 @@ def _why_not(l:nn.Module, name:str) -> str|None:
     return f"{name} is a {type(l).__name__}"
 
 def stack_check(models:list, # the members' networks
-                x=None) -> str|None: # optionally, an input batch: also check the shapes each layer reads
+                x=None, # optionally, an input batch: also check the shapes each layer reads
+               ) -> str|None:
     "None if `models` can be trained as one `StackedModel`, else the reason they cannot"
     if not all(isinstance(m, nn.Sequential) for m in models): return f"the model is a {type(models[0]).__name__}, not an nn.Sequential"
     ls = [_leaves(m) for m in models]
@@ -330,9 +331,16 @@ def fused_opt(opt_func):
 def train_stacked(learns:list, # the members' learners (same data, loss, optimizer; models as `stack_check` accepts)
                   tickets:list, # each member's ticket: its masks are kept in force, its curve recorded
                   r, # the round (recorded): one for all, or each member's (a list)
-                  n_epoch:int, lr=None, fit_fn:str='fit', skip:int=0, # the recipe, as `train_round`'s
-                  save_at:int|None=None, eval_every:int|None=None, rewind_device=None, train_metrics:bool=False,
-                  data_seed:int|None=None) -> tuple: # reseed the data order first
+                  n_epoch:int, # the recipe, as `train_round`'s: epochs of the fit
+                  lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
+                  fit_fn:str='fit', # one of `fit_fns`
+                  skip:int=0, # epochs of the schedule skipped (the rewind point, in whole epochs)
+                  save_at:int|None=None, # round 0: keep each member's rewind state at this iteration
+                  eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
+                  rewind_device=None, # where the rewind copies live
+                  train_metrics:bool=False, # also measure the whole training set at the end
+                  data_seed:int|None=None, # reseed the data order first
+                 ) -> tuple:
     "Train K members as one stacked network; returns each member's record, and the last learning rate"
     l0,K = learns[0],len(learns)
     model = StackedModel([l.model for l in learns]).to(next(l0.model.parameters()).device)

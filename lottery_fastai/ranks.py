@@ -48,7 +48,8 @@ def member_cost(learn, recipe:dict) -> float:
 
 def plan_ranks(groups:list, # lists of member indices, each trained together (stacked) or alone
                costs:list, # each member's cost
-               n:int) -> list: # the number of processes
+               n:int, # the number of processes
+              ) -> list:
     "For each rank, the units (lists of member indices, in the level's order) it trains: groups cut where larger than a fair share, then the costliest first to the least loaded rank"
     fair = sum(costs)/n
     units = []
@@ -158,7 +159,8 @@ def spread_level(members:list, # the level's members (`Member`: learn, ticket, r
                  train_unit, # `train_unit(indices, stacked) -> (records, last learning rates)`: trains those members here (`stacked`: as a stacked fit, even one member)
                  rewind_device=None, # where rewind copies live
                  as_ranks:int|None=None, # in one process: train the level in the parts `as_ranks` processes would share, one after the other
-                 verbose:bool=True) -> tuple: # say (rank 0) who trained what and who waited
+                 verbose:bool=True, # say (rank 0) who trained what and who waited
+                ) -> tuple:
     "Train this rank's share of a level, then give every rank every member's result; returns the records, the last learning rates, and the log of who trained what"
     rank,n = world()
     ranks = [rank] if n > 1 else list(range(as_ranks or 1))   # the shares trained here

@@ -180,10 +180,15 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
 
 def train_level(members:list, # the level's `Member`s
                 stack:bool=True, # train members with the same recipe together when their network allows it
-                eval_every=None, train_metrics:bool=False, cbs=None, rewind_device=None, quiet:bool=True,
+                eval_every=None, # measure the validation set every this many iterations (None: each epoch)
+                train_metrics:bool=False, # also measure the whole training set at the end of each training
+                cbs=None, # more callbacks for every training (they turn stacking off)
+                rewind_device=None, # where rewind copies live
+                quiet:bool=True, # no progress bar nor fastai's log
                 verbose:bool=True, # say how the level trains
                 log:list|None=None, # under several processes, who trained what is appended here
-                as_ranks:int|None=None) -> list: # in one process, train the parts `as_ranks` processes would (`spread_level`)
+                as_ranks:int|None=None, # in one process, train the parts `as_ranks` processes would (`spread_level`)
+               ) -> list:
     "Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records (and sets each lineage's last learning rate)"
     groups,why = _stack_groups(members, stack, cbs)
     recs = [None]*len(members)
@@ -232,7 +237,8 @@ def run_levels(lineages:list, # one `Lineage` per search
                restore_extra=None, # `f(dict)` that puts them back when the run resumes
                verbose:bool=True, # a line per round and per level; fastai's progress for a single lineage
                on_level=None, # `f(r, members, records)` after every level (records, plots...)
-               as_ranks:int|None=None) -> list: # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
+               as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
+              ) -> list:
     "Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and seed"
     check_int(n_rounds, 'n_rounds', 0); check_int(as_ranks, 'as_ranks', 1, none_ok=True)
     join_ranks()   # under torchrun: the processes share out each level's trainings (`spread_level`)

@@ -32,7 +32,8 @@ def say(verbose:bool, *args):
 def rewind_iteration(rewind_epoch=0, # the rewind point in epochs (0: the initialization)
                      rewind_iter:int|None=None, # or in iterations
                      n_iter:int=1, # iterations per epoch
-                     n_epoch:int|None=None) -> int: # when given, the point must fall inside the first `n_epoch` epochs
+                     n_epoch:int|None=None, # when given, the point must fall inside the first `n_epoch` epochs
+                    ) -> int:
     "The rewind point as an iteration, checked"
     if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` or `rewind_iter`, not both")
     check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)

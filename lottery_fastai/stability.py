@@ -81,7 +81,8 @@ def instability(learn, # the Learner whose model is trained (its state is restor
                 dl=None, # where the error is measured (default: the test set `dls[2]`, else the validation set)
                 metric=accuracy, # error is 1 - metric
                 recompute_bn:bool=False, # re-estimate BatchNorm statistics at each point
-                threshold:float=2.) -> Instability: # stable below this barrier (percentage points)
+                threshold:float=2., # stable below this barrier (percentage points)
+               ) -> Instability:
     "Train two copies from `state` with different data orders and measure the error barrier on the line between them"
     if len(data_seeds) != 2 or data_seeds[0] == data_seeds[1]: raise ValueError(f"data_seeds: expected two different seeds, got {data_seeds!r}")
     _check_points(n_points)   # before any training
@@ -122,10 +123,14 @@ def find_rewind_point(learn, # a Learner at its initialization
                       candidates=(0, 0.25, 0.5, 1, 2), # rewind points to try, in epochs (floats allowed)
                       end_sparsity:float=80., # sparsity of the one-shot mask, when `masks` is not given
                       masks:dict|None=None, # a ticket's masks to test instead
-                      lr=None, fit_fn:str='fit', # how every training runs
-                      n_points:int=11, data_seeds=(1, 2), threshold:float=2., # instability settings
+                      lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
+                      fit_fn:str='fit', # how every training runs (one of `fit_fns`)
+                      n_points:int=11, # points on the path between the two copies (`instability`)
+                      data_seeds=(1, 2), # the two copies' data orders (the SGD noise)
+                      threshold:float=2., # stable below this error barrier (percentage points)
                       stop_at_first:bool=True, # stop at the first stable candidate
-                      **kwargs) -> RewindSearch: # Pruner arguments for the one-shot mask (context, granularity...)
+                      **kwargs # Pruner arguments for the one-shot mask (context, granularity...)
+                     ) -> RewindSearch:
     "The earliest candidate rewind point at which the ticket is stable (error barrier below `threshold`)"
     import pandas as pd
     n_iter = len(learn.dls.train)
@@ -164,14 +169,17 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           modes=retrain_kinds, # any of 'reset', 'rewind', 'lr_rewind', 'finetune'
                           rewind_epoch:float=1, # the rewind point of 'rewind' and 'lr_rewind' ('reset' rewinds to 0)
                           seed=0, # a seed or a list of seeds
-                          lr=None, fit_fn:str='fit', eval_every=None, # how every training runs
+                          lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
+                          fit_fn:str='fit', # how every training runs (one of `fit_fns`)
+                          eval_every=None, # measure the validation set every this many iterations (None: each epoch)
                           context:str='local', # 'local' (layer-wise) or 'global'
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a mode together where the model allows it
                           threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free' (the idle cores), n, or None
-                          verbose:bool=True,
+                          verbose:bool=True, # a line per round and per level
                           as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
-                          **kwargs) -> LotteryExperiment: # more `Pruner` arguments
+                          **kwargs # more `Pruner` arguments
+                         ) -> LotteryExperiment:
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
     modes = list(L(modes))
     for m in modes: check_choice(m, 'modes', retrain_kinds)
@@ -218,7 +226,7 @@ class EarlyBirdCallback(Callback):
                  window:int=5, # masks compared: the newest against the previous window-1
                  every:int|None=None, # draw every this many iterations (None: at the end of each epoch)
                  stop:bool=True, # stop training once the ticket is drawn
-                 verbose:bool=True,
+                 verbose:bool=True, # say when the ticket is drawn
                  **kwargs):
         if not (isinstance(eps, (int, float)) and 0 <= eps < 1): raise ValueError(f"eps: expected a fraction in [0, 1), got {eps!r}")
         check_int(window, 'window', 2); check_int(every, 'every', 1, none_ok=True)
@@ -259,7 +267,11 @@ def early_bird_experiment(make_learner, # returns a fresh Learner (with a test s
                           sparsity:float, # sparsity of both tickets
                           rounds:int, # rounds of the iterative search (geometric schedule)
                           epochs:int, # epochs of one full training
-                          lr=None, every:int|None=None, eps:float=0.1, window:int=5, seed:int=0,
+                          lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
+                          every:int|None=None, # draw the early-bird mask, and measure, every this many iterations (None: each epoch)
+                          eps:float=0.1, # largest normalized Hamming distance counted as unchanged (`EarlyBirdCallback`)
+                          window:int=5, # masks compared: the newest against the previous window-1
+                          seed:int=0, # seed of the models' initialization and of the data order
                           **kwargs): # Pruner arguments (context, layer_sparsity...) for both searches
     "An early-bird ticket against the iterative ticket at the same sparsity: compute and accuracy"
     import pandas as pd

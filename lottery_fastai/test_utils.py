@@ -35,7 +35,8 @@ def synth_clf_learner(n_train:int=256, # training samples
                       lr:float=1e-2, # learning rate
                       init_seed:int|None=0, # seed of the model's initialization (None: torch's global generator)
                       dropout:float=0., # dropout after the hidden layer
-                      **kwargs) -> Learner: # more `Learner` arguments (opt_func, wd, cbs...)
+                      **kwargs # more `Learner` arguments (opt_func, wd, cbs...)
+                     ) -> Learner:
     "A tiny classification `Learner`: an MLP on Gaussian blobs"
     g = torch.Generator().manual_seed(seed)
     dls = tensor_dls(_blobs(n_train, n_in, n_out, g), _blobs(n_valid, n_in, n_out, g), bs=bs, seed=seed, device='cpu')

@@ -171,7 +171,8 @@ def train_round(learn, # the learner whose model is the ticket's network
                 rewind_device=None, # where the rewind copy lives
                 train_metrics:bool=False, # also measure the whole training set at the end
                 measure_bs:int|None=None, # batch size of that measure (None: the training set's)
-                quiet:bool=False) -> dict: # no progress bar nor log
+                quiet:bool=False, # no progress bar nor log
+               ) -> dict:
     "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force) and return its record"
     test_dl = learn.dls[2] if len(learn.dls.loaders) > 2 else None
     rc = RoundCallback(ticket, save_at=save_at, rewind_device=rewind_device)
