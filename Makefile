@@ -26,6 +26,7 @@ CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
 
 test: $(VENV)/.dev
 	$(PY) tools/readme.py --check
+	$(PY) tools/docments_check.py
 	$(VENV)/bin/ruff check lottery_fastai --select F401,F821,F841 --ignore F403,F405 --exclude lottery_fastai/_modidx.py
 	@if [ -n "$(CHROMIUM)" ]; then $(MAKE) --no-print-directory docs docs-test; else echo "Chromium not installed: skipping the docs browser test (apt-get install chromium)"; fi
 	$(PY) tools/run_tests.py

@@ -61,22 +61,38 @@ def problems(obj) -> list:
             out.append(f"the comment on the `) -> ...: #` line documents parameter `{last}` but docments reads it as the "
                        f"return's ({ret[:60]!r}): put `{last}` and its comment on a line of its own, then `) -> ...:`")
             blank.remove(last)
-    if len(blank) < len(params) or out:
+    if len(blank) < len(params) or ret or out:   # a table is shown: every parameter needs its row's description
         out += [f"parameter `{k}` has no description (a parameter per line, each with its comment)" for k in blank]
+    return out
+
+def has_docment(obj) -> bool:
+    "Whether the site shows a parameter table for `obj` (tools/docs.py: a parameter or the return documented)"
+    from fastcore.docments import docments
+    try: dm = docments(obj, full=True, returns=True, args_kwargs=True)
+    except Exception: return False
+    return any(v.get('docment') for k,v in dm.items() if k not in ('self', 'cls'))
+
+def documented(docs=None) -> list:
+    "(notebook, expression, object) of every `show_doc` the site renders, as tools/docs.py renders them"
+    sys.path.insert(0, str(ROOT))
+    docs = docs or _docs_module()
+    _,ns = docs.symbols()
+    out = []
+    for nb,expr in shown():
+        name = expr.split('.')[-1]
+        if name.startswith('__') or name in docs.EVENTS: continue
+        try: obj = eval(expr, ns)
+        except Exception as e: obj = e
+        out.append((nb, expr, obj))
     return out
 
 def check(verbose=True) -> list:
     "[(notebook, name, problem)] over every documented name"
-    sys.path.insert(0, str(ROOT))
-    docs = _docs_module()
-    _,ns = docs.symbols()
     res, seen = [], set()
-    for nb,expr in shown():
-        name = expr.split('.')[-1]
-        if name.startswith('__') or name in docs.EVENTS or expr in seen: continue
+    for nb,expr,obj in documented():
+        if expr in seen: continue
         seen.add(expr)
-        try: obj = eval(expr, ns)
-        except Exception as e: res.append((nb, expr, f'cannot be evaluated for its docs: {e}')); continue
+        if isinstance(obj, Exception): res.append((nb, expr, f'cannot be evaluated for its docs: {obj}')); continue
         res += [(nb, expr, p) for p in problems(obj)]
     return res
 

@@ -19,6 +19,59 @@ SRC, OUT = ROOT/'_docs_src', ROOT/'_docs'
 
 RENAMED = {'search': 'a-search'}   # page names the site generator keeps for itself (mkdocs' search page)
 
+# ------------------------------------------------------------------ the sidebar: every notebook's group and title
+# Grouped by what users do, in this order; a notebook's sidebar title says what its page is for (its URL stays its
+# nbdev name). Every notebook under nbs/ must have a line here: `make docs` stops and says which line to add.
+GROUPS = ('Start here', 'Configuring a search', 'Experiments and methods', 'Rewinding and stability', 'Deploying a ticket',
+          'Scaling out', 'Tutorials', 'Internals')
+NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are listed in this order within their group
+    'index':                        ('Start here', 'Overview: install, which call do I need'),
+    '20_demo':                      ('Start here', 'The demo: a winning ticket for LeNet'),
+    '11_callback':                  ('Start here', 'LotteryCallback: a ticket in one fit'),
+    '14_rounds':                    ('Start here', 'Round by round: learn.find_ticket'),
+    '21_works_with':                ('Start here', 'Works with every fastai learner'),
+    '99_all':                       ('Start here', 'One import: lottery_fastai.all'),
+    '01_criteria':                  ('Configuring a search', 'Criteria and granularities: what is pruned'),
+    '02_schedules':                 ('Configuring a search', 'Schedules: how far each round prunes'),
+    '05_pruner':                    ('Configuring a search', 'The pruner: layers, context, layer sparsity'),
+    '04_ticket':                    ('Configuring a search', 'The ticket: masks, summary, speed-up'),
+    '15_experiment':                ('Experiments and methods', 'Experiments: tickets against their controls'),
+    '15a_methods':                  ('Experiments and methods', 'Comparing methods: IMP, SNIP, GraSP, SynFlow'),
+    '14a_at_init':                  ('Experiments and methods', 'Tickets at initialization'),
+    '08_models':                    ('Experiments and methods', "Models from the paper"),
+    '09_data':                      ('Experiments and methods', 'MNIST data, tensors in memory'),
+    '06_search':                    ('Rewinding and stability', 'Rewind points and reset: a search'),
+    '16_stability':                 ('Rewinding and stability', 'Stability, rewind search, early-bird tickets'),
+    '17_files':                     ('Deploying a ticket', 'Saving and loading tickets'),
+    '17a_inference':                ('Deploying a ticket', 'Faster inference of sparse tickets'),
+    '18_compact':                   ('Deploying a ticket', 'Compaction and sparse export'),
+    '19_distributed':               ('Scaling out', 'Distributed training (torchrun)'),
+    'tutorials/lenet_lottery':      ('Tutorials', "Frankle & Carbin's LeNet experiment"),
+    'tutorials/seed_walkthrough':   ('Tutorials', 'Winning the Lottery with fastai, step by step'),
+    'tutorials/methods_comparison': ('Tutorials', 'Every way of finding a ticket'),
+    'tutorials/stability':          ('Tutorials', 'Rewinding, stability, early-bird tickets'),
+    'tutorials/dropout':            ('Tutorials', 'Dropout and winning tickets'),
+    '00_checks':                    ('Internals', 'Argument checks'),
+    '03_selection':                 ('Internals', 'Selection of the lowest-scoring groups'),
+    '10a_events':                   ('Internals', 'Callback events'),
+    '12_training':                  ('Internals', 'Training engine: one ticket'),
+    '13_batched':                   ('Internals', 'Training engine: members stacked'),
+    '13a_ranks':                    ('Internals', 'Training engine: over processes'),
+    '07_checkpoint':                ('Internals', 'Checkpoints and resuming'),
+    '10_test_utils':                ('Internals', 'Test utilities: tiny learners'),
+    '22_properties':                ('Internals', 'Property tests'),
+}
+
+def check_nav(notebooks) -> None:
+    "Stop the build when a notebook has no place in the sidebar, or NAV names one that is gone: say what to change"
+    have = {str(Path(n).with_suffix('')) for n in notebooks}
+    bad = [f"NAV['{k}']: group {v[0]!r} is not one of GROUPS" for k,v in NAV.items() if v[0] not in GROUPS]
+    bad += [f"nbs/{n}.ipynb has no place in the sidebar: add a line\n    '{n}': ('<group>', '<sidebar title: what the page is for>'),\n"
+            f"  to NAV in tools/docs.py, <group> one of {', '.join(map(repr, GROUPS))} (the library's inner workings: 'Internals')"
+            for n in sorted(have - set(NAV))]
+    bad += [f"NAV in tools/docs.py places '{n}', but nbs/{n}.ipynb does not exist: remove or rename its line" for n in sorted(set(NAV) - have)]
+    if bad: sys.exit('The sidebar (tools/docs.py, NAV):\n' + '\n'.join(bad))
+
 def page_name(rel: Path) -> str:
     "nbdev's page names: numbered notebooks lose their number ('00_core.ipynb' -> 'core.md'), reserved names are changed"
     stem = re.sub(r'^\d+[a-z]?_', '', rel.stem)
@@ -68,7 +121,7 @@ def api_doc(expr: str, ns: dict) -> str:
     title = expr
     try: sig = inspect.signature(obj)
     except (TypeError, ValueError): sig = None
-    try: dm = docments(obj, full=True, returns=True)
+    try: dm = docments(obj, full=True, returns=True, args_kwargs=True)   # `**kwargs`' own comment too
     except Exception: dm = {}
     params = [p for p in (sig.parameters.values() if sig else []) if p.name not in ('self', 'cls')]
     def one(p):
@@ -93,8 +146,11 @@ def api_doc(expr: str, ns: dict) -> str:
     ret = dm.get('return', {}) if isinstance(dm, dict) else {}
     if isinstance(ret, dict) and (ret.get('docment') or (sig and sig.return_annotation is not inspect.Signature.empty)):
         rows.append(f"| **Returns** | {_fmt_anno(sig.return_annotation if sig else None)} |  | {_cell(ret.get('docment') or '')} |")
-    if rows: out += ['| Parameter | Type | Default | Details |', '|---|---|---|---|', *rows, '']
-    else: out += ['*No parameters.*', '']
+    # as nbdev shows it: a table where the function documents its parameters (or its return); its signature otherwise
+    documented = isinstance(dm, dict) and any(isinstance(v, dict) and v.get('docment') for k,v in dm.items() if k not in ('self', 'cls'))
+    if rows and documented:
+        out += ['<div class="params" markdown>', '', '| Parameter | Type | Default | Details |', '|---|---|---|---|', *rows, '', '</div>', '']
+    elif not params: out += ['*No parameters.*', '']
     return '\n'.join(out)
 
 # ------------------------------------------------------------------ math as MathML, names as links
@@ -141,6 +197,8 @@ def render_output(o) -> str:
     if 'image/svg+xml' in data: return f'<div class="output">{_j(data["image/svg+xml"])}</div>'
     if 'text/html' in data:
         h = re.sub(r'(?is)<script.*?</script>|<style.*?</style>', '', _j(data['text/html']))
+        # a DataFrame's table styled as the site's own tables (mkdocs-material styles tables with no class)
+        h = re.sub(r'(?i)<table\b[^>]*>', '<table>', h)
         return f'<div class="output html" markdown="0">{h}</div>'
     if 'text/markdown' in data: return _j(data['text/markdown'])
     if 'text/plain' in data: return _pre(_j(data['text/plain']), 'output')
@@ -184,21 +242,36 @@ def render_nb(nb, where, ns, here) -> tuple:
 
 # ------------------------------------------------------------------ the site
 CSS = """
+/* a wide content column: the page's contents sit in the left sidebar (toc.integrate), the column takes the rest, so
+   code of ~120 characters fits at 1300 px; a longer line wraps with a hanging indent instead of scrolling sideways */
+.md-grid { max-width: 90rem; }
+.md-typeset pre > code { font-size: .75em; white-space: pre-wrap; overflow-wrap: anywhere; }
+.md-typeset pre > code > span[id^="__span-"] { display: block; padding-left: 4ch; text-indent: -4ch; }
 .md-typeset .output { margin: .2em 0 1.2em; }
-.md-typeset pre.output { background: #f7f7f9; border-left: 3px solid #b0bec5; padding: .5em .8em; overflow-x: auto; font-size: .72rem; }
+.md-typeset pre.output { background: #f7f7f9; border-left: 3px solid #b0bec5; padding: .5em .8em; font-size: .6rem;
+                         white-space: pre-wrap; overflow-wrap: anywhere; }
 .md-typeset pre.output.error { border-left-color: #e53935; }
-.md-typeset div.output.html { overflow-x: auto; max-width: 100%; }
-.md-typeset div.output.html table { font-size: .7rem; }
+.md-typeset div.output.html { max-width: 100%; overflow-x: auto; }
+/* a DataFrame's table: the site's table look; wider than the column (many columns), it scrolls inside its frame */
+.md-typeset div.output.html .md-typeset__scrollwrap { margin: .2em 0; }
+.md-typeset div.output.html table:not([class]) { font-size: .64rem; }
+.md-typeset div.output.html table:not([class]) :is(th, td) { padding: .3em .55em; }
 .md-typeset div.output img { max-width: 100%; }
 .md-typeset h3[id] { border-top: 1px solid #e0e0e0; padding-top: .8em; }
 .md-typeset .description { font-size: 1.05em; color: #555; border-left: 4px solid #3f51b5; padding-left: .8em; }
 .md-typeset math { font-size: 1.05em; }
 .md-typeset table:not([class]) { display: table; }
 .md-typeset .md-typeset__scrollwrap { overflow-x: auto; }
+/* parameter tables: a parameter's name and type never break inside a word */
+.md-typeset .params td:nth-child(-n+3) code { white-space: nowrap; word-break: normal; overflow-wrap: normal; }
+.md-typeset .params td:nth-child(-n+3) { white-space: nowrap; }
+.md-typeset .params td:last-child { width: 100%; }
 """
 
 def build(run_mkdocs=True):
     sys.path.insert(0, str(ROOT))
+    nb_dir = ROOT/'nbs'
+    check_nav([p.relative_to(nb_dir) for p in nb_dir.rglob('*.ipynb') if not any(x.startswith(('.', '_')) for x in p.relative_to(nb_dir).parts)])
     from nbdev.serve import proc_nbs
     cache = Path(proc_nbs(force=False, n_workers=0))
     where,ns = symbols()
@@ -216,22 +289,20 @@ def build(run_mkdocs=True):
         lead = f'{link_names(desc, where, url)}\n{{: .description }}\n\n' if desc else ''
         dest = SRC/'docs'/url; dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(head + lead + body + '\n')
-        pages.append(dict(url=url, title=title.replace('`', ''), group='Tutorials' if rel.parts[0] == 'tutorials' else 'API'))
+        pages.append(dict(url=url, title=title.replace('`', ''), nb=str(rel.with_suffix(''))))
     (SRC/'docs'/'extra.css').write_text(CSS)
     # the search worker from file://: the offline plugin would load this shim from unpkg.com; the site ships its copy
     (SRC/'docs'/'assets').mkdir(exist_ok=True)
     shutil.copy(ROOT/'tools'/'assets'/'iframe-worker-shim.js', SRC/'docs'/'assets'/'iframe-worker-shim.js')
-    nav = [{'Home': 'index.md'}]
-    for g in ('API', 'Tutorials'):
-        items = [{pg['title']: pg['url']} for pg in pages if pg['group'] == g and pg['url'] != 'index.md']
-        if items: nav.append({g: items})
+    nav = [{g: [{NAV[k][1]: pg['url']} for k in NAV for pg in pages if pg['nb'] == k and NAV[k][0] == g]} for g in GROUPS]
+    nav = [n for n in nav if next(iter(n.values()))]
     cfg = dict(site_name='lottery_fastai', site_url='', docs_dir='docs', site_dir=str(OUT), use_directory_urls=False,
-               theme=dict(name='material', features=['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
+               theme=dict(name='material', features=['navigation.sections', 'navigation.top', 'toc.integrate', 'search.highlight', 'content.code.copy'],
                           palette=dict(primary='indigo'), font=False),   # no web fonts: nothing is fetched when the site is read
                extra=dict(polyfills=['assets/iframe-worker-shim.js']),
                extra_css=['extra.css'], plugins=['search', 'offline'], nav=nav,
                markdown_extensions=['tables', 'attr_list', 'md_in_html', 'admonition', 'toc', 'pymdownx.superfences',
-                                    {'pymdownx.highlight': dict(use_pygments=True)}])
+                                    {'pymdownx.highlight': dict(use_pygments=True, line_spans='__span')}])
     (SRC/'mkdocs.yml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     if run_mkdocs:
         if OUT.exists(): shutil.rmtree(OUT)

@@ -1,10 +1,15 @@
 """Open every page of the built site (`_docs/`) in headless Chromium and check it: `python tools/docs_test.py`.
 
 Serves `_docs/` on 127.0.0.1 and, for each page: no console or page errors, every image loaded, every internal link
-points to a page or an anchor that exists, no stored output longer than 200 lines, and on the API pages a parameter
-table for the documented names; the experiment, stability and LeNet pages show figures; a page with math renders it
-(MathML laid out by the browser). Search finds "rewind" both over HTTP and with the site opened from disk (`file://`).
-A screenshot of each page goes to `_docs/screenshots/`. Closes with `N passed, N failed`.
+points to a page or an anchor that exists, no stored output longer than 200 lines, no code block or text output wider
+than its column (1300 px window: a longer line wraps, it never scrolls sideways), DataFrame outputs styled as the site's
+tables, a parameter table for each documented name (tools/docments_check.py: a parameter or the return described), each
+row of it described, no return description standing for a parameter, and no parameter name or type broken inside a
+word; the experiment, stability and LeNet pages show figures; a page with math renders it (MathML laid out by the
+browser). The sidebar shows the groups of tools/docs.py's GROUPS in that order, each page under its NAV group; the
+README's "Which call do I need" table links to pages the sidebar shows outside Internals. Search finds "rewind" both
+over HTTP and with the site opened from disk (`file://`). Before the browser, the parameter tables' sources are checked
+(tools/docments_check.py). A screenshot of each page goes to `_docs/screenshots/`. Closes with `N passed, N failed`.
 Needs Chromium (Debian's `chromium`, at /usr/bin/chromium or $CHROMIUM) and the `playwright` package (no browser download).
 """
 import functools, http.server, importlib, json, os, re, sys, threading
@@ -16,6 +21,63 @@ SITE = ROOT/'_docs'
 MAX_LINES = 200
 FIGURE_PAGES = {'experiment.html', 'stability.html', 'tutorials/lenet_lottery.html', 'tutorials/stability.html'}
 MATH_PAGES = {'tutorials/seed_walkthrough.html'}
+
+def _tool(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'lottery_{name}', ROOT/'tools'/f'{name}.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+    return m
+
+def expected_tables(docs, dc) -> dict:
+    "{page: number of parameter tables it shows}: one per documented `show_doc` (a parameter or the return described)"
+    from collections import Counter
+    n = Counter()
+    for nb,expr,obj in dc.documented(docs):
+        rel = Path(nb).relative_to('nbs')
+        url = 'index.html' if rel.name == 'index.ipynb' else docs.page_name(rel).replace('.md', '.html')
+        n[url] += 0 if isinstance(obj, Exception) else int(dc.has_docment(obj))
+    return n
+
+def readme_pages() -> list:
+    "Pages the README's 'Which call do I need' table links to"
+    txt = (ROOT/'README.md').read_text()
+    m = re.search(r'## Which call do I need\n(.*?)(?:\n## |\Z)', txt, re.S)
+    return re.findall(r'\]\(https://lottery-fastai\.github\.io/lottery_fastai/([\w/.-]+\.html)\)', m.group(1)) if m else []
+
+# every parameter table on the page: rows without a description, a Returns description while the last parameter has
+# none (the comment of the last parameter read as the return's), a name or type broken inside a word
+PARAM_TABLES = """() => [...document.querySelectorAll('article .params table')].map(t => {
+  const h = t.closest('.params').previousElementSibling;
+  let head = t.closest('.params'); while (head && !/^H[1-6]$/.test(head.tagName)) head = head.previousElementSibling;
+  const rows = [...t.tBodies[0].rows].map(r => ({name: r.cells[0].innerText.trim(), det: r.cells[3].innerText.trim(),
+      broken: [...r.querySelectorAll('td:nth-child(-n+3) code')].filter(c => c.getClientRects().length > 1).map(c => c.innerText)}));
+  return {name: head ? head.id : '?', rows};
+})"""
+
+OVERFLOW = """() => [...document.querySelectorAll('article pre, article pre > code, article div.output')].filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.textContent.split('\\n').reduce((a, b) => a.length >= b.length ? a : b, '').slice(0, 60))"""
+
+WRAPPED = """() => { const ls = [...document.querySelectorAll('article pre > code > span[id^="__span-"]')];
+  return ls.filter(l => l.getClientRects().length && l.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(l).lineHeight)).length; }"""
+
+FRAMES = """() => [...document.querySelectorAll('article div.output.html table')].filter(t => t.hasAttribute('class') || t.hasAttribute('border') ||
+  !t.closest('.md-typeset__table')).length"""
+
+SIDEBAR = """() => [...document.querySelectorAll('.md-nav--primary > .md-nav__list > li.md-nav__item--section')].map(li => ({
+  group: li.querySelector(':scope > label, :scope > .md-nav__link').innerText.trim(),
+  pages: [...li.querySelectorAll(':scope > nav > ul > li > a.md-nav__link, :scope > nav > ul > li > label + a, :scope > nav > ul > li > .md-nav__container > a')]
+      .map(a => new URL(a.href).pathname.split('/').slice(-2).join('/'))}))"""
+
+def table_problems(tables) -> list:
+    out = []
+    for t in tables:
+        params = [r for r in t['rows'] if r['name'] != 'Returns']
+        ret = next((r for r in t['rows'] if r['name'] == 'Returns'), None)
+        if params and ret and ret['det'] and not params[-1]['det']:
+            out.append(f"{t['name']}: Returns {ret['det'][:40]!r} documents `{params[-1]['name']}`, shown with no description")
+        out += [f"{t['name']}: parameter `{r['name']}` has no description" for r in params if not r['det']]
+        out += [f"{t['name']}: `{c}` broken inside a word" for r in t['rows'] for c in r['broken']]
+    return out
 
 def api_pages() -> set:
     "Pages of the library modules that export public names: each must show a parameter table"
@@ -66,8 +128,12 @@ def main():
     if exe is None: sys.exit('Chromium not found (apt-get install chromium, or set $CHROMIUM)')
     pages = sorted(str(p.relative_to(SITE)) for p in SITE.rglob('*.html') if p.name not in ('404.html', 'search.html'))
     if not pages: sys.exit('no pages in _docs/: run `make docs` first')
+    only = [a for a in sys.argv[1:] if a.endswith('.html')]   # `docs_test.py experiment.html ...`: those pages only
+    if only: pages = [p for p in pages if p in only]
     api = api_pages()
     missing = sorted(api - set(pages))
+    docs, dc = _tool('docs'), _tool('docments_check')
+    n_tables = expected_tables(docs, dc)
     shots = SITE/'screenshots'; shots.mkdir(exist_ok=True)
     srv, base = serve()
     ok, bad = 0, ([('api pages', [f'missing: {missing}'])] if missing else [])
@@ -75,14 +141,18 @@ def main():
     stored = stored_output_problems()
     if stored: bad.append(('stored outputs', stored)); print('FAIL stored outputs: ' + '; '.join(stored[:5]))
     else: ok += 1; print('PASS stored outputs: none over 200 lines, no progress bars')
+    src = [f'{nb}: {name}: {p}' for nb,name,p in dc.check()]
+    if src: bad.append(('parameter-table sources', src)); print(f'FAIL parameter-table sources (tools/docments_check.py): {len(src)} problems:\n  ' + '\n  '.join(src))
+    else: ok += 1; print('PASS parameter-table sources: every documented parameter on its own line, no return description standing for a parameter')
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=['--no-sandbox', '--disable-gpu', '--disable-quic',
             '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'])
-        page = browser.new_page(viewport={'width': 1280, 'height': 900})
+        page = browser.new_page(viewport={'width': 1300, 'height': 900})
         errors = []
         page.on('console', lambda m: errors.append(f'console {m.type}: {m.text}') if m.type == 'error' else None)
         page.on('pageerror', lambda e: errors.append(f'page error: {e}'))
         page.on('requestfailed', lambda r: errors.append(f'request failed: {r.url}'))
+        wrapped, sidebar = {}, []
         for name in pages:
             errors.clear(); problems = []
             resp = page.goto(base + name, wait_until='load')
@@ -91,9 +161,15 @@ def main():
             if broken: problems.append(f'{broken} images did not load')
             longest = page.evaluate("Math.max(0, ...[...document.querySelectorAll('pre.output')].map(p => p.textContent.split('\\n').length))")
             if longest > MAX_LINES: problems.append(f'an output of {longest} lines')
-            if name in api:
-                tables = page.evaluate("[...document.querySelectorAll('article table')].filter(t => /Parameter/.test(t.rows[0]?.textContent || '') && /Default/.test(t.rows[0]?.textContent || '')).length")
-                if not tables: problems.append('no parameter table')
+            tables = page.evaluate(PARAM_TABLES)
+            if len(tables) != n_tables.get(name, 0): problems.append(f'{len(tables)} parameter tables, expected {n_tables.get(name, 0)} (one per documented name)')
+            problems += table_problems(tables)
+            over = page.evaluate(OVERFLOW)
+            if over: problems.append(f'{len(over)} code blocks or outputs wider than the column: ' + '; '.join(map(repr, over[:3])))
+            wrapped[name] = page.evaluate(WRAPPED)
+            frames = page.evaluate(FRAMES)
+            if frames: problems.append(f'{frames} DataFrame outputs not styled as the site\'s tables')
+            if not sidebar: sidebar = page.evaluate(SIDEBAR)
             shown = page.evaluate("/&#?[0-9A-Za-z]+;/.test(document.querySelector('article').innerText)")
             if shown: problems.append('an HTML entity shown as text')
             if name in FIGURE_PAGES:
@@ -117,6 +193,21 @@ def main():
             problems += errors
             if problems: bad.append((name, problems)); print(f'FAIL {name}: ' + '; '.join(problems[:5]))
             else: ok += 1; print(f'PASS {name}')
+        # the sidebar: the groups in order, each page in its group; the README's table: pages shown outside Internals
+        want = [(g, [docs.page_name(Path(k + '.ipynb')).replace('.md', '.html') if k != 'index' else 'index.html' for k,v in docs.NAV.items() if v[0] == g])
+                for g in docs.GROUPS]
+        want = [(g, us) for g,us in want if us]
+        got = [(sb['group'], [u if u.startswith('tutorials/') else u.split('/')[-1] for u in sb['pages']]) for sb in sidebar]
+        if got == want and want[-1][0] == 'Internals': ok += 1; print(f"PASS sidebar: {' > '.join(g for g,_ in got)}, each page in its group")
+        else:
+            diff = [f'{g}: {us}' for g,us in got if (g, us) not in want] or [f'groups {[g for g,_ in got]}']
+            bad.append(('sidebar', diff)); print(f"FAIL sidebar: expected {[g for g,_ in want]}; differs: " + '; '.join(diff[:4]))
+        placed = {u: g for g,us in got for u in us}
+        rp = readme_pages()
+        off = [f'{u} ({placed.get(u, "not in the sidebar")})' for u in rp if placed.get(u) in (None, 'Internals') or not (SITE/u).exists()]
+        if rp and not off: ok += 1; print(f"PASS README's 'Which call do I need': {len(rp)} links, each to a page in {sorted({placed[u] for u in rp})}")
+        else: bad.append(('README table', off or ['no links found'])); print(f"FAIL README's 'Which call do I need': {off or 'no links found'}")
+        print(f"code lines wrapped to fit the column: {sum(wrapped.values())} (" + ', '.join(f'{k} {v}' for k,v in sorted(wrapped.items(), key=lambda kv: -kv[1]) if v)[:400] + ')')
         # search, over HTTP and from disk
         for how,url in (('http', base + 'index.html'), ('file://', (SITE/'index.html').as_uri())):
             errors.clear()
