@@ -29,7 +29,12 @@ def _chains(model) -> dict:
     "{module path: SparseChain} of a `sparse_linears` model"
     return {n: m for n,m in get_model(model).named_modules() if isinstance(m, SparseChain)}
 
-def export_sparse(model:nn.Module, path, ticket:Ticket|None=None, half:bool=False, fmt:str='auto') -> Path:
+def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` one)
+                  path, # the safetensors file written
+                  ticket:Ticket|None=None, # its masks say what is pruned (None: the zeros of every Linear and conv weight)
+                  half:bool=False, # store the values as float16
+                  fmt:str='auto', # 'bitmask', 'csr' or 'auto' (the smaller, per tensor)
+                 ) -> Path: # the file written
     "Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor); a `sparse_linears` model is written with its chains as they are"
     from safetensors.torch import save_file
     if fmt not in ('auto', 'bitmask', 'csr'): raise ValueError(f"fmt: expected 'auto', 'bitmask' or 'csr', got {fmt!r}")
@@ -105,7 +110,9 @@ def load_sparse(path, # a file written by `export_sparse`
 _passthrough = (nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout, nn.Identity)
 
 @torch.no_grad()
-def compact_structured(model:nn.Sequential, example:torch.Tensor) -> nn.Sequential:
+def compact_structured(model:nn.Sequential, # a network whose structured ticket left dead units (Conv2d, Linear, BatchNorm, Flatten...)
+                       example:torch.Tensor, # an input batch: traces the shapes between the layers
+                      ) -> nn.Sequential:
     "A smaller `nn.Sequential` without the dead units of `model`, computing the same outputs (in eval mode)"
     if not isinstance(model, nn.Sequential): raise ValueError("model: compact_structured works on nn.Sequential networks")
     ok = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.Flatten) + _passthrough

@@ -48,14 +48,26 @@ def _conv_net(n_pairs, n_out, in_channels, img_size, dropout):
     layers.append(('flatten', nn.Flatten()))
     return glorot_init(nn.Sequential(OrderedDict(layers + _fc_head(c*side*side, n_out, (256, 256), dropout))))
 
-def conv2(n_out:int=10, in_channels:int=3, img_size:int=32, dropout:float=0.):
+def conv2(n_out:int=10, # classes
+          in_channels:int=3, # channels of the input images
+          img_size:int=32, # side of the square input images
+          dropout:float=0., # dropout after each hidden fully connected layer (0: none)
+         ):
     "Conv-2: 64-64-pool, then fully connected 256-256-`n_out`"
     return _conv_net(1, n_out, in_channels, img_size, dropout)
 
-def conv4(n_out:int=10, in_channels:int=3, img_size:int=32, dropout:float=0.):
+def conv4(n_out:int=10, # classes
+          in_channels:int=3, # channels of the input images
+          img_size:int=32, # side of the square input images
+          dropout:float=0., # dropout after each hidden fully connected layer (0: none)
+         ):
     "Conv-4: 64-64-pool-128-128-pool, then fully connected 256-256-`n_out`"
     return _conv_net(2, n_out, in_channels, img_size, dropout)
 
-def conv6(n_out:int=10, in_channels:int=3, img_size:int=32, dropout:float=0.):
+def conv6(n_out:int=10, # classes
+          in_channels:int=3, # channels of the input images
+          img_size:int=32, # side of the square input images
+          dropout:float=0., # dropout after each hidden fully connected layer (0: none)
+         ):
     "Conv-6: 64-64-pool-128-128-pool-256-256-pool, then fully connected 256-256-`n_out`"
     return _conv_net(3, n_out, in_channels, img_size, dropout)

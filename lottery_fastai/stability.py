@@ -57,7 +57,15 @@ def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None):
 
 def _check_points(n_points): check_int(n_points, 'n_points', 11)
 
-def path_errors(learn, w1:dict, w2:dict, n_points:int=11, dl=None, metric=accuracy, recompute:bool=False, bn_batches:int=20):
+def path_errors(learn, # the Learner whose model is evaluated at each point
+                w1:dict, # the state at alpha = 0
+                w2:dict, # the state at alpha = 1
+                n_points:int=11, # evenly spaced points, both ends included
+                dl=None, # where the error is measured (default: the test set `dls[2]`, else the validation set)
+                metric=accuracy, # error is 1 - metric
+                recompute:bool=False, # re-estimate BatchNorm statistics at each point
+                bn_batches:int=20, # training batches used for that estimate
+               ):
     "Errors (1 - `metric`) of `learn.model` at `n_points` evenly spaced points between the states `w1` and `w2`"
     _check_points(n_points)
     dl = dl if dl is not None else (learn.dls[2] if len(learn.dls.loaders) > 2 else learn.dls.valid)
@@ -95,7 +103,14 @@ def instability(learn, # the Learner whose model is trained (its state is restor
     return Instability(alphas, errs, threshold)
 
 # %% ../nbs/16_stability.ipynb #c9717cd7
-def pruning_stability(learn, ticket:Ticket, epochs:int, lr=None, fit_fn:str='fit', skip:int=0, data_seed:int=0) -> dict:
+def pruning_stability(learn, # the Learner whose model is the ticket's network (its state is restored afterwards)
+                      ticket:Ticket, # a ticket with its rewind state: the ticket and the dense network both train from it
+                      epochs:int, # epochs of each training
+                      lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
+                      fit_fn:str='fit', # how each training runs (one of `fit_fns`)
+                      skip:int=0, # epochs of the schedule skipped (the rewind point, in whole epochs)
+                      data_seed:int=0, # the data order of both trainings
+                     ) -> dict: # `distance`, `relative` (to the dense kept weights' norm) and `per_layer` distances
     "L2 distance between the kept weights of the ticket trained in isolation and of the dense network trained from the same state"
     if ticket.rewind_state is None: raise ValueError("ticket: no rewind state to train from")
     before = state_copy(learn.model)

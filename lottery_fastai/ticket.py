@@ -192,7 +192,9 @@ def carried_state(model:nn.Module) -> list:
 _macs_layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 @torch.no_grad()
-def layer_macs(model:nn.Module, example) -> list:
+def layer_macs(model:nn.Module, # the network, its pruned weights zero
+               example, # an input batch, traced in one eval-mode forward
+              ) -> list:
     "(name, dense multiply-adds, nonzero multiply-adds) of every Linear and convolution of `model` in one eval-mode forward of `example`"
     m,rows,hooks = get_model(model),[],[]
     def hook(name):
@@ -212,7 +214,9 @@ def layer_macs(model:nn.Module, example) -> list:
         for mod,st in carried: mod.__dict__.update(st)
     return rows
 
-def theoretical_speedup(model:nn.Module, example) -> float:
+def theoretical_speedup(model:nn.Module, # the network, its pruned weights zero
+                        example, # an input batch, traced in one eval-mode forward
+                       ) -> float:
     "Dense over nonzero multiply-adds of the Conv and Linear layers of `model`, traced on `example` (Blalock et al. 2020)"
     rows = layer_macs(model, example)
     nz = sum(r[2] for r in rows)
