@@ -3,11 +3,10 @@
 The notebooks go through nbdev's own processing (`nbdev.serve.proc_nbs`: show_doc cells added for every exported name,
 hidden cells removed, directives applied, stored outputs kept) into `_proc/`. Each processed notebook becomes a Markdown
 page: markdown cells as they are, code cells with their stored outputs, every `show_doc` as a signature and a parameter
-table (name, type, default and the docment of each parameter, from fastcore's `docments`; as nbdev, no table
-for a function that documents none), LaTeX math as MathML (so it
-renders with no script and no network), and the project's own names linked to their pages. mkdocs-material builds the
-site from those pages, with its offline search plugin, so search works when the site is opened from disk (`file://`)
-as well as over HTTP. The sidebar groups the pages by what users do (`GROUPS`, `NAV`: each notebook's group and
+table (name, type, default and the docment of each parameter, from fastcore's `docments`; as nbdev, no table for a
+function that documents none), LaTeX math as MathML (so it renders with no script and no network), and the project's
+own names linked to their pages. mkdocs-material builds the site from those pages, with its offline search plugin, so
+search works when the site is opened from disk (`file://`) as well as over HTTP. The sidebar groups the pages by what users do (`GROUPS`, `NAV`: each notebook's group and
 sidebar title; a notebook missing from `NAV` stops the build with the line to add). No network is used at build or view
 time. Where Quarto exists, `nbdev-docs` builds the usual Quarto site from the same notebooks instead (the published
 path, `.github/workflows/deploy.yaml`).
