@@ -143,6 +143,7 @@ def api_doc(expr: str, ns: dict) -> str:
         d = dm.get(p.name, {}) if isinstance(dm, dict) else {}
         det = (d.get('docment') or '') if isinstance(d, dict) else ''
         anno = p.annotation if p.annotation is not inspect.Parameter.empty else (d.get('anno') if isinstance(d, dict) else None)
+        if anno is type(None): anno = None   # docments' guess from a default of None says nothing of the type
         shown = ('*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else '') + p.name
         rows.append(f"| `{shown}` | {_fmt_anno(anno)} | {_fmt_default(p.default)} | {_cell(det)} |")
     ret = dm.get('return', {}) if isinstance(dm, dict) else {}
@@ -268,6 +269,7 @@ CSS = """
 .md-typeset .params td:nth-child(-n+3) code { white-space: nowrap; word-break: normal; overflow-wrap: normal; }
 .md-typeset .params td:nth-child(-n+3) { white-space: nowrap; }
 .md-typeset .params td:last-child { width: 100%; }
+.md-typeset .params table:not([class]) { font-size: .7rem; }
 """
 
 def build(run_mkdocs=True):
