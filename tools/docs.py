@@ -91,12 +91,18 @@ def symbols() -> dict:
         ns.update(vars(m))
         doc = next((v[0] for v in syms[mod].values()), '')
         page = page_name(Path(doc.split('#')[0])) if doc else None
+        lows = [n.lower() for n in getattr(m, '__all__', [])]
+        _CASE_TWINS.update(n for n in getattr(m, '__all__', []) if inspect.isclass(getattr(m, n, None)) and lows.count(n.lower()) > 1)
         for n in getattr(m, '__all__', []):   # functions and classes have a show_doc heading; other objects, their page
             o = getattr(m, n, None)
             if page: where.setdefault(n, (page, anchor(n) if inspect.isfunction(o) or inspect.isclass(o) else None))
     return where,ns
 
-def anchor(name: str) -> str: return re.sub(r'[^a-z0-9_.-]', '', name.lower())
+_CASE_TWINS = set()   # classes whose lowercased name is also a function's of their module (`Instability`, `instability`)
+
+def anchor(name: str) -> str:
+    "A name's heading id: lowercased, as nbdev's; a class whose name only differs by case from a function's gets '-class'"
+    return re.sub(r'[^a-z0-9_.-]', '', name.lower()) + ('-class' if name in _CASE_TWINS else '')
 
 # ------------------------------------------------------------------ show_doc: signature and parameter table
 def _fmt_default(v):

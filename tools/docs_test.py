@@ -1,15 +1,16 @@
-"""Open every page of the built site (`_docs/`) in headless Chromium and check it: `python tools/docs_test.py`.
+"""Open every page of the built site (`_docs/`) in headless Chromium and check it: `python tools/docs_test.py [page.html ...]`.
 
 Serves `_docs/` on 127.0.0.1 and, for each page: no console or page errors, every image loaded, every internal link
-points to a page or an anchor that exists, no stored output longer than 200 lines, no code block or text output wider
-than its column (1300 px window: a longer line wraps, it never scrolls sideways), DataFrame outputs styled as the site's
-tables, a parameter table for each documented name (tools/docments_check.py: a parameter or the return described), each
-row of it described, no return description standing for a parameter, and no parameter name or type broken inside a
-word; the experiment, stability and LeNet pages show figures; a page with math renders it (MathML laid out by the
-browser). The sidebar shows the groups of tools/docs.py's GROUPS in that order, each page under its NAV group; the
-README's "Which call do I need" table links to pages the sidebar shows outside Internals. Search finds "rewind" both
-over HTTP and with the site opened from disk (`file://`). Before the browser, the parameter tables' sources are checked
-(tools/docments_check.py). A screenshot of each page goes to `_docs/screenshots/`. Closes with `N passed, N failed`.
+points to a page or an anchor that exists (no id used twice), no stored output longer than 200 lines, no code block or
+text output wider than its column (1300 px window: a longer line wraps, it never scrolls sideways), DataFrame outputs
+styled as the site's tables, a parameter table for each documented name (tools/docments_check.py: a parameter or the
+return described), each row of it described, no return description standing for a parameter, and no parameter name or
+type broken inside a word; the experiment, stability and LeNet pages show figures; a page with math renders it (MathML
+laid out by the browser). The sidebar shows the groups of tools/docs.py's GROUPS in that order, each page under its NAV
+group; the README's "Which call do I need" table links to pages the sidebar shows outside Internals. Search finds
+"rewind" both over HTTP and with the site opened from disk (`file://`). Before the browser, the parameter tables'
+sources are checked (tools/docments_check.py). A screenshot of each page goes to `_docs/screenshots/`. Closes with
+`N passed, N failed`. Pages named on the command line: only those.
 Needs Chromium (Debian's `chromium`, at /usr/bin/chromium or $CHROMIUM) and the `playwright` package (no browser download).
 """
 import functools, http.server, importlib, json, os, re, sys, threading
@@ -171,6 +172,8 @@ def main():
             frames = page.evaluate(FRAMES)
             if frames: problems.append(f'{frames} DataFrame outputs not styled as the site\'s tables')
             if not sidebar: sidebar = page.evaluate(SIDEBAR)
+            twins = page.evaluate("(() => { const ids = [...document.querySelectorAll('article [id]')].map(e => e.id); return [...new Set(ids.filter((x, i) => ids.indexOf(x) !== i))]; })()")
+            if twins: problems.append(f'ids used twice (a link lands on the first): {twins[:5]}')
             shown = page.evaluate("/&#?[0-9A-Za-z]+;/.test(document.querySelector('article').innerText)")
             if shown: problems.append('an HTML entity shown as text')
             if name in FIGURE_PAGES:
