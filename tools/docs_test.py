@@ -143,6 +143,10 @@ def main():
     stored = stored_output_problems()
     if stored: bad.append(('stored outputs', stored)); print('FAIL stored outputs: ' + '; '.join(stored[:5]))
     else: ok += 1; print('PASS stored outputs: none over 200 lines, no progress bars')
+    try: docs.check_nav([Path(k + '.ipynb') for k in docs.NAV] + [Path('98_unplaced.ipynb')]); said = ''
+    except SystemExit as e: said = str(e)
+    if "'98_unplaced': ('<group>'" in said and 'to NAV in tools/docs.py' in said: ok += 1; print('PASS sidebar table: a notebook not in NAV stops the build, naming the line to add')
+    else: bad.append(('sidebar table', [said or 'an unplaced notebook passed'])); print(f'FAIL sidebar table: an unplaced notebook gave {said!r}')
     src = [f'{nb}: {name}: {p}' for nb,name,p in dc.check()]
     if src: bad.append(('parameter-table sources', src)); print(f'FAIL parameter-table sources (tools/docments_check.py): {len(src)} problems:\n  ' + '\n  '.join(src))
     else: ok += 1; print('PASS parameter-table sources: every documented parameter on its own line, no return description standing for a parameter')
