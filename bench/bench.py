@@ -593,8 +593,8 @@ initial masks RigL draws (the same counts) for the whole fit; `rigl`/`set`: `Dyn
 (masking only simulates sparsity), so the update steps' dense gradient is inside both times; what RigL and SET add is
 the updates themselves (the drop and grow, timed with `process_time` around each: `inside_updates_ms`,
 `accounted_ratio` = 1 + that / the static fit) and their per-step check. Target: at most 1.10x. Memory: the boolean
-masks, 1 byte per prunable weight, kept for the whole fit (`Ticket.memory`); an update holds, per layer in turn, two
-float32 score copies and two boolean masks of that layer (10 bytes per weight of the largest layer, freed after it).
+masks, 1 byte per prunable weight, kept for the whole fit (`Ticket.memory`); an update also holds, one layer at a time,
+temporary scores and masks the size of that layer (not measured here), freed before the next layer.
 
 {md_table(rows)}
 <!-- dynamic: end -->
