@@ -650,6 +650,8 @@ def main():
     lvl += level_throughput(f'Conv-4: 6 members, 2 epochs of {conv_dls.train.n} digits', lambda: conv4(in_channels=1, img_size=28), conv_dls, 6, 2, 3e-4, 8, 1 if q else 3)
     print('make demo, quiet and beside two CPU-bound processes', flush=True)
     demo = demo_times([['--rounds', '2', '--epochs', '3']], ['free', '2'], with_full=not q)
+    print('dynamic sparse training: RigL and SET against static masks', flush=True)
+    dyn_txt = dynamic_section(1 if q else 3)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
     head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['inside_lottery_ms']:.0f} ms in the fit), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
@@ -763,7 +765,8 @@ share the 2 cores. `--threads free` (the demo's default) chooses the intra-op th
 free then, and says how many; `--threads 2` is torch's default on this machine.
 
 {md_table(demo)}
-"""
+
+{dyn_txt}"""
     Path(a.out).write_text(txt)
     print(txt)
 
