@@ -536,6 +536,70 @@ def sizes_and_latency(reps):
                               compact_ms=round(1e3*min(cc), 2), speedup=round(min(d)/min(cc), 2)))
     return rows,srows
 
+# ---------------------------------------------------------------- dynamic sparse training (RigL, SET)
+DYN_EPOCHS,DYN_SPARSITY = 6,90
+
+def dynamic_fit(variant, dls, masks=None):
+    "CPU time of one LeNet-300-100 fit of `variant` ('static' keeps `masks`; 'rigl'/'set' update theirs every 100 steps), the callback, and the time inside its updates"
+    from lottery_fastai.dynamic import DynamicSparseCallback
+    inside = [0.]
+    if variant == 'static': cbs = lambda: [TicketCallback(Ticket({n: m.clone() for n,m in masks.items()}))]
+    else:
+        class Timed(DynamicSparseCallback):
+            def _update(self, t):
+                t0 = time.process_time(); DynamicSparseCallback._update(self, t); inside[0] += time.process_time() - t0
+        cbs = lambda: [Timed(DYN_SPARSITY, variant, update_every=100, seed=0, verbose=False)]
+    made = []
+    def keep():
+        made[:] = cbs(); return made
+    t,learn = timed_fit(lenet_300_100, dls, DYN_EPOCHS, keep)
+    return t,made[0],inside[0],learn
+
+def dynamic_section(reps) -> str:
+    "The Markdown section of bench/RESULTS.md on RigL and SET against static sparse training with the same masks"
+    reps = 2*reps + 1   # (fits of a few seconds: more rounds than the other sections, at the same cost)
+    dls = mnist_dls(bs=60)
+    _,cb,_,_ = dynamic_fit('rigl', dls)   # warm-up; its initial masks (the seed's ERK draw) are the static variant's
+    set_seed(0); from lottery_fastai.dynamic import DynamicSparseCallback
+    probe = Learner(dls, lenet_300_100(), loss_func=CrossEntropyLossFlat())
+    c0 = DynamicSparseCallback(DYN_SPARSITY, update_every=100, seed=0, verbose=False); c0.learn = probe
+    c0._gen = torch.Generator().manual_seed(0); masks = c0._draw(c0.pruner.targets(probe.model))
+    variants = ['static', 'rigl', 'set']
+    times,inside,ups = {v: [] for v in variants},{v: [] for v in variants},{}
+    for r in range(reps):
+        order = variants[:]; pyrandom.Random(r).shuffle(order)
+        for v in order:
+            t,c,ins,learn = dynamic_fit(v, dls, masks)
+            times[v].append(t); inside[v].append(ins)
+            ups[v] = (getattr(c, 'n_updates', None), getattr(c, 'n_steps', None), c.tkt.memory()['bytes_per_param'])
+    base = np.array(times['static'])
+    rows = []
+    for v in variants:
+        ts = np.array(times[v]); paired = ts/base
+        rows.append(dict(variant=v if v != 'static' else 'static masks (TicketCallback)', median_cpu_s=round(float(np.median(ts)), 3),
+                         ratio_vs_static=round(float(np.median(paired)), 3), ratio_q1_q3=f"{np.quantile(paired, .25):.3f}-{np.quantile(paired, .75):.3f}",
+                         inside_updates_ms=round(1000*float(np.median(inside[v])), 1),
+                         accounted_ratio=round(1 + float(np.median(np.array(inside[v])/base)), 4),
+                         mask_updates=f"{ups[v][0]} of {ups[v][1]} steps" if v != 'static' else '-',
+                         bytes_per_prunable_weight=ups[v][2], rounds=len(ts)))
+    return f"""<!-- dynamic: begin -->
+## Dynamic sparse training: RigL and SET against static masks
+
+`python bench/bench.py --only dynamic` ({reps} rounds, each running every variant once in a shuffled order; CPU time of
+the whole fit, one thread; {machine()}): LeNet-300-100 on the embedded digits (3,500 training digits, batch 60, Adam,
+{DYN_EPOCHS} epochs), {DYN_SPARSITY}% sparse with ERK layer densities. `static masks`: a `TicketCallback` keeping the
+initial masks RigL draws (the same counts) for the whole fit; `rigl`/`set`: `DynamicSparseCallback(update_every=100)`
+(T_end = 75% of the steps). PyTorch's backward computes the dense weight gradient at every step in every variant
+(masking only simulates sparsity), so the update steps' dense gradient is inside both times; what RigL and SET add is
+the updates themselves (the drop and grow, timed with `process_time` around each: `inside_updates_ms`,
+`accounted_ratio` = 1 + that / the static fit) and their per-step check. Target: at most 1.10x. Memory: the boolean
+masks, 1 byte per prunable weight, kept for the whole fit (`Ticket.memory`); an update also holds, one layer at a time,
+temporary scores and masks the size of that layer (not measured here), freed before the next layer.
+
+{md_table(rows)}
+<!-- dynamic: end -->
+"""
+
 def md_table(rows):
     if not rows: return ''
     cols = list(rows[0])
@@ -543,7 +607,7 @@ def md_table(rows):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai', 'ranks', 'inference'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
@@ -551,7 +615,7 @@ def main():
     if a.child_pai: return pai_child(a.child_pai)
     if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section)[a.only](1 if a.quick else 3)
+        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section)[a.only](1 if a.quick else 3)
         i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
         txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return
@@ -586,6 +650,8 @@ def main():
     lvl += level_throughput(f'Conv-4: 6 members, 2 epochs of {conv_dls.train.n} digits', lambda: conv4(in_channels=1, img_size=28), conv_dls, 6, 2, 3e-4, 8, 1 if q else 3)
     print('make demo, quiet and beside two CPU-bound processes', flush=True)
     demo = demo_times([['--rounds', '2', '--epochs', '3']], ['free', '2'], with_full=not q)
+    print('dynamic sparse training: RigL and SET against static masks', flush=True)
+    dyn_txt = dynamic_section(1 if q else 3)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
     head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['inside_lottery_ms']:.0f} ms in the fit), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
@@ -699,7 +765,8 @@ share the 2 cores. `--threads free` (the demo's default) chooses the intra-op th
 free then, and says how many; `--threads 2` is torch's default on this machine.
 
 {md_table(demo)}
-"""
+
+{dyn_txt}"""
     Path(a.out).write_text(txt)
     print(txt)
 

@@ -63,6 +63,7 @@ def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_f
 
 def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
     "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization, its init ticket"
+    if method in dynamic_methods: return _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai)   # RigL, SET (below)
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     if method == 'gmp':
@@ -114,11 +115,13 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
     check_int(epochs, 'epochs', 1); check_int(data_seed, 'data_seed', 0); check_choice(fit_fn, 'fit_fn', fit_fns)
     check_int(iterations, 'iterations', 1, none_ok=True); check_int(n_batches, 'n_batches', 1)
     seeds = check_seeds(seeds, 'seeds')
+    dyn = _dynamic_options(methods, kwargs, granularity, checkpoint, as_ranks)   # RigL/SET's own arguments, checked (below)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
         pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity
     lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed)
     for ln in lineages: ln.kind,ln.carry_only,ln.keep_pruned_from = 'imp','imp' not in methods,'invert' in controls
+    _check_dynamic_steps(dyn, methods, lineages, epochs)
     if nm_pattern(granularity) is not None and any(m in density_methods for m in methods):
         raise ValueError(f"methods: {', '.join(m for m in methods if m in density_methods)} set each layer's count by a rule, which an N:M granularity ({granularity!r}) fixes itself")
     if 'gmp' in methods and epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
@@ -137,6 +140,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
     t.insert(2, 'method', [('dense' if r == 0 else k.split('+')[0]) for k,r in zip(t['kind'], t['round'])])
     t.insert(3, 'control', [(k.split('+')[1] if '+' in k else 'none') for k in t['kind']])
     if 'imp' not in methods: exp.tickets = {k: v for k,v in exp.tickets.items() if k[1] != 'imp'}
+    exp = _dynamic_controls(exp, lineages, make_learner, inits, stack, eval_every, train_metrics, verbose)   # RigL/SET's static controls
     return exp
 
 # %% ../nbs/15a_methods.ipynb #32ab1488
@@ -184,3 +188,93 @@ def plot_sanity(self:LotteryExperiment, axs=None):
         pct_axis(ax, t['pct_remaining']); ax.set_title(method); ax.legend(fontsize=7); ax.grid(alpha=0.3)
     axs[0].set_ylabel(f"{m}{' (%)' if scale == 100 else ''}")
     return axs
+
+# %% ../nbs/15a_methods.ipynb #f4dbaf75
+# --- dynamic sparse training (RigL, SET) in compare_methods: trained from each seed's initialization at each level, beside
+# the control "its final mask retrained from the initialization" ('rigl+static'), trained once every level is done
+from .dynamic import DynamicSparseCallback, dynamic_methods, training_speedup, update_steps
+from .rounds import train_level, Member, sample_input
+from .search import say
+compare_method_names = compare_method_names + dynamic_methods
+_dynamic_args = dict(update_every='update_every', stop_at='stop_at', drop_fraction='drop_fraction', dynamic_density='layer_density')
+
+def _dynamic_options(methods, kwargs:dict, granularity:str, checkpoint=None, as_ranks=None) -> dict:
+    "RigL/SET's options popped from `compare_methods`' `kwargs` (update_every, stop_at, drop_fraction, dynamic_density), checked before any training"
+    opts = {v: kwargs.pop(k) for k,v in _dynamic_args.items() if k in kwargs}
+    dyn = [m for m in methods if m in dynamic_methods]
+    if not dyn:
+        if opts: raise ValueError(f"{', '.join(k for k,v in _dynamic_args.items() if v in opts)}: only for the methods {', '.join(dynamic_methods)}")
+        return opts
+    for k in ('layer_sparsity', 'prune_bias'):
+        if kwargs.get(k): raise ValueError(f"{k}: not with the methods {', '.join(dyn)} (their layers' counts follow `dynamic_density`, weights only)")
+    if checkpoint is not None: raise ValueError(f"checkpoint: not yet with the methods {', '.join(dyn)} (their controls train after the last level)")
+    if as_ranks is not None: raise ValueError(f"as_ranks: not yet with the methods {', '.join(dyn)}")
+    for m in dyn: DynamicSparseCallback(50, m, granularity=granularity, verbose=False, **opts)   # refuses what it cannot do
+    return opts
+
+def _check_dynamic_steps(opts:dict, methods, lineages:list, epochs:int):
+    "Each lineage learns RigL/SET's options; a `ValueError` if no mask update falls in a training"
+    for ln in lineages: ln.dynamic,ln.dynamic_tickets = opts,{}
+    if not any(m in dynamic_methods for m in methods): return
+    n = epochs*len(lineages[0].learn.dls.train)
+    ue,sa = opts.get('update_every', 100),opts.get('stop_at', 0.75)
+    if not update_steps(n, ue, sa):
+        raise ValueError(f"update_every: {ue} steps between mask updates leave no update in a training's first {int(sa*n)} of {n} steps "
+                         f"(stop_at={sa:g}); pass update_every= smaller, or train longer")
+
+class _DynamicMember(Callback):
+    "A RigL/SET member's fit: its validation record restarts after the last mask update (the early stop is chosen among points with the final masks), and its masks go to the member's ticket"
+    order,run_valid = Recorder.order+16,False
+    def __init__(self, ticket, cb): self.tk,self.cb,self.done = ticket,cb,False
+    def before_batch(self):
+        if self.training and not self.done and self.cb.log is not None and getattr(self.cb, 'steps', None) and self.train_iter >= self.cb.steps[-1]:
+            for ev in self.learn.cbs:
+                if isinstance(ev, EvalEvery): ev.curve,ev.best_loss,ev.best_state = [],math.inf,None
+            self.done = True
+    def after_fit(self):
+        src = self.cb.tkt
+        self.tk.masks,self.tk.aliases,self.tk.n_total,self.tk.left_out = src.masks,src.aliases,src.n_total,src.left_out
+        self.tk.meta.update(src.meta)
+
+def _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
+    "The member of RigL/SET at level `r`: a fresh learner at the seed's initialization, its masks drawn from the seed (its control trains later)"
+    if control is not None: return []   # its control is the final mask retrained from the initialization (`_dynamic_controls`)
+    cl = make_learner()
+    get_model(cl.model).load_state_dict(inits[ln.seed])
+    cb = DynamicSparseCallback(sparsities[r-1], method, seed=ln.seed*100_003 + r, verbose=False,
+                               **{k: pai[k] for k in ('layer_types', 'exclude') if k in pai}, **ln.dynamic)
+    tk = Ticket(meta=dict(method=method))
+    cl.add_cbs([cb, _DynamicMember(tk, cb)])
+    ln.dynamic_tickets[(r, method)] = tk
+    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=method, seed=ln.seed)]
+
+def _dynamic_controls(exp, lineages, make_learner, inits, stack=True, eval_every=None, train_metrics=False, verbose=True):
+    "Train every RigL/SET member's final mask from the seed's initialization ('rigl+static'), add their rows, and every such row's `train_speedup`"
+    import pandas as pd
+    done = [(ln, r, m, tk) for ln in lineages for (r, m),tk in sorted(getattr(ln, 'dynamic_tickets', {}).items())]
+    if not done: return exp
+    members = []
+    for ln,r,m,tk in done:
+        cl = make_learner()
+        st = Ticket({n: v.clone() for n,v in tk.masks.items()}, rewind_state=inits[ln.seed], aliases=tk.aliases, n_total=tk.n_total,
+                    left_out=tk.left_out, meta=dict(method=m, control='static', n_steps=tk.meta.get('n_steps'), dense_grad_steps=0))
+        st.rewind(cl.model)
+        members.append(Member(cl, st, r, ln.recipe(r), ln.data_seed, kind=f'{m}+static', seed=ln.seed))
+    say(verbose, f"{len(members)} final masks of {', '.join(sorted({d[2] for d in done}))} retrained from the initialization")
+    recs = train_level(members, stack, eval_every, train_metrics, verbose=verbose)
+    metric,rows,curves,speed = exp.metric,[],[],{}
+    for (ln,r,m,tk),mb,rec in zip(done, members, recs):
+        ex = sample_input(mb.learn)
+        rows.append(dict(experiment_row(mb.seed, mb.kind, rec, mb.ticket, metric, mb.learn.model, ex), method=m, control='static'))
+        speed[(ln.seed, m, r)] = training_speedup(mb.learn.model, tk, ex)
+        speed[(ln.seed, mb.kind, r)] = training_speedup(mb.learn.model, mb.ticket, ex)
+        curves += [dict(seed=mb.seed, kind=mb.kind, round=r, **c) for c in mb.ticket.curves.get(r, [])]
+        exp.tickets[(mb.seed, mb.kind)] = mb.ticket
+        say(verbose, f"seed {mb.seed} round {r:2d} {mb.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}")
+    exp.table = pd.concat([exp.table, pd.DataFrame(rows)], ignore_index=True)
+    exp.table['train_speedup'] = [speed.get((s, k, r)) for s,k,r in zip(exp.table['seed'], exp.table['kind'], exp.table['round'])]
+    exp.curves = pd.concat([exp.curves, pd.DataFrame(curves)], ignore_index=True)
+    dyn = sorted({d[2] for d in done})
+    exp.meta['kinds'] = [k for k in exp.meta['kinds'] if k.split('+')[0] not in dyn or '+' not in k] + [f'{m}+static' for m in dyn]
+    exp.meta['controls'] = list(exp.meta['controls']) + ['static']
+    return exp
