@@ -330,7 +330,7 @@ def fused_opt(opt_func):
 def train_stacked(learns:list, # the members' learners (same data, loss, optimizer; models as `stack_check` accepts)
                   tickets:list, # each member's ticket: its masks are kept in force, its curve recorded
                   r, # the round (recorded): one for all, or each member's (a list)
-                  n_epoch:int, lr=None, fit_fn:str='fit', skip:int=0, # the recipe, as `train_round`'s
+                  n_epoch:int, lr=None, fit_fn:str='fit', skip:int=0, skip_iter:int=0, # the recipe, as `train_round`'s
                   save_at:int|None=None, eval_every:int|None=None, rewind_device=None, train_metrics:bool=False,
                   data_seed:int|None=None) -> tuple: # reseed the data order first
     "Train K members as one stacked network; returns each member's record, and the last learning rate"
@@ -348,7 +348,7 @@ def train_stacked(learns:list, # the members' learners (same data, loss, optimiz
                  wd_bn_bias=l0.wd_bn_bias, train_bn=l0.train_bn, metrics=[], cbs=_NoValidation())
     if data_seed is not None: reseed(sl, data_seed)
     rc,mev = _FloatMasks(stk, save_at=save_at, rewind_device=rewind_device),_MembersEval(eval_every, K, l0.metrics, keep_best=test_dl is not None)
-    with sl.no_bar(), sl.no_logging(): getattr(sl, fit_fn)(n_epoch, lr, cbs=[rc, mev], reset_opt=True, start_epoch=skip)
+    with sl.no_bar(), sl.no_logging(): getattr(sl, fit_fn)(n_epoch, lr, cbs=[rc, mev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
     final = state_copy(model)
     extra = [{} for _ in range(K)]
     def measure(dl, prefix, suffix='', state=None):

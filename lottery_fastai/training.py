@@ -21,7 +21,7 @@ from .checkpoint import rng_kept
 
 # %% auto #0
 __all__ = ['thread_choices', 'fit_fns', 'reseed', 'free_cores', 'auto_threads', 'resolve_threads', 'using_threads',
-           'eval_callbacks', 'evaluate', 'EvalEvery', 'RoundCallback', 'train_round', 'recompute_bn']
+           'eval_callbacks', 'evaluate', 'EvalEvery', 'RoundCallback', 'SkipIters', 'train_round', 'recompute_bn']
 
 # %% ../nbs/12_training.ipynb #7e9254ec
 def reseed(learn, seed:int):
@@ -149,6 +149,27 @@ class RoundCallback(TicketCallback):
         if self.save_at is not None and self.train_iter == self.save_at and self.tkt.rewind_state is None:
             self.tkt.rewind_state = state_copy(self.model, self.rewind_device)
 
+class _SkipBatches(GetAttr):
+    "An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length stays the epoch's"
+    _default = 'dl'
+    def __init__(self, dl, n:int): self.dl,self.n = dl,n
+    def __len__(self): return len(self.dl)   # fastai's counters (`pct_train`) step by 1/len per batch
+    def __iter__(self): return itertools.islice(iter(self.dl), self.n, None)
+
+class SkipIters(Callback):
+    "In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` iterations later"
+    # fastai's `start_epoch` resumes a schedule at a whole epoch; a rewind point inside an epoch (iteration k) needs the
+    # rest: the epoch's data order is drawn and its first k mod n_iter batches skipped, as open_lth resumes a training at
+    # its step k, and `pct_train` (what ParamScheduler reads) starts where those batches end
+    order = TrainEvalCallback.order + 1   # after TrainEvalCallback sets the epoch's `pct_train`
+    def __init__(self, n:int): self.n = n
+    def before_fit(self): self._left = self.n if is_training_fit(self.learn) else 0
+    def before_train(self):
+        if not self._left: return
+        n,self._left = self._left,0
+        self.learn.pct_train += n/(len(self.dl)*self.n_epoch)
+        self.learn.dl = _SkipBatches(self.dl, n)
+
 def _at_weights(learn, state, dl, prefix, suffix=''):
     "`evaluate` on `dl` with the weights `state` loaded (then restored), keys renamed `{prefix}{name}{suffix}`"
     now = None
@@ -165,6 +186,7 @@ def train_round(learn, # the learner whose model is the ticket's network
                 lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                 fit_fn:str='fit', # one of `fit_fns`
                 skip:int=0, # epochs of the schedule skipped (the rewind point, in whole epochs)
+                skip_iter:int=0, # and iterations of the next epoch (the rest of a rewind point inside an epoch)
                 cbs=None, # more callbacks for the fit
                 save_at:int|None=None, # round 0: keep the rewind state at this iteration
                 eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
@@ -176,8 +198,10 @@ def train_round(learn, # the learner whose model is the ticket's network
     test_dl = learn.dls[2] if len(learn.dls.loaders) > 2 else None
     rc = RoundCallback(ticket, save_at=save_at, rewind_device=rewind_device)
     ev = EvalEvery(eval_every, keep_best=test_dl is not None)
+    check_int(skip_iter, 'skip_iter', 0)
+    if skip_iter >= len(learn.dls.train): raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {len(learn.dls.train)} batches of an epoch")
     with (ContextManagers([learn.no_bar(), learn.no_logging()]) if quiet else contextlib.nullcontext()):
-        getattr(learn, fit_fn)(n_epoch, lr, cbs=L(cbs)+[rc, ev], reset_opt=True, start_epoch=skip)
+        getattr(learn, fit_fn)(n_epoch, lr, cbs=L(cbs)+[rc, ev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
     rec = round_record(r, ticket, ev.curve, epochs=ev.epochs)
     if test_dl is not None:
         rec.update(_at_weights(learn, ev.best_state, test_dl, 'test_', '_at_stop'))
