@@ -20,7 +20,7 @@ from .training import *
 from .checkpoint import rng_kept
 
 # %% auto #0
-__all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_kind', 'fused_works', 'fused_opt',
+__all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_works', 'fused_opt',
            'train_stacked']
 
 # %% ../nbs/13_batched.ipynb #80f472b4
@@ -263,18 +263,7 @@ def _members_measure(ev, k, dl) -> list:
     return [{(m.name.rsplit('@', 1)[0]): float(v) for m,v in zip(ev.metrics[i*per:(i+1)*per], vals[i*per:(i+1)*per])} for i in range(k)]
 
 # %% ../nbs/13_batched.ipynb #965d45de
-from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat, adam_step, sgd_step, momentum_step
 import torch.optim.adam as _tadam, torch.optim.sgd as _tsgd
-
-def fused_kind(opt) -> tuple|None:
-    "(`'adam'`, `'sgd'` or `'sgd_mom'`, decoupled weight decay) when `opt` is fastai's `Adam` or `SGD`, else None"
-    if type(opt) is not Optimizer or not opt.cbs or opt.cbs[0] not in (weight_decay, l2_reg): return None
-    sig = [(c.func, c.args, tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
-    dec = opt.cbs[0] is weight_decay
-    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()), (adam_step, (), ())]: return 'adam',dec
-    if sig == [(sgd_step, (), ())]: return 'sgd',dec
-    if sig == [(average_grad, (), ()), (momentum_step, (), ())]: return 'sgd_mom',dec
-    return None
 
 def _fused_step(opt, kind, dec, closure=None):
     "fastai's `Adam` or `SGD` step through torch's fused kernels: `opt`'s hyper-parameters, state and per-parameter `do_wd`"

@@ -61,6 +61,8 @@ def find_ticket(self:Learner,
     search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose)
     tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
     ln = Lineage(self, search, n_epoch, lr, fit_fn, data_seed)
+    why = lean_why(self, cbs)
+    if why: say(verbose, f"Each round trains through the learner's own fastai fit: {why}")
     run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, rewind_device=rewind_device,
                threads=threads, checkpoint=checkpoint, resume=resume, verbose=verbose)
     if reset_end: tk.rewind(self.model)
