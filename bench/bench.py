@@ -15,6 +15,7 @@ MALLOC = 'glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=335
 if '--child' not in sys.argv and '--default-malloc' not in sys.argv and os.environ.get('GLIBC_TUNABLES') != MALLOC and platform.system() == 'Linux':
     os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, 'GLIBC_TUNABLES': MALLOC})
 import numpy as np
+from unittest import mock
 import torch, torch.nn as nn
 torch.set_num_threads(1)
 import warnings; warnings.filterwarnings('ignore')
@@ -600,6 +601,138 @@ temporary scores and masks the size of that layer (not measured here), freed bef
 <!-- dynamic: end -->
 """
 
+# ---------------------------------------------------------------- one search (find_ticket) against a plain PyTorch IMP loop
+def imp_plain(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0):
+    "open_lth's way of doing find_ticket's job in plain PyTorch: Adam, masks applied after each step, `rates[name]` % of each layer's remaining weights pruned by magnitude per round, reset to the initialization, validation every `every` iterations over the validation batches, test accuracy at the lowest validation loss"
+    import torch.nn.functional as F
+    torch.manual_seed(seed); model = make_model()
+    (xs,ys),valid,test = dls.train.dataset.tensors,list(dls.valid),list(dls[2])
+    bs,init = dls.train.bs,{k: v.clone() for k,v in model.state_dict().items()}
+    ws = {n: p for n,p in model.named_parameters() if n.endswith('weight')}
+    masks,out = {n: torch.ones_like(p, dtype=torch.bool) for n,p in ws.items()},[]
+    def measure(batches):
+        model.eval()
+        with torch.no_grad():
+            res = [(float(F.cross_entropy(o, y, reduction='sum')), int((o.argmax(1) == y).sum()), len(y)) for o,y in ((model(x), y) for x,y in batches)]
+        model.train(); n = sum(r[2] for r in res)
+        return sum(r[0] for r in res)/n, sum(r[1] for r in res)/n
+    for r in range(n_rounds + 1):
+        if r:
+            for n,p in ws.items():
+                alive = p.detach().abs()[masks[n]]
+                k = round(rates[n.rsplit('.', 1)[0]]/100*alive.numel())
+                if k: masks[n] &= p.detach().abs() > alive.kthvalue(k).values
+            model.load_state_dict(init)
+        ps,ms = list(ws.values()),[masks[n].float() for n in ws]
+        with torch.no_grad(): torch._foreach_mul_(ps, ms)
+        opt,g = torch.optim.Adam(model.parameters(), lr),torch.Generator().manual_seed(seed)
+        best,best_state,it = float('inf'),None,0
+        for e in range(n_epoch):
+            perm = torch.randperm(len(xs), generator=g)
+            for j in range(0, len(xs), bs):
+                idx = perm[j:j+bs]
+                opt.zero_grad(); F.cross_entropy(model(xs[idx]), ys[idx]).backward(); opt.step()
+                with torch.no_grad(): torch._foreach_mul_(ps, ms)
+                it += 1
+                if it % every == 0:
+                    l,_ = measure(valid)
+                    if l < best: best,best_state = l,{k: v.clone() for k,v in model.state_dict().items()}
+        now = {k: v.clone() for k,v in model.state_dict().items()}
+        model.load_state_dict(best_state or now); out.append((r, best, measure(test)[1])); model.load_state_dict(now)
+    return out
+
+def imp_library(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0, lean=True):
+    "`learn.find_ticket` doing the same job (as `lenet_ticket` does it); `lean=False`: every round through the learner's own fastai fit"
+    from lottery_fastai.training import train_round
+    import lottery_fastai.rounds as rounds
+    torch.manual_seed(seed)
+    learn = Learner(dls, make_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=Adam, lr=lr)
+    names = [n.rsplit('.', 1)[0] for n,_ in learn.model.named_parameters() if n.endswith('weight')]
+    default = max(set(rates.values()), key=list(rates.values()).count)
+    with mock.patch.object(rounds, 'train_round', partial(train_round, lean=False)) if not lean else contextlib.nullcontext():
+        with learn.no_bar(), learn.no_logging():
+            tk = learn.find_ticket(rate_to_sparsity(default, n_rounds), n_epoch, lr, n_rounds=n_rounds, context='local',
+                                   layer_sparsity={n: rate_to_sparsity(rates[n], n_rounds) for n in names if rates[n] != default},
+                                   eval_every=every, data_seed=seed, verbose=False, threads=1)
+    return tk
+
+def digits_subset(n_train, n_valid=500, n_test=1000, bs=60):
+    "The embedded digits' first `n_train` training, `n_valid` validation and `n_test` test digits as `tensor_dls` (train, valid, test)"
+    from lottery_fastai.data import tensor_dls
+    d = mnist_dls(bs=bs)
+    ts = [tuple(t[:n] for t in dl.dataset.tensors) for dl,n in zip(d.loaders, (n_train, n_valid, n_test))]
+    from torch.utils.data import TensorDataset
+    return tensor_dls(*[TensorDataset(*t) for t in ts], bs=bs, seed=0, device='cpu')
+
+def search_speed(name, make_model, dls, n_rounds, n_epoch, lr, rates, every, reps):
+    "CPU time (one thread) of the same IMP search: the plain PyTorch loop, find_ticket through the lean engine, find_ticket through fastai's own fit; interleaved"
+    runs = {'plain PyTorch loop (open_lth\'s way)': lambda: imp_plain(make_model, dls, n_rounds, n_epoch, lr, rates, every),
+            'find_ticket (lean engine)': lambda: imp_library(make_model, dls, n_rounds, n_epoch, lr, rates, every),
+            "find_ticket (the learner's own fastai fit)": lambda: imp_library(make_model, dls, n_rounds, n_epoch, lr, rates, every, lean=False)}
+    times = {k: [] for k in runs}
+    with using_threads(1):
+        for r in range(reps):
+            for k in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+                gc.collect(); t = time.process_time(); runs[k](); times[k].append(time.process_time() - t)
+    base = float(np.median(times[list(runs)[0]]))
+    return [dict(search=name, variant=k, cpu_s_median=round(float(np.median(v)), 2), cpu_s_all=' '.join(f'{x:.2f}' for x in v),
+                 vs_plain_loop=round(float(np.median(v))/base, 3)) for k,v in times.items()]
+
+def eval_cost(reps=200):
+    "One validation of LeNet-300-100 on the digits' 500 validation digits: the measure `EvalEvery` takes against `model(x)` over the same batches"
+    import torch.nn.functional as F
+    from lottery_fastai.training import _Evaluator
+    dls = mnist_dls(bs=60); learn = Learner(dls, lenet_300_100(), metrics=accuracy)
+    ev,batches = _Evaluator(learn),list(dls.valid)
+    def plain():
+        learn.model.eval()
+        with torch.no_grad(): [(F.cross_entropy(o, y), (o.argmax(1) == y).float().mean()) for o,y in ((learn.model(x), y) for x,y in batches)]
+        learn.model.train()
+    out = {}
+    with using_threads(1):
+        for k,f in (('EvalEvery (fastai validate on a second LeanLearner)', ev), ('plain model(x) over the same batches', plain)):
+            f(); ts = []
+            for _ in range(reps): t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+            out[k] = float(np.median(ts))
+    base = out['plain model(x) over the same batches']
+    return [dict(measure=k, batches=len(batches), us_median=round(1e6*v), vs_plain=round(v/base, 2)) for k,v in out.items()]
+
+def search_section(reps) -> str:
+    lenet_rates = {'fc1': 20, 'fc2': 20, 'fc3': 10}
+    conv_rates = {'conv1': 10, 'conv2': 10, 'conv3': 10, 'conv4': 10, 'fc1': 20, 'fc2': 20, 'fc3': 10}
+    print('one search: LeNet-300-100, the demo\'s job', flush=True)
+    rows = search_speed('LeNet-300-100, 12 rounds of 10 epochs (make demo\'s job)', lenet_300_100, mnist_dls(bs=60), 12, 10, 1.2e-3, lenet_rates, 20, reps)
+    print('one search: Conv-4', flush=True)
+    rows += search_speed('Conv-4, 2 rounds of 2 epochs on 360 digits', lambda: conv4(in_channels=1, img_size=28), digits_subset(360, 240, 240), 2, 2, 3e-4, conv_rates, 3, reps)
+    print('one evaluation', flush=True)
+    ev = eval_cost()
+    print('make demo, quiet and beside two CPU-bound processes', flush=True)
+    demo = demo_times([], ['free'], with_full=True)
+    return f"""<!-- search: begin -->
+## One search against a plain PyTorch loop
+
+`python bench/bench.py --only search` ({reps} interleaved runs of each, median CPU time, one thread; {machine()}).
+The same IMP search three ways: a plain PyTorch loop doing find_ticket's job as open_lth does it (Adam, masks applied
+after each step, each layer's remaining weights pruned by magnitude per round, 20% for hidden layers, 10% for
+convolutions and the output layer, reset to the initialization, validation every 20 iterations (3 for Conv-4) over the
+validation batches, test accuracy at the lowest validation loss), `learn.find_ticket` as `lenet_ticket` calls it
+through the lean engine (the default since it exists), and through the learner's own fastai `fit` (what every round
+ran before). Both `find_ticket` runs give the same tickets, bit for bit; they also measure the test set at the end of
+each round and keep fastai's default weight decay (one more pass per step than the plain loop).
+
+{md_table(rows)}
+
+One validation of LeNet-300-100 (500 digits in batches of 256, one thread, median of 200): what `EvalEvery` measures
+against `model(x)` and the loss and accuracy over the same batches.
+
+{md_table(ev)}
+
+`make demo` (`python -m lottery_fastai.demo --threads free`), wall time on a quiet machine and beside two CPU-bound processes:
+
+{md_table(demo)}
+<!-- search: end -->
+"""
+
 def md_table(rows):
     if not rows: return ''
     cols = list(rows[0])
@@ -607,7 +740,7 @@ def md_table(rows):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
@@ -615,7 +748,7 @@ def main():
     if a.child_pai: return pai_child(a.child_pai)
     if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section)[a.only](1 if a.quick else 3)
+        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section)[a.only](1 if a.quick else 3)
         i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
         txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return
@@ -652,6 +785,8 @@ def main():
     demo = demo_times([['--rounds', '2', '--epochs', '3']], ['free', '2'], with_full=not q)
     print('dynamic sparse training: RigL and SET against static masks', flush=True)
     dyn_txt = dynamic_section(1 if q else 3)
+    print('one search against a plain PyTorch loop', flush=True)
+    search_txt = search_section(1 if q else 2)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
     head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['inside_lottery_ms']:.0f} ms in the fit), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
@@ -766,7 +901,8 @@ free then, and says how many; `--threads 2` is torch's default on this machine.
 
 {md_table(demo)}
 
-{dyn_txt}"""
+{dyn_txt}
+{search_txt}"""
     Path(a.out).write_text(txt)
     print(txt)
 

@@ -20,7 +20,7 @@ from .training import *
 from .checkpoint import rng_kept
 
 # %% auto #0
-__all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_kind', 'fused_works', 'fused_opt',
+__all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_works', 'fused_opt',
            'train_stacked']
 
 # %% ../nbs/13_batched.ipynb #80f472b4
@@ -264,18 +264,7 @@ def _members_measure(ev, k, dl) -> list:
     return [{(m.name.rsplit('@', 1)[0]): float(v) for m,v in zip(ev.metrics[i*per:(i+1)*per], vals[i*per:(i+1)*per])} for i in range(k)]
 
 # %% ../nbs/13_batched.ipynb #965d45de
-from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat, adam_step, sgd_step, momentum_step
 import torch.optim.adam as _tadam, torch.optim.sgd as _tsgd
-
-def fused_kind(opt) -> tuple|None:
-    "(`'adam'`, `'sgd'` or `'sgd_mom'`, decoupled weight decay) when `opt` is fastai's `Adam` or `SGD`, else None"
-    if type(opt) is not Optimizer or not opt.cbs or opt.cbs[0] not in (weight_decay, l2_reg): return None
-    sig = [(c.func, c.args, tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
-    dec = opt.cbs[0] is weight_decay
-    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()), (adam_step, (), ())]: return 'adam',dec
-    if sig == [(sgd_step, (), ())]: return 'sgd',dec
-    if sig == [(average_grad, (), ()), (momentum_step, (), ())]: return 'sgd_mom',dec
-    return None
 
 def _fused_step(opt, kind, dec, closure=None):
     "fastai's `Adam` or `SGD` step through torch's fused kernels: `opt`'s hyper-parameters, state and per-parameter `do_wd`"
@@ -335,6 +324,7 @@ def train_stacked(learns:list, # the members' learners (same data, loss, optimiz
                   lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                   fit_fn:str='fit', # one of `fit_fns`
                   skip:int=0, # epochs of the schedule skipped (the rewind point, in whole epochs)
+                  skip_iter:int=0, # and iterations of the next epoch (the rest of a rewind point inside an epoch)
                   save_at:int|None=None, # round 0: keep each member's rewind state at this iteration
                   eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
                   rewind_device=None, # where the rewind copies live
@@ -356,7 +346,7 @@ def train_stacked(learns:list, # the members' learners (same data, loss, optimiz
                  wd_bn_bias=l0.wd_bn_bias, train_bn=l0.train_bn, metrics=[], cbs=_NoValidation())
     if data_seed is not None: reseed(sl, data_seed)
     rc,mev = _FloatMasks(stk, save_at=save_at, rewind_device=rewind_device),_MembersEval(eval_every, K, l0.metrics, keep_best=test_dl is not None)
-    with sl.no_bar(), sl.no_logging(): getattr(sl, fit_fn)(n_epoch, lr, cbs=[rc, mev], reset_opt=True, start_epoch=skip)
+    with sl.no_bar(), sl.no_logging(): getattr(sl, fit_fn)(n_epoch, lr, cbs=[rc, mev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
     final = state_copy(model)
     extra = [{} for _ in range(K)]
     def measure(dl, prefix, suffix='', state=None):

@@ -49,3 +49,10 @@ class LeanLearner(Learner):
         if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
         for cb in self.cbs.sorted('order'):
             if event_name == 'after_fit' or defines_event(cb, event_name): cb(event_name)
+    def _set_device(self, b):
+        # fastai moves every batch to the model's device with `to_device`, a recursive `apply` that rebuilds the batch even
+        # when its tensors are there already (the DataLoader put them there): 0.37 ms of a 6.4 ms LeNet-300-100 step
+        # (batch 60, one thread). A flat tuple of tensors already on the model's device is what it would return.
+        dev = next(self.model.parameters()).device
+        if type(b) is tuple and defaults.use_cuda is not False and all(isinstance(t, Tensor) and t.device == dev for t in b): return b
+        return super()._set_device(b)

@@ -14,8 +14,8 @@ from .search import say
 from .checkpoint import rng_state, set_rng_state, ticket_state
 
 # %% auto #0
-__all__ = ['ranks_timeout', 'world', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result', 'apply_result',
-           'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level']
+__all__ = ['ranks_timeout', 'world', 'ranks_backend', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result',
+           'apply_result', 'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level']
 
 # %% ../nbs/13a_ranks.ipynb #c93eb1e4
 def world() -> tuple:
@@ -28,8 +28,13 @@ ranks_timeout = timedelta(hours=24)   # a rank waits this long for the others' s
 def _leave():
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
+def ranks_backend(cuda:bool|None=None) -> str:
+    "The backend of the process group: gloo for CPU tensors, and with CUDA (`cuda`, default: whether it is available) nccl for CUDA tensors"
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    return 'cpu:gloo,cuda:nccl' if cuda else 'gloo'
+
 def join_ranks() -> int:
-    "Join the processes `torchrun`/`accelerate launch` started (nccl on GPUs, gloo on CPUs; each process on GPU `LOCAL_RANK`); returns how many there are (1, and nothing changes, without a launcher)"
+    "Join the processes `torchrun`/`accelerate launch` started (`ranks_backend`: gloo for CPU tensors, nccl for CUDA ones; each process on GPU `LOCAL_RANK`); returns how many there are (1, and nothing changes, without a launcher)"
     if dist.is_available() and dist.is_initialized(): return dist.get_world_size()
     n = int(os.environ.get('WORLD_SIZE', '1') or 1)
     if n <= 1: return 1
@@ -37,14 +42,16 @@ def join_ranks() -> int:
     if missing: raise RuntimeError(f"WORLD_SIZE={n} but {', '.join(missing)} not set: start the script with torchrun or accelerate launch")
     cuda = torch.cuda.is_available()
     if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count())
-    dist.init_process_group('nccl' if cuda else 'gloo', timeout=ranks_timeout)
+    dist.init_process_group(ranks_backend(cuda), timeout=ranks_timeout)
     atexit.register(_leave)
     return dist.get_world_size()
 
 # %% ../nbs/13a_ranks.ipynb #77c293b1
 def member_cost(learn, recipe:dict) -> float:
     "What a training costs, in units that compare across members: epochs trained x batches per epoch x parameters"
-    return float(max(1, recipe['n_epoch'] - recipe.get('skip', 0)) * max(1, len(learn.dls.train)) * sum(p.numel() for p in learn.model.parameters()))
+    n_iter = max(1, len(learn.dls.train))
+    epochs = recipe['n_epoch'] - recipe.get('skip', 0) - recipe.get('skip_iter', 0)/n_iter
+    return float(max(1, epochs) * n_iter * sum(p.numel() for p in learn.model.parameters()))
 
 def plan_ranks(groups:list, # lists of member indices, each trained together (stacked) or alone
                costs:list, # each member's cost

@@ -61,6 +61,8 @@ def find_ticket(self:Learner,
     search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose)
     tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
     ln = Lineage(self, search, n_epoch, lr, fit_fn, data_seed)
+    why = lean_why(self, cbs)
+    if why: say(verbose, f"Each round trains through the learner's own fastai fit: {why}")
     run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, rewind_device=rewind_device,
                threads=threads, checkpoint=checkpoint, resume=resume, verbose=verbose)
     if reset_end: tk.rewind(self.model)
@@ -84,12 +86,12 @@ class Lineage:
         self.last_lr,self.pruned_from,self.keep_pruned_from = lr,None,False
 
     def recipe(self, r:int) -> dict:
-        "How round `r` trains: `fit_fn`, epochs, learning rate, and the epochs of the schedule skipped (the rewind point)"
-        n_iter = len(self.learn.dls.train)
-        skip = self.search.rewind_iter//n_iter
-        if r == 0: return dict(fit_fn=self.fit_fn, n_epoch=self.n_epoch, lr=self.lr, skip=0)
-        if self.search.retrain == 'finetune': return dict(fit_fn='fit', n_epoch=self.n_epoch-skip, lr=self.last_lr, skip=0)   # the same budget, at the last rate
-        return dict(fit_fn=self.fit_fn, n_epoch=self.n_epoch, lr=self.lr, skip=skip)
+        "How round `r` trains: `fit_fn`, epochs, learning rate, and the schedule skipped: `skip` epochs and `skip_iter` iterations (the rewind point)"
+        skip,skip_iter = divmod(self.search.rewind_iter, len(self.learn.dls.train))   # weights and schedule resume at the same iteration
+        if r == 0: return dict(fit_fn=self.fit_fn, n_epoch=self.n_epoch, lr=self.lr, skip=0, skip_iter=0)
+        if self.search.retrain == 'finetune':   # the same budget of iterations, at the last rate
+            return dict(fit_fn='fit', n_epoch=self.n_epoch-skip, lr=self.last_lr, skip=0, skip_iter=skip_iter)
+        return dict(fit_fn=self.fit_fn, n_epoch=self.n_epoch, lr=self.lr, skip=skip, skip_iter=skip_iter)
 
 class Member:
     "One training of a level: a learner and the ticket whose masks it keeps, with the recipe it trains by"
@@ -199,13 +201,13 @@ def train_level(members:list, # the level's `Member`s
         ms = [members[i] for i in g]
         rp = ms[0].recipe
         if stacked:
-            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], [m.r for m in ms], rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'],
+            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], [m.r for m in ms], rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'], rp['skip_iter'],
                                     save_at=ms[0].save_at, eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
                                     data_seed=ms[0].data_seed)
             return rs,[last]*len(ms)
         m = ms[0]
         if m.data_seed is not None: reseed(m.learn, m.data_seed)
-        rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], cbs=cbs, save_at=m.save_at,
+        rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], skip_iter=rp['skip_iter'], cbs=cbs, save_at=m.save_at,
                           eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
                           measure_bs=measure_bs(m.learn) if train_metrics else None, quiet=quiet)]   # as a stacked fit measures it
         return rs,[float(m.learn.recorder.lrs[-1]) if getattr(m.learn.recorder, 'lrs', None) else rp['lr']]

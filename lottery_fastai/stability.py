@@ -48,11 +48,11 @@ class Instability:
         return f"Instability(barrier {self.barrier:.2f} pp, {'stable' if self.stable else 'unstable'}, endpoints {100*self.errors[0]:.2f}% / {100*self.errors[-1]:.2f}%)"
 
 # %% ../nbs/16_stability.ipynb #a8b0b868
-def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None):
+def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None, skip_iter=0):
     "Train a copy of `tk` (rewound) with the data order `data_seed`; its final state"
     tk.rewind(learn.model)
     reseed(learn, data_seed)
-    with learn.no_ticket(): train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, cbs=cbs, quiet=True)
+    with learn.no_ticket(): train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter, cbs=cbs, quiet=True)
     return state_copy(learn.model)
 
 def _check_points(n_points): check_int(n_points, 'n_points', 11)
@@ -84,6 +84,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
                 masks:dict|None=None, # masks kept in force (a ticket's), default none (dense)
                 fit_fn:str='fit', # how each copy trains
                 skip:int=0, # epochs skipped at the start of each copy's schedule (a rewind point at epoch `skip`)
+                skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch: weights and schedule resume together)
                 n_points:int=11, # points on the path (the paper uses 30)
                 data_seeds=(1, 2), # the two copies' data orders (the SGD noise)
                 dl=None, # where the error is measured (default: the test set `dls[2]`, else the validation set)
@@ -97,7 +98,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
     before = state_copy(learn.model)
     tk = Ticket(masks=dict(masks or {}), rewind_state=state if state is not None else before)
     try:
-        w1,w2 = (_train_copy(learn, tk, epochs, lr, fit_fn, skip, s) for s in data_seeds)
+        w1,w2 = (_train_copy(learn, tk, epochs, lr, fit_fn, skip, s, skip_iter=skip_iter) for s in data_seeds)
         alphas,errs = path_errors(learn, w1, w2, n_points, dl, metric, recompute_bn)
     finally: get_model(learn.model).load_state_dict(before)
     return Instability(alphas, errs, threshold)
@@ -110,13 +111,14 @@ def pruning_stability(learn, # the Learner whose model is the ticket's network (
                       fit_fn:str='fit', # how each training runs (one of `fit_fns`)
                       skip:int=0, # epochs of the schedule skipped (the rewind point, in whole epochs)
                       data_seed:int=0, # the data order of both trainings
+                      skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch)
                      ) -> dict: # `distance`, `relative` (to the dense kept weights' norm) and `per_layer` distances
     "L2 distance between the kept weights of the ticket trained in isolation and of the dense network trained from the same state"
     if ticket.rewind_state is None: raise ValueError("ticket: no rewind state to train from")
     before = state_copy(learn.model)
     try:
-        wd = _train_copy(learn, Ticket(rewind_state=ticket.rewind_state), epochs, lr, fit_fn, skip, data_seed)
-        wt = _train_copy(learn, ticket, epochs, lr, fit_fn, skip, data_seed)
+        wd = _train_copy(learn, Ticket(rewind_state=ticket.rewind_state), epochs, lr, fit_fn, skip, data_seed, skip_iter=skip_iter)
+        wt = _train_copy(learn, ticket, epochs, lr, fit_fn, skip, data_seed, skip_iter=skip_iter)
     finally: get_model(learn.model).load_state_dict(before)
     per = {n: float(((wt[n]-wd[n])*m).norm()) for n,m in ticket.masks.items()}
     dist = math.sqrt(sum(v**2 for v in per.values()))
@@ -164,7 +166,7 @@ def find_rewind_point(learn, # a Learner at its initialization
     rows,best = [],None
     try:
         for k in its:
-            inst = instability(learn, epochs, lr, state=states[k], masks=masks, fit_fn=fit_fn, skip=k//n_iter,
+            inst = instability(learn, epochs, lr, state=states[k], masks=masks, fit_fn=fit_fn, skip=k//n_iter, skip_iter=k%n_iter,
                                n_points=n_points, data_seeds=data_seeds, threshold=threshold)
             rows.append(dict(rewind_iter=k, rewind_epoch=k/n_iter, barrier=inst.barrier, stable=inst.stable,
                              error_a=inst.errors[0], error_b=inst.errors[-1]))

@@ -21,7 +21,8 @@ from .checkpoint import rng_kept
 
 # %% auto #0
 __all__ = ['thread_choices', 'fit_fns', 'reseed', 'free_cores', 'auto_threads', 'resolve_threads', 'using_threads',
-           'eval_callbacks', 'evaluate', 'EvalEvery', 'RoundCallback', 'train_round', 'recompute_bn']
+           'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view',
+           'RoundCallback', 'SkipIters', 'train_round', 'recompute_bn']
 
 # %% ../nbs/12_training.ipynb #7e9254ec
 def reseed(learn, seed:int):
@@ -78,17 +79,49 @@ def eval_callbacks(learn) -> list:
     return [copy(cb) for cb in learn.cbs if not isinstance(cb, _evaluator_own) and getattr(cb, 'run_valid', True)
             and not getattr(cb, '_only_train_loop', False) and any(defines_event(cb, e) for e in _eval_events)]
 
+class _Batch:
+    "What a metric's `accumulate` reads of a learner in validation: the batch, its predictions and loss"
+    training = False
+    def __init__(self, dl): self.dl = dl
+    @property
+    def x(self): return self.xb[0]
+    @property
+    def y(self): return self.yb[0]
+    def to_detach(self, b, cpu=True, gather=True): return self.dl.to_detach(b, cpu, gather) if hasattr(self.dl, 'to_detach') else to_detach(b, cpu, gather)
+
 class _Evaluator:
     "A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that validates"
     def __init__(self, learn, metrics=None):
         mets = [deepcopy(m) for m in (learn.metrics if metrics is None else L(metrics).map(mk_metric))]
         self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets, cbs=eval_callbacks(learn))
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
+        self.lean = all(isinstance(c, _evaluator_own) for c in self.ev.cbs) and all(type(m) in (AvgMetric, AccumMetric) for m in mets)
+
+    def _validate(self, dl) -> list:
+        "fastai's validation of `dl` (`Learner.validate`'s loop and its Recorder's averages), on the second learner's model, loss and metrics"
+        ev = self.ev
+        mets = [AvgLoss()] + list(ev.metrics)
+        for m in mets: m.reset()
+        ev.model.eval()
+        lb = _Batch(dl)
+        with torch.no_grad():
+            for b in dl:
+                b = ev._set_device(b)
+                i = getattr(ev.dls, 'n_inp', 1 if len(b) == 1 else len(b)-1)
+                lb.xb,lb.yb = tuple(t.as_subclass(Tensor) if isinstance(t, Tensor) else t for t in b[:i]),tuple(t.as_subclass(Tensor) if isinstance(t, Tensor) else t for t in b[i:])   # as CastToTensor
+                lb.pred = ev.model(*lb.xb)
+                if not len(lb.yb): continue
+                lb.loss = ev.loss_func(lb.pred, *lb.yb).clone()
+                for m in mets: m.accumulate(lb)
+        vals = [m.value for m in mets]
+        return [v.item() if isinstance(v, Tensor) and v.numel() == 1 else v for v in vals]
+
     def __call__(self, dl=None) -> dict:
         model = self.learn.model
         was,carried = model.training,carried_state(model)
+        dl = self.learn.dls.valid if dl is None else dl
         try:
-            with rng_kept(self.learn.dls), self.ev.no_logging(): res = self.ev.validate(dl=self.learn.dls.valid if dl is None else dl)
+            with rng_kept(self.learn.dls), self.ev.no_logging(): res = self._validate(dl) if self.lean else self.ev.validate(dl=dl)
         finally:
             model.train(was)
             for m,st in carried: m.__dict__.update(st)
@@ -137,6 +170,76 @@ class EvalEvery(Callback):
         if self.keep_best and isinstance(loss, float) and loss < self.best_loss:
             self.best_loss,self.best_state = loss,state_copy(self.model)
 
+# %% ../nbs/12_training.ipynb #db09bdc4
+from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat, adam_step, sgd_step, momentum_step, debias
+
+def fused_kind(opt) -> tuple|None:
+    "(`'adam'`, `'sgd'` or `'sgd_mom'`, decoupled weight decay) when `opt` is fastai's `Adam` or `SGD`, else None"
+    if type(opt) is not Optimizer or not opt.cbs or opt.cbs[0] not in (weight_decay, l2_reg): return None
+    sig = [(c.func, c.args, tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
+    dec = opt.cbs[0] is weight_decay
+    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()), (adam_step, (), ())]: return 'adam',dec
+    if sig == [(sgd_step, (), ())]: return 'sgd',dec
+    if sig == [(average_grad, (), ()), (momentum_step, (), ())]: return 'sgd_mom',dec
+    return None
+
+def _lean_step(opt, kind, dec, closure=None):
+    "fastai's `Adam`/`SGD` step as its step functions compute it (the same operations in the same order), in one loop"
+    if closure is not None: raise NotImplementedError("fastai optimizers do not support closure")
+    for p,pg,st,h in opt.all_params(with_grad=True):
+        g,lr,wd = p.grad.data,h['lr'],h['wd']
+        if st.get('do_wd', True) and wd != 0:
+            if dec: p.data.mul_(1 - lr*wd)           # weight_decay
+            else: g.add_(p.data, alpha=wd)            # l2_reg
+        if kind == 'sgd': p.data.add_(g, alpha=-lr); continue
+        mom = h['mom']
+        if 'grad_avg' not in st: st['grad_avg'] = torch.zeros_like(g)
+        st['grad_avg'].mul_(mom).add_(g, alpha=1-mom if kind == 'adam' else 1.)   # average_grad (dampened for Adam)
+        if kind == 'sgd_mom': p.data.add_(st['grad_avg'], alpha=-lr); continue
+        sqr_mom = h['sqr_mom']
+        if 'sqr_avg' not in st: st['sqr_avg'] = torch.zeros_like(g)
+        st['sqr_avg'].mul_(sqr_mom).addcmul_(g, g, value=1-sqr_mom)             # average_sqr_grad
+        st['step'] = step = st.get('step', 0) + 1                                # step_stat
+        d1,d2 = debias(mom, 1-mom, step),debias(sqr_mom, 1-sqr_mom, step)
+        p.data.addcdiv_(st['grad_avg'], torch.div(st['sqr_avg'], d2).sqrt_().add_(h['eps']), value=-lr/d1)   # adam_step
+
+def lean_opt(opt_func):
+    "`opt_func`, whose optimizer takes fastai's own `Adam`/`SGD` step in one loop (`_lean_step`: the same bits); any other keeps its step"
+    def _opt(params, **kwargs):
+        opt = opt_func(params, **kwargs)
+        kind = fused_kind(opt)
+        if kind is not None: opt.step = partial(_lean_step, opt, *kind)
+        return opt
+    return partial(_opt, **({'lr': opt_func.keywords['lr']} if isinstance(opt_func, partial) and 'lr' in opt_func.keywords else {}))
+
+_lean_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)   # fastai's defaults
+_shown = (Recorder, ProgressCallback)   # the learner's own, lent to the view: what the round records and shows is the learner's
+
+def lean_why(learn, cbs=None) -> str|None:
+    "Why a round of `learn` trains through the learner's own fastai `fit` instead of the lean engine (None: nothing stops it)"
+    if cbs: return "extra callbacks are given (each gets fastai's full dispatch)"
+    own = [type(c).__name__ for c in learn.cbs if not isinstance(c, _lean_cbs + (TicketCallback,))]
+    if own: return f"the learner's callbacks {', '.join(own)} get fastai's full dispatch"
+    if type(learn) is not Learner and any(getattr(type(learn), f) is not getattr(Learner, f) for f in ('fit', 'one_batch', '_do_one_batch', 'all_batches')):
+        return f"{type(learn).__name__} has its own training loop"
+    return None
+
+@contextlib.contextmanager
+def lean_view(learn):
+    "A `LeanLearner` over `learn`'s model, data, loss, metrics and optimizer settings, with `learn`'s own recorder, progress bar and logger; `learn.opt` is its optimizer afterwards"
+    lv = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, opt_func=lean_opt(learn.opt_func), lr=learn.lr, splitter=learn.splitter,
+                     metrics=learn.metrics, path=learn.path, model_dir=learn.model_dir, wd=learn.wd, wd_bn_bias=learn.wd_bn_bias,
+                     train_bn=learn.train_bn, moms=learn.moms)
+    lv.remove_cbs([c for c in lv.cbs if isinstance(c, _shown)])
+    lent = [c for c in learn.cbs if isinstance(c, _shown)]
+    for c in lent: lv.add_cb(c)   # (fastai's `add_cb` binds `c.learn` to the view)
+    lv.logger = learn.logger
+    try: yield lv
+    finally:
+        for c in lent: c.learn = learn
+        if getattr(lv, 'opt', None) is not None: learn.opt = lv.opt
+
+
 # %% ../nbs/12_training.ipynb #5b2309ea
 fit_fns = ('fit', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr')
 
@@ -148,6 +251,27 @@ class RoundCallback(TicketCallback):
     def before_batch(self):
         if self.save_at is not None and self.train_iter == self.save_at and self.tkt.rewind_state is None:
             self.tkt.rewind_state = state_copy(self.model, self.rewind_device)
+
+class _SkipBatches(GetAttr):
+    "An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length stays the epoch's"
+    _default = 'dl'
+    def __init__(self, dl, n:int): self.dl,self.n = dl,n
+    def __len__(self): return len(self.dl)   # fastai's counters (`pct_train`) step by 1/len per batch
+    def __iter__(self): return itertools.islice(iter(self.dl), self.n, None)
+
+class SkipIters(Callback):
+    "In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` iterations later"
+    # fastai's `start_epoch` resumes a schedule at a whole epoch; a rewind point inside an epoch (iteration k) needs the
+    # rest: the epoch's data order is drawn and its first k mod n_iter batches skipped, as open_lth resumes a training at
+    # its step k, and `pct_train` (what ParamScheduler reads) starts where those batches end
+    order = TrainEvalCallback.order + 1   # after TrainEvalCallback sets the epoch's `pct_train`
+    def __init__(self, n:int): self.n = n
+    def before_fit(self): self._left = self.n if is_training_fit(self.learn) else 0
+    def before_train(self):
+        if not self._left: return
+        n,self._left = self._left,0
+        self.learn.pct_train += n/(len(self.dl)*self.n_epoch)
+        self.learn.dl = _SkipBatches(self.dl, n)
 
 def _at_weights(learn, state, dl, prefix, suffix=''):
     "`evaluate` on `dl` with the weights `state` loaded (then restored), keys renamed `{prefix}{name}{suffix}`"
@@ -165,6 +289,7 @@ def train_round(learn, # the learner whose model is the ticket's network
                 lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                 fit_fn:str='fit', # one of `fit_fns`
                 skip:int=0, # epochs of the schedule skipped (the rewind point, in whole epochs)
+                skip_iter:int=0, # and iterations of the next epoch (the rest of a rewind point inside an epoch)
                 cbs=None, # more callbacks for the fit
                 save_at:int|None=None, # round 0: keep the rewind state at this iteration
                 eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
@@ -172,13 +297,17 @@ def train_round(learn, # the learner whose model is the ticket's network
                 train_metrics:bool=False, # also measure the whole training set at the end
                 measure_bs:int|None=None, # batch size of that measure (None: the training set's)
                 quiet:bool=False, # no progress bar nor log
+                lean:bool=True, # train through the lean engine when the learner allows it (`lean_why`); False: the learner's own fit
                ) -> dict:
     "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force) and return its record"
     test_dl = learn.dls[2] if len(learn.dls.loaders) > 2 else None
     rc = RoundCallback(ticket, save_at=save_at, rewind_device=rewind_device)
     ev = EvalEvery(eval_every, keep_best=test_dl is not None)
+    check_int(skip_iter, 'skip_iter', 0)
+    if skip_iter >= len(learn.dls.train): raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {len(learn.dls.train)} batches of an epoch")
     with (ContextManagers([learn.no_bar(), learn.no_logging()]) if quiet else contextlib.nullcontext()):
-        getattr(learn, fit_fn)(n_epoch, lr, cbs=L(cbs)+[rc, ev], reset_opt=True, start_epoch=skip)
+        with (lean_view(learn) if lean and lean_why(learn, cbs) is None else contextlib.nullcontext(learn)) as fl:
+            getattr(fl, fit_fn)(n_epoch, lr, cbs=L(cbs)+[rc, ev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
     rec = round_record(r, ticket, ev.curve, epochs=ev.epochs)
     if test_dl is not None:
         rec.update(_at_weights(learn, ev.best_state, test_dl, 'test_', '_at_stop'))
