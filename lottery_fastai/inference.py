@@ -218,8 +218,10 @@ class SparseChain(nn.Module):
 
     def forward(self, x):
         if self.training and self._eval_only: self._refuse(x)
-        if self._conv and not self._fits(x): self._refuse(x)
-        if self._cpu and x.is_cpu and x.dtype == self._dt and (x.ndim == 4 or not self._conv):   # (`_numpy` checks a chain's input)
+        if self._conv and (x.ndim != 4 or not self._fits(x)):   # (a convolution's input checked here, a chain's in `_numpy`)
+            if not self._fits(x): self._refuse(x)
+            return self._torch(x)   # (an unbatched input)
+        if self._cpu and x.is_cpu and x.dtype == self._dt:
             if not x.requires_grad: return self._numpy(x if type(x) is torch.Tensor else x.as_subclass(torch.Tensor))
             if not torch.is_grad_enabled(): return self._numpy(x.detach().as_subclass(torch.Tensor))
         if not self._fits(x): self._refuse(x)
