@@ -13,7 +13,7 @@ from fastai.torch_core import get_model
 from .ticket import *
 from .pruner import *
 from .checkpoint import atomic_save
-from .inference import SparseChain, rebuild_chains
+from .inference import SparseChain, rebuild_chains, _copy
 
 # %% auto #0
 __all__ = ['export_sparse', 'load_sparse', 'compact_structured']
@@ -29,32 +29,49 @@ def _chains(model) -> dict:
     "{module path: SparseChain} of a `sparse_linears` model"
     return {n: m for n,m in get_model(model).named_modules() if isinstance(m, SparseChain)}
 
+def _ties(state:dict, masks:dict) -> dict:
+    "{name: the name it is stored under} for the tensors of `state` that are one tensor under several names (a language model's tied embedding and decoder)"
+    groups = {}
+    for k,v in state.items():
+        if v.numel(): groups.setdefault((v.device, v.dtype, v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), tuple(v.stride())), []).append(k)
+    out = {}
+    for ks in groups.values():
+        main = next((k for k in ks if k in masks), ks[0])   # (stored sparse when one of its names is pruned)
+        out.update({k: main for k in ks if k != main})
+    return out
+
 def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` one)
                   path, # the safetensors file written
                   ticket:Ticket|None=None, # its masks say what is pruned (None: the zeros of every Linear and conv weight)
                   half:bool=False, # store the values as float16
                   fmt:str='auto', # 'bitmask', 'csr' or 'auto' (the smaller, per tensor)
                  ) -> Path: # the file written
-    "Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor); a `sparse_linears` model is written with its chains as they are"
+    "Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor), in float16 with `half` (loaded back in their own dtypes); a tensor under several names once; a `sparse_linears` model is written with its chains as they are"
     from safetensors.torch import save_file
     if fmt not in ('auto', 'bitmask', 'csr'): raise ValueError(f"fmt: expected 'auto', 'bitmask' or 'csr', got {fmt!r}")
-    masks,out,layout = _masks_of(model, ticket),{},{}
-    chains = _chains(model)
+    masks,out,layout,dtypes = _masks_of(model, ticket),{},{},{}
+    net,chains = get_model(model),_chains(model)
     meta = dict(format='lottery_fastai.sparse')
+    def stored(k, v):   # `v` as written: float16 with `half` (its dtype recorded: `load_sparse` gives it back in that dtype)
+        if half and v.is_floating_point() and v.dtype != torch.float16: dtypes[k] = str(v.dtype).replace('torch.', ''); v = v.to(torch.float16)
+        return v.contiguous()
     if chains:   # each chain's buffers as they are (CSR arrays, dense weights, biases...), its spec and the conversion's steps as JSON
+        if not hasattr(net, 'sparse_runs'): raise ValueError("model: it holds SparseChains but no `sparse_runs` (the record of where they go): make it with sparse_linears or load_sparse")
         for p,ch in chains.items():
-            for k,b in ch.named_buffers(): out[f'chain::{ch.spec["name"]}::{k}'] = b.detach().cpu().contiguous()
-        meta.update(chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}), runs=json.dumps(get_model(model).sparse_runs))
-    vdt = torch.float16 if half else None
+            for k,b in ch.named_buffers(): out[f'chain::{ch.spec["name"]}::{k}'] = stored(f'chain::{ch.spec["name"]}::{k}', b.detach().cpu())
+        meta.update(chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}), runs=json.dumps(net.sparse_runs),
+                    report=json.dumps(getattr(net, 'sparse_report', []), default=float))
     skip = tuple(p + '.' for p in chains if p)
-    for k,v in ({} if '' in chains else get_model(model).state_dict()).items():
-        if skip and k.startswith(skip): continue
-        v = v.detach().cpu()
-        cast = v.to(vdt) if (vdt is not None and v.is_floating_point()) else v
+    state = {k: v.detach().cpu() for k,v in ({} if '' in chains else net.state_dict()).items() if not (skip and k.startswith(skip))}
+    aliases,ptrs = _ties(state, masks),set()   # safetensors refuses tensors sharing memory: a tied tensor is stored once
+    for k,v in state.items():
+        if k in aliases: continue
         if k not in masks:
-            out[k] = cast.contiguous(); continue
+            out[k] = stored(k, v)
+            if v.numel() and out[k].untyped_storage().data_ptr() in ptrs: out[k] = out[k].clone()   # (a view of another tensor)
+            ptrs.add(out[k].untyped_storage().data_ptr()); continue
         m = masks[k].reshape(v.shape)
-        vals = cast[m].contiguous()
+        vals = (v.to(torch.float16) if half and v.is_floating_point() else v)[m].contiguous()
         m2 = m.reshape(m.shape[0], -1)
         bitmask_bytes = math.ceil(m.numel()/8)
         csr_bytes = 4*int(m.sum()) + 4*(m2.shape[0]+1)
@@ -66,16 +83,20 @@ def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` o
             out[f'{k}::cols'] = cols.to(torch.int32)
             out[f'{k}::rowptr'] = torch.cat([torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=m2.shape[0]).cumsum(0)]).to(torch.int32)
         layout[k] = dict(fmt=use, shape=list(v.shape), dtype=str(v.dtype).replace('torch.', ''))
-    return atomic_save(lambda p: save_file(out, p, metadata=dict(meta, layout=json.dumps(layout))), path)
+    meta.update(layout=json.dumps(layout), aliases=json.dumps(aliases), dtypes=json.dumps(dtypes))
+    return atomic_save(lambda p: save_file(out, p, metadata=meta), path)
 
 def load_sparse(path, # a file written by `export_sparse`
-                model:nn.Module|None=None): # the dense network (its architecture): loaded in place; required for a `sparse_linears` file
-    "The dense state dict stored by `export_sparse` (loaded into `model` when given); for a `sparse_linears` model, that model rebuilt from `model`'s architecture (no code is unpickled)"
+                model:nn.Module|None=None, # the dense network (its architecture): loaded in place; required for a `sparse_linears` file
+               ):
+    "The dense state dict stored by `export_sparse`, each tensor in its own dtype, tied names sharing one tensor (loaded into `model` when given); for a `sparse_linears` model, that model rebuilt from `model`'s architecture (no code is unpickled)"
     from safetensors.torch import load_file
     from safetensors import safe_open
     with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
     if meta.get('format') != 'lottery_fastai.sparse': raise ValueError(f"{path} is not a sparse export of lottery_fastai")
     t,layout,state = load_file(str(path)),json.loads(meta['layout']),{}
+    dtypes = json.loads(meta.get('dtypes', '{}'))
+    t = {k: v.to(getattr(torch, dtypes[k])) if k in dtypes else v for k,v in t.items()}
     for k,v in t.items():
         if '::' not in k: state[k] = v
     for k,lo in layout.items():
@@ -90,6 +111,7 @@ def load_sparse(path, # a file written by `export_sparse`
             m = torch.zeros(n, dtype=torch.bool); m[r*cols_per + cols] = True
         w = torch.zeros(n, dtype=dt); w[m] = vals
         state[k] = w.view(shape)
+    for a,k in json.loads(meta.get('aliases', '{}')).items(): state[a] = state[k]   # the tie: one tensor under each name
     if 'chains' in meta:
         if model is None: raise ValueError(f"model: {path} holds a sparse_linears model: pass the dense network it was made from (its architecture)")
         specs,runs = json.loads(meta['chains']),json.loads(meta['runs'])
@@ -97,14 +119,16 @@ def load_sparse(path, # a file written by `export_sparse`
         for name,spec in specs.items():
             pre = f'chain::{name}::'
             chains[name] = SparseChain(spec, {k[len(pre):]: v for k,v in t.items() if k.startswith(pre)})
-        model = rebuild_chains(copy.deepcopy(get_model(model)).eval(), runs, chains)
+        model = rebuild_chains(_copy(get_model(model)).eval(), runs, chains)
         own = model.state_dict()
         model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k,v in state.items() if k in own}})
+        model.sparse_runs,model.sparse_report = runs,json.loads(meta.get('report', '[]'))   # (so that it can be exported again)
         return model
     if model is not None:
         own = get_model(model).state_dict()
         get_model(model).load_state_dict({k: v.to(own[k].dtype) for k,v in state.items()})
     return state
+
 
 # %% ../nbs/18_compact.ipynb #3bb859fc
 _passthrough = (nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout, nn.Identity)

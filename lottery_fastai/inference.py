@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/inference.html.md"""
 
 # %% ../nbs/17a_inference.ipynb #6a8f41af
 from __future__ import annotations
-import copy, itertools, time, warnings
+import copy, inspect, itertools, math, re, time, warnings
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 import torch.nn.modules.module as _tm
 from fastai.torch_core import get_model
@@ -20,14 +20,30 @@ __all__ = ['SparseChain', 'sparse_linears', 'rebuild_chains', 'sparse_report', '
 # %% ../nbs/17a_inference.ipynb #c08ef89e
 _chain_types = (nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Identity, nn.Flatten)
 
+def _copy(model:nn.Module) -> nn.Module:
+    "A deep copy of `model`, tensors computed from its parameters copied detached (fastai's WeightDropout keeps one, which `copy.deepcopy` refuses)"
+    memo = {}
+    for m in model.modules():
+        for t in itertools.chain(m._parameters.values(), m._buffers.values(), vars(m).values()):
+            if isinstance(t, torch.Tensor) and not t.is_leaf: memo[id(t)] = t.detach().clone()
+    return copy.deepcopy(model, memo)
+
+def _own_forward(m) -> type|None:
+    "The class among `_chain_types`, nn.Sequential and nn.Conv2d that `m` is, when `m` computes what that class computes; None otherwise"
+    # a subclass with its own `forward` (a residual block, a Linear that adds its input) computes something else: it is left alone
+    for t in _chain_types + (nn.Sequential, nn.Conv2d):
+        if isinstance(m, t): return t if type(m).forward is t.forward else None
+    return None
+
 def _elementwise(mod) -> tuple|None:
     "A module between Linear layers as a per-feature op: ('relu',), ('affine', scale, shift) for an eval BatchNorm1d, () for identity; None if not one"
+    if _own_forward(mod) is None: return None
     if isinstance(mod, nn.ReLU): return ('relu',)
     if isinstance(mod, (nn.Dropout, nn.Identity)): return ()
     if isinstance(mod, nn.BatchNorm1d) and mod.track_running_stats and mod.running_mean is not None:
         s = (mod.weight.detach() if mod.affine else 1) / torch.sqrt(mod.running_var + mod.eps)
         t = (mod.bias.detach() if mod.affine else 0) - mod.running_mean*s
-        return ('affine', s.float().cpu(), t.float().cpu())
+        return ('affine', s.cpu(), t.cpu())   # (in the BatchNorm's dtype: the chain casts them to its own)
     return None
 
 def _apply_ops_t(ops, y, dim=-1):
@@ -39,9 +55,10 @@ def _apply_ops_t(ops, y, dim=-1):
             y = y*op[1].to(y.device, y.dtype).view(shape) + op[2].to(y.device, y.dtype).view(shape)
     return y
 
+
 # %% ../nbs/17a_inference.ipynb #49f3bb05
 def _csr_mv(indptr, indices, data, n_out, n_in, h, y):
-    "y += A h for the CSR matrix A (`n_out` x `n_in`) and h of shape (n_in, k), both C-contiguous float32"
+    "y += A h for the CSR matrix A (`n_out` x `n_in`) and h of shape (n_in, k), both C-contiguous, float32 or float64"
     # scipy's CSR product without `csr_array @ h`'s checks and conversions: LeNet-300-100 at 98% at batch 1 ran its three
     # layers in 10.9 us this way against 17.7 us through `@` (scipy 1.17, one thread; the dense torch model: 46.7 us)
     k = h.shape[1]
@@ -56,15 +73,41 @@ class SparseChain(nn.Module):
     regimes = (1, 64)   # batch sizes the representations were chosen for: a batch up to 8 uses the first's, a larger one the second's
     def __init__(self, spec:dict, tensors:dict):
         super().__init__()
-        self.spec = spec   # JSON: layers (shapes, kinds per regime, names), ops per gap, flatten, conv
+        self.spec = spec   # JSON: layers (shapes, kinds per regime, names), ops per gap, flatten, conv, folded (the modules folded in)
         for k,v in tensors.items(): self.register_buffer(k.replace('.', '_'), v)
-        self._np,self._dense,self._cpu,self._flat = None,{},True,spec['flatten']
+        self._np,self._dense,self._flat,self._conv = None,{},spec['flatten'],spec['conv']
+        self._w = spec['layers'][0]['in_full']      # the input width the first layer reads (channels for a convolution)
+        self._bn = any(k == 'affine' for ops in spec['ops'].values() for k in ops) and not self._flat   # a BatchNorm1d folded: 2-D inputs only
+        self._eval_only = [f'{k} {n!r}' for n,k in spec.get('folded', {}).items() if k in ('BatchNorm1d', 'Dropout')]   # what computes otherwise in training
+        self._set_path()
+        self.train(False)
+
+    def _set_path(self):
+        "Whether the NumPy path can run: every buffer on the CPU, the float ones all float32 or all float64 (`_dt`, the inputs' dtype it takes)"
+        fl = {b.dtype for b in self.buffers() if b.is_floating_point()}
+        self._dt = fl.pop() if len(fl) == 1 else None
+        self._cpu = self._dt in (torch.float32, torch.float64) and all(b.device.type == 'cpu' for b in self.buffers())
 
     def _apply(self, fn, *args, **kwargs):   # moved or cast: the NumPy plans and dense copies are rebuilt on demand
         out = super()._apply(fn, *args, **kwargs)
         self._np,self._dense = None,{}
-        self._cpu = all(b.device.type == 'cpu' and b.dtype in (torch.float32, torch.int32, torch.int64) for b in self.buffers())   # the NumPy path's types
+        self._set_path()
         return out
+
+    def _refuse(self, x):
+        "The error for an input (or a mode) the dense layers would not compute the same way"
+        name = self.spec['name']
+        if self.training and self._eval_only:
+            raise RuntimeError(f"SparseChain {name!r} is for inference (call model.eval() first): it folded {', '.join(self._eval_only)} "
+                               f"(BatchNorm1d's running statistics, Dropout left out), which compute differently in training mode")
+        got = tuple(x.shape)
+        if self._conv: raise ValueError(f"x: SparseChain {name!r} (a 1x1 convolution) takes (N, {self._w}, H, W) inputs, got shape {got}")
+        if self._flat: raise ValueError(f"x: SparseChain {name!r} takes inputs of {self._w} features once flattened from dim 1, got shape {got}")
+        if self._bn and x.ndim != 2 and x.shape[-1] == self._w:
+            raise ValueError(f"x: SparseChain {name!r} folded a BatchNorm1d, which normalizes dim 1 of a 3-D input: it takes 2-D "
+                             f"(batch, {self._w}) inputs, got shape {got}")
+        raise ValueError(f"x: SparseChain {name!r} takes inputs of width {self._w} (the in_features of {self.spec['layers'][0]['name']!r}), "
+                         f"got width {got[-1] if got else None} (shape {got})")
 
     def _get(self, k): return getattr(self, k, None)
 
@@ -127,7 +170,7 @@ class SparseChain(nn.Module):
         return self._np[r]
 
     def _run(self, steps, h):
-        "The steps on `h` (features x columns, float32, C-contiguous)"
+        "The steps on `h` (features x columns, C-contiguous, in the chain's dtype)"
         for kind,a in steps:
             if kind == 'ops':
                 if a and not h.flags.owndata: h = h.copy()   # (never write into the caller's input)
@@ -145,16 +188,19 @@ class SparseChain(nn.Module):
         return h
 
     def _numpy(self, x):
-        if self.spec['conv']:
+        if self._conv:
             N,C,H,W = x.shape
             h = np.ascontiguousarray(x.numpy().reshape(N, C, H*W).transpose(1, 0, 2)).reshape(C, N*H*W)
             y = self._run(self._plan(1), h)
             return torch.from_numpy(np.ascontiguousarray(y.reshape(-1, N, H*W).transpose(1, 0, 2))).view(N, -1, H, W)
-        if x.shape[0] == 1 and (self._flat or x.ndim == 2):   # one example: the shortest path (most calls at batch 1 are this)
-            return torch.from_numpy(self._run((self._np or {}).get(0) or self._plan(0), x.numpy().reshape(-1, 1)).reshape(1, -1))
-        lead = (x.shape[0],) if self.spec['flatten'] else x.shape[:-1]
-        n = x.numel()//x.shape[-1] if not self.spec['flatten'] else x.shape[0]
-        h = np.ascontiguousarray(x.numpy().reshape(n, -1).T)      # features x batch: every product reads rows, no transposes
+        a = x.numpy(); sh = a.shape   # (the input's width checked on the array: cheaper than on the tensor)
+        if sh and sh[0] == 1 and a.size == self._w and (self._flat or len(sh) == 2):   # one example: the shortest path (most calls at batch 1)
+            return torch.from_numpy(self._run((self._np or {}).get(0) or self._plan(0), a.reshape(-1, 1)).reshape(1, -1))
+        if not self._fits(x): self._refuse(x)
+        if not a.size: return self._torch(x)   # (an empty batch)
+        lead = (sh[0],) if self._flat else sh[:-1]
+        n = a.size//sh[-1] if not self._flat else sh[0]
+        h = np.ascontiguousarray(a.reshape(n, -1).T)      # features x batch: every product reads rows, no transposes
         h = self._run(self._plan(0 if n <= 8 else 1), h)
         return torch.from_numpy(np.ascontiguousarray(h.T)).view(*lead, -1)
 
@@ -164,10 +210,21 @@ class SparseChain(nn.Module):
            or _tm._global_backward_hooks or kwargs or len(args) != 1: return super().__call__(*args, **kwargs)
         return self.forward(args[0])
 
+    def _fits(self, x) -> bool:
+        "Whether `x` is an input the dense layers take and compute as the chain does (a wrong width would read past the CSR arrays)"
+        if self._conv: return x.ndim in (3, 4) and x.shape[-3] == self._w
+        if self._flat: return x.ndim >= 2 and math.prod(x.shape[1:]) == self._w
+        return x.ndim >= 1 and x.shape[-1] == self._w and (x.ndim == 2 or not self._bn)
+
     def forward(self, x):
-        if self._cpu and x.is_cpu and x.dtype == torch.float32:
+        if self.training and self._eval_only: self._refuse(x)
+        if self._conv and (x.ndim != 4 or not self._fits(x)):   # (a convolution's input checked here, a chain's in `_numpy`)
+            if not self._fits(x): self._refuse(x)
+            return self._torch(x)   # (an unbatched input)
+        if self._cpu and x.is_cpu and x.dtype == self._dt:
             if not x.requires_grad: return self._numpy(x if type(x) is torch.Tensor else x.as_subclass(torch.Tensor))
             if not torch.is_grad_enabled(): return self._numpy(x.detach().as_subclass(torch.Tensor))
+        if not self._fits(x): self._refuse(x)
         return self._torch(x)   # autograd, another device or dtype: torch's dense operations
 
     def extra_repr(self):
@@ -203,15 +260,19 @@ def _cut_dead(layers:list, ops:list) -> list:
 
 def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:bool=True, min_sparsity:float=0.) -> tuple:
     "A `SparseChain` for the modules `mods` (a run of a Sequential, or one Linear or 1x1 convolution), and its report rows"
-    layers,ops,flatten,cur = [],{-1: []},False,None
+    layers,ops,flatten,cur,folded = [],{-1: []},False,None,{}
     pre = ops[-1]
+    dt = next(m.weight.dtype for m in mods if isinstance(m, (nn.Linear, nn.Conv2d)))   # the chain keeps the model's dtype
+    wd = dt if dt in (torch.float32, torch.float64) else torch.float32   # built (and timed) in a NumPy dtype, then cast to `dt`
     for j,m in enumerate(mods):
-        if isinstance(m, nn.Flatten): flatten = True; continue
+        if isinstance(m, nn.Flatten): flatten = True; folded[names[j]] = 'Flatten'; continue
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            w = m.weight.detach().float().cpu().reshape(m.weight.shape[0], -1).clone()
-            layers.append(dict(W=w, b=(m.bias.detach().float().cpu().clone() if m.bias is not None else torch.zeros(w.shape[0])),
+            w = m.weight.detach().to(wd).cpu().reshape(m.weight.shape[0], -1).clone()
+            layers.append(dict(W=w, b=(m.bias.detach().to(wd).cpu().clone() if m.bias is not None else torch.zeros(w.shape[0], dtype=wd)),
                                name=names[j], shape=tuple(w.shape)))
             cur = ops[len(layers)-1] = []; continue
+        kind = _own_forward(m).__name__   # (what training mode computes otherwise: BatchNorm1d, a Dropout of p > 0)
+        folded[names[j]] = 'Identity' if kind == 'Dropout' and m.p == 0 else kind
         (pre if cur is None else cur).extend([_elementwise(m)] if _elementwise(m) else [])
     ops_l = [ops[i] for i in range(len(layers))]
     cut = _cut_dead(layers, ops_l) if len(layers) > 1 else [[0, 0] for _ in layers]
@@ -236,13 +297,14 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
         spec_ops[str(i)] = []
         for j,op in enumerate(os_):
             spec_ops[str(i)].append(op[0])
-            if op[0] == 'affine': tensors[f'o{i}_{j}_s'],tensors[f'o{i}_{j}_t'] = op[1].contiguous(),op[2].contiguous()
-    spec = dict(layers=spec_layers, ops=spec_ops, flatten=flatten, conv=conv, name=names[0])
+            if op[0] == 'affine': tensors[f'o{i}_{j}_s'],tensors[f'o{i}_{j}_t'] = op[1].to(wd).contiguous(),op[2].to(wd).contiguous()
+    spec = dict(layers=spec_layers, ops=spec_ops, flatten=flatten, conv=conv, name=names[0], folded=folded)
     ch = SparseChain(spec, tensors)
     regimes = SparseChain.regimes if not conv else (n_cols,)
+    npdt = np.float64 if wd == torch.float64 else np.float32
     timed = {}
     for k in regimes:   # the whole chain timed in each combination of representations (the fastest is kept), or by a rule
-        h = np.random.default_rng(0).standard_normal((layers[0]['W'].shape[1], k)).astype(np.float32)
+        h = np.random.default_rng(0).standard_normal((layers[0]['W'].shape[1], k)).astype(npdt)
         options = [('dense', 'csr') if x['may_csr'] else ('dense',) for x in info]
         combos = list(itertools.product(*options)) if len(info) <= 4 else [tuple('dense' for _ in info), tuple(o[-1] for o in options)]
         if measure:
@@ -254,13 +316,14 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
         if measure:   # and each layer on its own, in each representation (the report's per-layer times)
             lay = {kd: [st for st in ch._steps([kd if x['may_csr'] or kd == 'dense' else 'dense' for x in info]) if st[0] != 'ops'] for kd in ('dense', 'csr')}
             for i,(L,x) in enumerate(zip(spec_layers, info)):
-                hi = np.random.default_rng(i).standard_normal((L['in_full'], k)).astype(np.float32)
+                hi = np.random.default_rng(i).standard_normal((L['in_full'], k)).astype(npdt)
                 x[f'us_bs{k}_dense'] = round(_best_us(lambda st=lay['dense'][i]: ch._run([st], hi)), 2)
                 x[f'us_bs{k}_csr'] = round(_best_us(lambda st=lay['csr'][i]: ch._run([st], hi)), 2) if x['may_csr'] else None
     for i,L in enumerate(spec_layers):   # what no regime uses is dropped
         drop = [f'l{i}_w'] if 'dense' not in L['kind'] else [f'l{i}_indptr', f'l{i}_indices', f'l{i}_data'] if 'csr' not in L['kind'] else []
         for k in drop: delattr(ch, k)
     ch._np = None
+    if dt != wd: ch = ch.to(dt)   # (float16, bfloat16: torch's operations compute it)
     report = [dict(layer=L['name'], shape=f"{lay['shape'][0]}x{lay['shape'][1]}", kept=f"{L['out']}x{L['in']}", units_cut=c[0], inputs_cut=c[1],
                    nnz=x['nnz'], sparsity=round(x['sparsity'], 2), **{f'kind_bs{k}': kd for k,kd in zip(regimes, L['kind'])},
                    **{kk: vv for kk,vv in x.items() if kk.startswith('us_bs')},
@@ -270,48 +333,95 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
 
 # %% ../nbs/17a_inference.ipynb #bb59256e
 def _is_1x1(m) -> bool:
-    return (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.padding in ((0, 0), 0, 'valid')
+    return (_own_forward(m) is nn.Conv2d and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.padding in ((0, 0), 0, 'valid')
             and m.dilation == (1, 1) and m.groups == 1 and m.padding_mode == 'zeros')
+
+def _foldable(kids:list, j:int, width) -> bool:
+    "Whether child `j` can join the run before it (`width`: its last Linear's out_features, None before the first)"
+    m = kids[j]
+    if _own_forward(m) not in _chain_types: return False   # (a subclass with its own forward computes something else)
+    if isinstance(m, nn.Flatten): return width is None and m.start_dim == 1 and m.end_dim == -1   # flattening all but the batch dim
+    if isinstance(m, nn.Linear): return width is None or m.in_features == width
+    if _elementwise(m) is None: return False
+    if not isinstance(m, nn.BatchNorm1d): return True
+    if width is None:   # before the first Linear: the width that Linear reads
+        nxt = next((k for k in kids[j+1:] if _elementwise(k) is None), None)
+        width = nxt.in_features if isinstance(nxt, nn.Linear) else None
+    # a BatchNorm1d of another width normalizes dim 1 of a 3-D input, not the features: it stays a module
+    return m.num_features == width
 
 def _runs(seq:nn.Sequential) -> list:
     "(start, end) of each maximal run of `seq`'s children that a `SparseChain` computes: Linear layers with ReLU, eval BatchNorm1d, Dropout between, a Flatten first"
     out,kids,i = [],list(seq),0
     while i < len(kids):
-        j = i
-        while j < len(kids) and isinstance(kids[j], _chain_types) and (not isinstance(kids[j], nn.Flatten) or j == i) \
-              and (isinstance(kids[j], (nn.Linear, nn.Flatten)) or _elementwise(kids[j]) is not None): j += 1
-        if any(isinstance(k, nn.Linear) for k in kids[i:j]):
+        j,width = i,None
+        while j < len(kids) and _foldable(kids, j, width):
+            if isinstance(kids[j], nn.Linear): width = kids[j].out_features
+            j += 1
+        if width is not None:   # a Linear in it
             while not isinstance(kids[j-1], nn.Linear) and _elementwise(kids[j-1]) is None: j -= 1
             out.append((i, j)); i = j
         else: i = max(j, i + 1)
     return out
 
+def _forward_src(cls, cache:dict) -> str|None:
+    "The source of every `forward` that `cls`'s forward may run (its own and its bases' up to nn.Module); None when one cannot be read"
+    if cls not in cache:
+        try: cache[cls] = '\n'.join(inspect.getsource(c.__dict__['forward']) for c in cls.__mro__
+                                    if c not in (nn.Module, object) and 'forward' in c.__dict__)
+        except (OSError, TypeError): cache[cls] = None
+    return cache[cls]
+
+def _read_by(model:nn.Module, full:str, cache:dict) -> str:
+    "Why the module at `full` must stay: a forward above it reads its attributes itself (MultiheadAttention: out_proj.weight); '' if none does"
+    # (a heuristic over the forwards' source: what they read of the module other than calling it, as `.out_proj.weight`)
+    parts = full.split('.')
+    for d in range(len(parts)):
+        anc = model.get_submodule('.'.join(parts[:d])) if d else model
+        src = _forward_src(type(anc), cache)
+        if src is None: return f"the source of {type(anc).__name__}'s forward, which may read it, cannot be read"
+        path = ''.join(rf'(?:\[\s*{p}\s*\]|\.{p})' if p.isdigit() else rf'\.{re.escape(p)}' for p in parts[d:])
+        m = re.search(path + r'\s*\.\s*([A-Za-z_]\w*)', src)
+        if m is None and isinstance(anc, nn.Sequential): m = re.search(r'\[\s*-?\d+\s*\]\s*\.\s*([A-Za-z_]\w*)', src)   # self[-1].weight
+        if m: return f"{type(anc).__name__}'s forward reads {'.'.join(parts[d:])}.{m.group(1)} itself"
+    return ''
+
 @torch.no_grad()
 def sparse_linears(model:nn.Module, # a trained ticket (or any network): zeros are what is skipped
                    min_sparsity:float=0., # layers sparser than this may go CSR; the others stay dense
                    example:torch.Tensor|None=None, # an input: 1x1 convolutions are converted (measured at its spatial size)
-                   measure:bool=True) -> nn.Module: # time CSR against dense per layer (False: a fixed rule)
-    "A copy of `model` for CPU inference in which runs of Linear layers (and, with `example`, 1x1 convolutions) are `SparseChain`s; `model.sparse_report` says what each layer became and why"
-    model = copy.deepcopy(get_model(model)).eval()
+                   measure:bool=True, # time CSR against dense per layer (False: a fixed rule)
+                  ) -> nn.Module:
+    "A copy of `model` for CPU inference in which runs of Linear layers (and, with `example`, 1x1 convolutions) are `SparseChain`s; `model.sparse_report` says what each layer became, or why it stayed"
+    model = _copy(get_model(model)).eval()
     shapes = {}
     if example is not None:
         hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape))) for n,m in model.named_modules() if _is_1x1(m)]
         try: model(example)
         finally:
             for h in hooks: h.remove()
-    report,runs,chains = [],[],{}
+    report,runs,chains,cache = [],[],{},{}
+    def add(mods, names, **kw):
+        ch,rep = _build_chain(mods, names, measure=measure, min_sparsity=min_sparsity, **kw)
+        chains[ch.spec['name']] = ch; report.extend(dict(r, why='') for r in rep); return ch.spec['name']
     for pname,parent in list(model.named_modules()):
-        if isinstance(parent, nn.Sequential):
+        q = lambda cn: f'{pname}.{cn}' if pname else cn   # a child's qualified name, as named_modules gives it
+        seq = _own_forward(parent) is nn.Sequential
+        if seq:
+            keys = list(parent._modules)
             for s,e in _runs(parent):
-                ch,rep = _build_chain(list(parent)[s:e], [f'{pname}.{k}' if pname else str(k) for k in range(s, e)], measure=measure, min_sparsity=min_sparsity)
-                runs.append(dict(parent=pname, start=s, end=e, name=ch.spec['name'])); chains[ch.spec['name']] = ch; report += rep
+                whys = {q(k): _read_by(model, q(k), cache) for k in keys[s:e]}
+                if any(whys.values()):   # (a forward above reads a module of the run itself: the run stays)
+                    report.extend(dict(layer=q(k), shape='x'.join(map(str, m.weight.shape)), why=next(w for w in whys.values() if w))
+                                  for k,m in zip(keys[s:e], list(parent)[s:e]) if isinstance(m, nn.Linear))
+                else: runs.append(dict(parent=pname, start=s, end=e, name=add(list(parent)[s:e], [q(k) for k in keys[s:e]])))
         for cn,child in parent.named_children():
-            full = f'{pname}.{cn}' if pname else cn
-            lone = isinstance(child, nn.Linear) and not isinstance(parent, nn.Sequential)
-            if lone or (_is_1x1(child) and full in shapes):
-                n,_,h,w = shapes.get(full, (1, 0, 1, 1))
-                ch,rep = _build_chain([child], [full], conv=not lone, n_cols=n*h*w, measure=measure, min_sparsity=min_sparsity)
-                runs.append(dict(parent=pname, child=cn, name=ch.spec['name'])); chains[ch.spec['name']] = ch; report += rep
+            lin,conv = isinstance(child, nn.Linear),_is_1x1(child) and q(cn) in shapes
+            if not (lin or conv) or (seq and lin and _own_forward(child)): continue   # (a plain Linear of a Sequential: in a run)
+            why = f'{type(child).__name__} has its own forward' if _own_forward(child) is None else _read_by(model, q(cn), cache)
+            if why: report.append(dict(layer=q(cn), shape='x'.join(map(str, child.weight.shape[:2])), why=why)); continue
+            n,_,h,w = shapes.get(q(cn), (1, 0, 1, 1))
+            runs.append(dict(parent=pname, child=cn, name=add([child], [q(cn)], conv=not lin, n_cols=n*h*w)))
     model = rebuild_chains(model, runs, chains)
     model.sparse_report,model.sparse_runs = report,runs
     return model
@@ -339,7 +449,7 @@ def _collapse(model, pname:str, s:int, e:int, ch) -> nn.Module:
     return model
 
 def sparse_report(model:nn.Module):
-    "What `sparse_linears` made of each layer, as a table: kept shape, units and inputs cut, nonzeros, the representation per batch size and the times measured (dense, CSR)"
+    "What `sparse_linears` made of each layer, as a table (named as `named_modules` names them): kept shape, units and inputs cut, nonzeros, the representation per batch size and the times measured (dense, CSR); `why`: why a layer stayed as it was"
     import pandas as pd
     return pd.DataFrame(getattr(model, 'sparse_report', []))
 
@@ -351,9 +461,10 @@ def _nm_follows(w:torch.Tensor, n:int=2, m:int=4) -> bool:
     return bool((F.pad(rows, (0, pad)).view(rows.shape[0], -1, m).sum(-1) <= n).all())
 
 def semi_structured(model:nn.Module, # a 2:4 ticket (granularity='2:4'), on a CUDA GPU
-                    dtype=torch.float16) -> nn.Module: # the sparse kernels' type: float16 or bfloat16
+                    dtype=torch.float16, # the sparse kernels' type: float16 or bfloat16
+                   ) -> nn.Module:
     "A copy of `model` in `dtype` whose Linear layers with a 2:4 pattern run on the GPU's sparse tensor cores (`torch.sparse.to_sparse_semi_structured`); elsewhere it says why and stays dense; `model.semi_structured_report` lists each layer"
-    model,report = copy.deepcopy(get_model(model)).eval(),[]
+    model,report = _copy(get_model(model)).eval(),[]
     dev = next(model.parameters()).device
     if dev.type != 'cuda' or torch.cuda.get_device_capability(dev) < (8, 0):
         why = (f"the model is on {dev.type}: 2:4 sparse tensor cores need a CUDA GPU of compute capability 8.0 or more (Ampere and later)"
