@@ -113,7 +113,7 @@ def _tie_biases(masks:dict, granularity:str) -> dict:
 
 def shuffled_masks(masks:dict, # {tensor name: bool mask}
                    seed:int=0, # seed of the permutations
-                   granularity:str='weight', # the ticket's granularity: whole groups ('filter': filters) are permuted; 'N:M': within each group of M
+                   granularity:str='weight', # the ticket's: its groups permuted ('filter': filters); 'N:M': within each group of M
                   ) -> dict: # the shuffled masks
     "Each mask's groups permuted within its tensor: every tensor keeps its count, at random positions (Frankle et al. 2021's shuffling)"
     nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
@@ -129,7 +129,7 @@ def inverted_masks(masks:dict, # {tensor name: bool mask} the pruning chose
                    alive:dict|None=None, # {tensor name: bool}, the weights the pruning ranked (alive before it); None: all
                    seed:int=0, # seed of the random order among equal scores
                   ) -> dict: # the inverted masks
-    "In each tensor, the groups with the lowest `scores` among those `alive` kept instead of the highest, as many as `masks` keeps there (Frankle et al. 2021's inversion), ties in a random order"
+    "Each tensor's lowest-scoring `alive` groups kept, as many as `masks` keeps there (Frankle et al. 2021's inversion); ties at random"
     nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         s = scores[n].detach().float().to(m.device)
@@ -156,7 +156,7 @@ def sign_constant_state(state:dict, # every parameter and buffer (a rewind state
     return out
 
 def _path_copy(model:nn.Module, masks:dict) -> nn.Module:
-    "A double copy of `model` in eval mode for the path test: masked weights mask·u, other weights u, u in [0.5, 1.5)/fan-in; biases, BatchNorm shifts 0"
+    "A double eval copy of `model` for the path test: weights u (masked: mask·u), u in [0.5, 1.5)/fan-in; biases and shifts 0"
     m,g = _copy(get_model(model)).double().eval(),torch.Generator().manual_seed(0)
     tensors = {}   # each tensor once, with all its names (a tied tensor is written once, with its mask)
     for k,t in itertools.chain(m.named_parameters(remove_duplicate=False), m.named_buffers(remove_duplicate=False)):
@@ -201,7 +201,8 @@ def layer_collapse(model:nn.Module, # the model the masks are for
 def _check_method(learn, method, x, train_mode=None):
     check_choice(method, 'method', init_methods)
     if train_mode is not None and not isinstance(train_mode, bool):
-        raise ValueError(f"train_mode: expected True (batch statistics, no dropout), False (eval mode) or None (the method's default), got {train_mode!r}")
+        raise ValueError(f"train_mode: expected True (batch statistics, no dropout), False (eval mode) or None "
+                         f"(the method's default), got {train_mode!r}")
     if method == 'synflow' and train_mode:
         raise ValueError("train_mode: 'synflow' scores one all-ones input in eval mode (Tanaka et al.); train_mode=True is for 'snip' and 'grasp'")
     if method in _needs_data and getattr(learn, 'loss_func', None) is None:
@@ -218,7 +219,8 @@ def _nonneg_double(model) -> nn.Module:
         if t.is_floating_point(): t.abs_()
     return m
 
-_train_default = dict(snip=False, grasp=True)   # the authors' code: SNIP's prune step feeds is_train=False; GraSP scores the network in the caller's (train) mode
+# the authors' code: SNIP's prune step feeds is_train=False; GraSP scores the network in the caller's mode (train, when fresh)
+_train_default = dict(snip=False, grasp=True)
 
 def _scoring_mode(m:nn.Module, train:bool) -> nn.Module:
     "`m` in eval mode, or with `train`, in train mode (batch statistics) with every dropout off"
@@ -238,7 +240,7 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
                 control:str|None=None, # a sanity check: 'shuffle', 'invert' or 'sign_constant' (`init_controls`)
                 seed:int=0, # seed of 'random' scores and of 'shuffle'
                 temp:float=200., # GraSP's temperature on the logits
-                train_mode:bool|None=None, # score in train mode (batch statistics, no dropout) or eval mode; None: the method's default (GraSP train, SNIP eval)
+                train_mode:bool|None=None, # True: train mode (batch statistics, no dropout); None: the method's own (GraSP train, SNIP eval)
                 warn:bool=True, # warn when a tensor is left empty or no path from input to output remains
                 **kwargs, # `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias, layer_density
                ) -> Ticket: # its rewind state is the initialization

@@ -102,7 +102,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     fit_fn:str='fit', # 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
                     granularity:str='weight', # what is removed together, for every method ('2:4': an N:M pattern)
                     context:str='global', # 'global' (one ranking, as the pruning-at-initialization papers) or 'local'
-                    iterations:int|None=None, # scoring rounds of the init methods (default: their own, 100 for SynFlow, 1 otherwise); a method run otherwise is labelled so (`method_label`)
+                    iterations:int|None=None, # scoring rounds of the init methods (None: their own); other counts labelled (`method_label`)
                     n_batches:int=1, # training batches the data-driven scores use
                     eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                     train_metrics:bool=False, # measure the training set at the end of each training

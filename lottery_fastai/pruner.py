@@ -113,12 +113,13 @@ def _smart_ratio_want(shapes:list, layers:list, budget:int) -> list:
 def density_counts(shapes:list, # each tensor's shape
                    sparsity:float, # % of all their weights removed
                    rule:str, # one of `density_rules`
-                   layers:list|None=None, # 'smart_ratio': each tensor's layer, as a sortable depth (lower: nearer the input; a bias shares its weight's); default: one layer per tensor, in the order given
+                   layers:list|None=None, # 'smart_ratio': each tensor's layer depth (lower: nearer the input); None: one per tensor, in order
                   ) -> list: # the weights each tensor keeps, exactly the budget in all
     "The weights each tensor of `shapes` keeps under density `rule` for an overall `sparsity` (%)"
     check_choice(rule, 'layer_density', density_rules)
     sizes = [math.prod(s) for s in shapes]
-    if layers is not None and len(layers) != len(shapes): raise ValueError(f"layers: expected one per shape ({len(shapes)}), got {len(layers)}")
+    if layers is not None and len(layers) != len(shapes):
+        raise ValueError(f"layers: expected one per shape ({len(shapes)}), got {len(layers)}")
     budget = sum(sizes) - round(sparsity/100*sum(sizes))
     if rule == 'smart_ratio': want = _smart_ratio_want(shapes, list(range(len(shapes))) if layers is None else list(layers), budget)
     else: want = _capped_want(sizes, _raw_density(shapes, rule), budget)
@@ -309,7 +310,8 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
     new = {}
     pooled = [n for n,t in ranked.items() if t['end'] is None]
     if getattr(self, 'layer_density', None) is not None and pooled:   # each tensor's count from the rule, its weights from the ranking
-        kept = density_counts([tuple(params[n].shape) for n in pooled], self.round_sparsity(r), self.layer_density, self._depths(m, pooled, targets))
+        shapes = [tuple(params[n].shape) for n in pooled]
+        kept = density_counts(shapes, self.round_sparsity(r), self.layer_density, self._depths(m, pooled, targets))
         for n,k in zip(pooled, kept): new.update(rank([n], None, params[n].numel() - k))
     elif self.context == 'global' and pooled: new.update(rank(pooled, self.round_sparsity(r)))
     for n,t in ranked.items():
