@@ -96,55 +96,115 @@ def _keep_in_groups(mask:torch.Tensor, keys:torch.Tensor, nm:tuple) -> torch.Ten
     pos = kk.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1, stable=True)
     return (pos < k).view(rows.shape[0], G*m_)[:, :L].reshape(mask.shape)
 
-def shuffled_masks(masks:dict, seed:int=0, nm:tuple|None=None) -> dict:
-    "Each mask's entries permuted within its tensor: every tensor keeps its count, at random positions (Frankle et al. 2021's shuffling); with `nm` (N, M), within each group of M, so an N:M pattern stays one"
-    g,out = torch.Generator().manual_seed(seed),{}
+def _units(m:torch.Tensor, granularity:str) -> torch.Tensor:
+    "`m` with one entry per group of `granularity` (size 1 along the dims a group spans): a whole filter, row... is one entry"
+    dims = reduced_dims(granularity, m.ndim)
+    return m.to(torch.uint8).amax(dim=dims, keepdim=True).bool() if dims else m
+
+def _tie_biases(masks:dict, granularity:str) -> dict:
+    "Under 'filter' or 'row', each pruned bias follows its weight's rows (as the pruner ties them)"
+    if granularity not in ('filter', 'row'): return masks
+    out = dict(masks)
     for n,m in masks.items():
-        flat = m.flatten()
-        if nm is not None: out[n] = _keep_in_groups(m, torch.rand(m.shape, generator=g).to(m.device), nm)
-        else: out[n] = flat[torch.randperm(flat.numel(), generator=g).to(flat.device)].view(m.shape)
+        pre,_,local = n.rpartition('.')
+        w = (pre + '.' if pre else '') + local.replace('bias', 'weight')
+        if 'bias' in local and w in masks and masks[w].ndim > 1 and masks[w].shape[0] == m.shape[0]: out[n] = masks[w].flatten(1).any(1)
     return out
 
-def inverted_masks(masks:dict, scores:dict, nm:tuple|None=None) -> dict:
-    "In each tensor, the weights with the lowest `scores` kept instead of the highest, as many as `masks` keeps there (Frankle et al. 2021's inversion); with `nm`, within each group of M"
-    out = {}
+def shuffled_masks(masks:dict, # {tensor name: bool mask}
+                   seed:int=0, # seed of the permutations
+                   granularity:str='weight', # the ticket's: its groups permuted ('filter': filters); 'N:M': within each group of M
+                  ) -> dict: # the shuffled masks
+    "Each mask's groups permuted within its tensor: every tensor keeps its count, at random positions (Frankle et al. 2021's shuffling)"
+    nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
-        if nm is not None: out[n] = _keep_in_groups(m, -scores[n].to(m.device), nm); continue
-        s,k = scores[n].flatten().float(),int(m.sum())
-        keep = torch.zeros(m.numel(), dtype=torch.bool, device=m.device)
-        keep[torch.argsort(s, stable=True)[:k].to(m.device)] = True
-        out[n] = keep.view(m.shape)
-    return out
+        if nm is not None: out[n] = _keep_in_groups(m, torch.rand(m.shape, generator=g).to(m.device), nm); continue
+        u = _units(m, granularity); f = u.flatten()
+        out[n] = f[torch.randperm(f.numel(), generator=g).to(f.device)].view(u.shape).expand(m.shape).contiguous()
+    return _tie_biases(out, granularity)
 
-def sign_constant_state(state:dict, masks:dict) -> dict:
+def inverted_masks(masks:dict, # {tensor name: bool mask} the pruning chose
+                   scores:dict, # {tensor name: the scores it ranked} (low: pruned)
+                   granularity:str='weight', # the ticket's granularity: whole groups inverted; 'N:M': within each group of M
+                   alive:dict|None=None, # {tensor name: bool}, the weights the pruning ranked (alive before it); None: all
+                   seed:int=0, # seed of the random order among equal scores
+                  ) -> dict: # the inverted masks
+    "Each tensor's lowest-scoring `alive` groups kept, as many as `masks` keeps there (Frankle et al. 2021's inversion); ties at random"
+    nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
+    for n,m in masks.items():
+        s = scores[n].detach().float().to(m.device)
+        if alive is not None: s = s.masked_fill(~alive[n].to(m.device), math.inf)   # pruned before this round: never chosen
+        if nm is not None: out[n] = _keep_in_groups(m, -s, nm); continue
+        u = _units(m, granularity); f,k = group_scores(s, granularity).flatten(),int(u.sum())
+        p = torch.randperm(f.numel(), generator=g).to(f.device)                  # a random order first, then a stable sort: ties at random
+        keep = torch.zeros(f.numel(), dtype=torch.bool, device=m.device)
+        keep[p[torch.argsort(f[p], stable=True)[:k]]] = True
+        out[n] = keep.view(u.shape).expand(m.shape).contiguous()
+    return _tie_biases(out, granularity)
+
+def sign_constant_state(state:dict, # every parameter and buffer (a rewind state)
+                        masks:dict, # {tensor name: mask}: the tensors changed
+                        aliases:dict|None=None, # {tensor name: its other names} (`Ticket.aliases`): a tied tensor changed under every name
+                       ) -> dict: # the new state
     "`state` with each masked tensor's weights set to ± the standard deviation of that tensor at `state`, keeping their signs (Zhou et al. 2019)"
     out = dict(state)
     for n in masks:
         w = state[n]
-        out[n] = (torch.sign(w)*w.float().std()).to(w.dtype)
+        v = (torch.sign(w)*w.float().std()).to(w.dtype)
+        for k in (n, *(aliases or {}).get(n, ())):
+            if k in out: out[k] = v
     return out
 
+def _path_copy(model:nn.Module, masks:dict) -> nn.Module:
+    "A double eval copy of `model` for the path test: weights u (masked: mask·u), u in [0.5, 1.5)/fan-in; biases and shifts 0"
+    m,g = _copy(get_model(model)).double().eval(),torch.Generator().manual_seed(0)
+    tensors = {}   # each tensor once, with all its names (a tied tensor is written once, with its mask)
+    for k,t in itertools.chain(m.named_parameters(remove_duplicate=False), m.named_buffers(remove_duplicate=False)):
+        tensors.setdefault(id(t), (t, []))[1].append(k)
+    for t,ks in tensors.values():
+        if not t.is_floating_point(): continue
+        local,mk = ks[0].rpartition('.')[2],next((k for k in ks if k in masks), None)
+        if 'bias' in local or local == 'running_mean': t.zero_()      # biases (kept ones too) carry no signal from the input
+        elif local == 'running_var': t.fill_(1.)
+        else:
+            v = torch.rand(t.shape, generator=g, dtype=t.dtype).add_(0.5).to(t.device)   # positive, no two alike: nothing cancels or ties
+            if t.ndim > 1: v /= t[0].numel()                                            # ÷ fan-in: activations near 1 at any depth
+            t.copy_(v*masks[mk].to(v.device) if mk is not None else v)
+    return m
+
 @torch.no_grad()
-def layer_collapse(model:nn.Module, masks:dict, x=None) -> dict:
-    "The masked tensors left with no weight (`empty`), and whether any path from the input to the output remains through the kept weights (`path`; None when `x`, a sample input, is missing or not real-valued)"
+def layer_collapse(model:nn.Module, # the model the masks are for
+                   masks:dict, # {tensor name: bool mask}
+                   x=None, # a sample input batch (its shape is used); None or not real-valued: the path is not tested
+                  ) -> dict: # {'empty': tensors left with no weight, 'path': True, False or None (not known)}
+    "The masked tensors left with no weight (`empty`), and whether any path from the input to the output remains through the kept weights (`path`)"
     empty,path = [n for n,m in masks.items() if not bool(m.any())],None
     if x is not None and torch.is_floating_point(x):
-        # kept weights as 1, pruned as 0, every other weight |w|, biases and BatchNorm shifts 0: with non-negative weights and
-        # inputs nothing cancels, so a positive output means a path (exact for Linear, convolution, BatchNorm, pooling and ReLU)
-        m = _copy(get_model(model)).double().eval()
-        for n,t in m.state_dict().items():
-            if not t.is_floating_point(): continue
-            if n in masks: t.copy_(masks[n].to(t.dtype))
-            elif n.endswith('bias') or n.endswith('running_mean'): t.zero_()
-            elif n.endswith('running_var'): t.fill_(1.)
-            else: t.abs_()
-        _reset(m)
-        path = bool((_pred(m(torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device))) > 0).any())
+        # weights positive where kept (0 where pruned), biases 0: the last weighted layer's output changes with the input
+        # iff some path joins them (an all-ones input, then all twos, in eval mode). Read before the output's own
+        # nonlinearity (LogSoftmax, Sigmoid, Softmax...), which can neither cut nor join a path
+        m,last = _path_copy(model, masks),[]
+        def keep(mod, inp, out): last[:] = [_pred(out)]
+        hs = [mod.register_forward_hook(keep) for mod in m.modules() if next(mod.parameters(recurse=False), None) is not None]
+        ys = []
+        try:
+            for v in (1., 2.):
+                _reset(m)
+                out = _pred(m(torch.full((1, *x.shape[1:]), v, dtype=torch.float64, device=x.device)))
+                ys.append(last[0] if last else out)
+        finally:
+            for h in hs: h.remove()
+        path = bool((ys[0] != ys[1]).any())
     return dict(empty=empty, path=path)
 
 # %% ../nbs/14a_at_init.ipynb #925b603e
-def _check_method(learn, method, x):
+def _check_method(learn, method, x, train_mode=None):
     check_choice(method, 'method', init_methods)
+    if train_mode is not None and not isinstance(train_mode, bool):
+        raise ValueError(f"train_mode: expected True (batch statistics, no dropout), False (eval mode) or None "
+                         f"(the method's default), got {train_mode!r}")
+    if method == 'synflow' and train_mode:
+        raise ValueError("train_mode: 'synflow' scores one all-ones input in eval mode (Tanaka et al.); train_mode=True is for 'snip' and 'grasp'")
     if method in _needs_data and getattr(learn, 'loss_func', None) is None:
         raise ValueError(f"init_ticket: method {method!r} needs the learner's loss_func, and this learner has none; use 'synflow', 'magnitude' or 'random'")
     if method == 'synflow' and not torch.is_floating_point(x):
@@ -159,6 +219,17 @@ def _nonneg_double(model) -> nn.Module:
         if t.is_floating_point(): t.abs_()
     return m
 
+# the authors' code: SNIP's prune step feeds is_train=False; GraSP scores the network in the caller's mode (train, when fresh)
+_train_default = dict(snip=False, grasp=True)
+
+def _scoring_mode(m:nn.Module, train:bool) -> nn.Module:
+    "`m` in eval mode, or with `train`, in train mode (batch statistics) with every dropout off"
+    m.train(train)
+    if train:
+        for mod in m.modules():
+            if 'Dropout' in type(mod).__name__: mod.eval()   # nn's Dropout* and fastai's RNNDropout, WeightDropout, EmbeddingDropout
+    return m
+
 def init_ticket(learn, # the learner at its initialization (left exactly as it is)
                 sparsity:float, # % of the prunable weights removed, in [0, 100)
                 method:str='snip', # one of `init_methods`
@@ -169,43 +240,49 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
                 control:str|None=None, # a sanity check: 'shuffle', 'invert' or 'sign_constant' (`init_controls`)
                 seed:int=0, # seed of 'random' scores and of 'shuffle'
                 temp:float=200., # GraSP's temperature on the logits
+                train_mode:bool|None=None, # True: train mode (batch statistics, no dropout); None: the method's own (GraSP train, SNIP eval)
                 warn:bool=True, # warn when a tensor is left empty or no path from input to output remains
-                **kwargs) -> Ticket: # `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias
-    "A ticket chosen before any training by `method`'s score of the initial weights; its rewind state is the initialization"
+                **kwargs, # `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias, layer_density
+               ) -> Ticket: # its rewind state is the initialization
+    "A ticket chosen before any training by `method`'s score of the initial weights"
     check_pct(sparsity, 'sparsity'); check_int(n_batches, 'n_batches', 1); check_int(iterations, 'iterations', 1, none_ok=True)
     if control is not None: check_choice(control, 'control', init_controls)
     batches = _batches(learn, n_batches if method in _needs_data else 1)   # the data-free methods read one input's shape
     if not batches: raise ValueError("init_ticket: the training DataLoader is empty")
     x = batches[0][0]
-    _check_method(learn, method, x)
+    _check_method(learn, method, x, train_mode)
+    train = _train_default.get(method, False) if train_mode is None else train_mode
     n = iterations or (100 if method == 'synflow' else 1)
     pruner = Pruner(sparsity, granularity, context, schedule=geometric, n_rounds=n, **kwargs)   # geometric: (1-s)^(k/n) kept after k
     model = get_model(learn.model)
     targets = pruner.targets(model)
     with rng_kept(learn.dls):
-        m = _nonneg_double(model) if method == 'synflow' else _copy(model).eval()
+        m = _nonneg_double(model) if method == 'synflow' else _scoring_mode(_copy(model), train)
+        if pruner.layer_density == 'smart_ratio':   # its depth: the order of the forward's calls
+            _reset(m)
+            pruner.call_order = call_order(m, *([torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device)] if method == 'synflow'
+                                                else batches[0][:getattr(learn.dls, 'n_inp', 1)]))
         for p in m.parameters(): p.requires_grad_(True)
         params = [m.get_parameter(t) for t in targets]
         g = torch.Generator().manual_seed(seed)
-        masks,scores = None,None
+        masks = None
         for k in range(1, n+1):
             if method == 'snip': s = snip_scores(learn, m, params, batches)
             elif method == 'grasp': s = grasp_scores(learn, m, params, batches, temp)
             elif method == 'synflow': s = synflow_scores(m, params, x.shape[1:])
             elif method == 'magnitude': s = [p.detach().abs() for p in params]
             else: s = [torch.rand(p.shape, generator=g).to(p.device) for p in params]
-            scores = dict(zip(targets, s))
-            masks = pruner.masks(m, k, old=masks, targets=targets, scores=scores)
+            if control == 'invert': s = [-v for v in s]   # inverted at every round, as Synaptic-Flow's prune loop: the lowest kept
+            masks = pruner.masks(m, k, old=masks, targets=targets, scores=dict(zip(targets, s)))
             with torch.no_grad(): mul_all_(params, [masks[t].to(p.dtype) for t,p in zip(targets, params)])   # pruned: zero in the next scoring
     state = state_copy(model)
-    nm = nm_pattern(granularity)   # an N:M ticket's controls keep the pattern: permuted or inverted within each group
-    if control == 'shuffle': masks = shuffled_masks(masks, seed, nm)
-    elif control == 'invert': masks = inverted_masks(masks, scores, nm)
-    elif control == 'sign_constant': state = sign_constant_state(state, masks)
+    if control == 'shuffle': masks = shuffled_masks(masks, seed, granularity)   # whole groups of a structured ticket; N:M within each group
+    elif control == 'sign_constant': state = sign_constant_state(state, masks, aliases_of(targets))
     tk = Ticket(masks=masks, rewind_state=state, n_total=sum(p.numel() for p in model.parameters()), left_out=pruner.left_out(model, targets),
                 aliases=aliases_of(targets),
                 meta=dict(method=method, control=control, end_sparsity=float(sparsity), granularity=granularity, context=context,
-                          iterations=n, n_batches=n_batches if method in _needs_data else 0, criteria=method))
+                          iterations=n, n_batches=n_batches if method in _needs_data else 0, criteria=method,
+                          train_mode=train if method in _needs_data else False))
     col = layer_collapse(model, masks, x)
     tk.meta.update(empty_tensors=col['empty'], path=col['path'])
     if warn and (col['empty'] or col['path'] is False):

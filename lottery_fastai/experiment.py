@@ -16,7 +16,7 @@ from .pruner import *
 from .search import *
 from .training import *
 from .rounds import *
-from .at_init import shuffled_masks, inverted_masks, sign_constant_state
+from .at_init import shuffled_masks, inverted_masks, sign_constant_state, _units, _tie_biases
 from .checkpoint import ticket_state
 from .ranks import join_ranks
 
@@ -29,15 +29,19 @@ __all__ = ['control_kinds', 'experiment_controls', 'random_masks', 'rate_sparsit
 control_kinds = ('reinit', 'random_prune')   # the paper's controls, run by default
 experiment_controls = control_kinds + ('shuffle', 'invert', 'sign_constant')   # and the sanity checks of later work
 
-def random_masks(masks:dict, seed:int, nm:tuple|None=None) -> dict:
-    "Random boolean masks keeping as many weights in each tensor as `masks` does (with `nm` (N, M), in each group of M: an N:M pattern stays one)"
-    if nm is not None: return shuffled_masks(masks, seed, nm)
+def random_masks(masks:dict, # {tensor name: bool mask}: the counts to keep
+                 seed:int, # seed of the draw
+                 granularity:str='weight', # the ticket's granularity: whole groups drawn ('filter': filters); 'N:M': within each group of M
+                ) -> dict: # the random masks
+    "Random boolean masks keeping as many groups of `granularity` in each tensor as `masks` does"
+    if nm_pattern(granularity) is not None: return shuffled_masks(masks, seed, granularity)
     g,out = torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
-        flat = torch.zeros(m.numel(), dtype=torch.bool)
-        flat[torch.randperm(m.numel(), generator=g)[:int(m.sum())]] = True
-        out[n] = flat.view(m.shape).to(m.device)
-    return out
+        u = _units(m, granularity)
+        flat = torch.zeros(u.numel(), dtype=torch.bool)
+        flat[torch.randperm(u.numel(), generator=g)[:int(u.sum())]] = True
+        out[n] = flat.view(u.shape).expand(m.shape).contiguous().to(m.device)
+    return _tie_biases(out, granularity)
 
 # %% ../nbs/15_experiment.ipynb #29e2946a
 def rate_sparsities(rate, rounds:int) -> tuple:
@@ -118,14 +122,15 @@ def control_member(kind:str, make_learner, ln, r:int, init:dict):
         ctk = Ticket(masks={n: m.clone() for n,m in tk.masks.items()}, rewind_state=fresh_init(cl.model, init, tk.masks, s), n_total=tk.n_total)
     else:
         cl = make_learner()
-        nm = nm_pattern(ln.search.pruner.granularity)   # under an N:M granularity the controls keep the pattern
-        if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r, nm),tk.rewind_state
-        elif kind == 'shuffle': masks,state = shuffled_masks(tk.masks, ln.seed*7_919 + r + 1, nm),tk.rewind_state
-        elif kind == 'sign_constant': masks,state = tk.masks,sign_constant_state(tk.rewind_state, tk.masks)
-        else:   # invert: the criterion's scores on the weights the last pruning ranked
+        gr = ln.search.pruner.granularity   # the controls act on its groups (whole filters...; N:M: within each group of M)
+        if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r, gr),tk.rewind_state
+        elif kind == 'shuffle': masks,state = shuffled_masks(tk.masks, ln.seed*7_919 + r + 1, gr),tk.rewind_state
+        elif kind == 'sign_constant': masks,state = tk.masks,sign_constant_state(tk.rewind_state, tk.masks, tk.aliases)
+        else:   # invert: the criterion's scores on the weights the last pruning ranked, among those alive before it
             crit,w = ln.search.pruner.criteria,ln.pruned_from
             scores = {n: crit(w[n], tk.init[n] if tk.init is not None else None) for n in tk.masks}
-            masks,state = inverted_masks(tk.masks, scores, nm),tk.rewind_state
+            alive = {n: (w[n] != 0).to(m.device) | m for n,m in tk.masks.items()}   # the earlier-pruned weights are exactly 0 there
+            masks,state = inverted_masks(tk.masks, scores, gr, alive, seed=ln.seed*7_919 + r + 2),tk.rewind_state
         ctk = Ticket(masks={n: m.clone() for n,m in masks.items()}, rewind_state=state, n_total=tk.n_total)
     ctk.rewind(cl.model)
     return Member(cl, ctk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)

@@ -19,7 +19,7 @@ from .experiment import *
 from .criteria import nm_pattern
 
 # %% auto #0
-__all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'gmp_member',
+__all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'method_label', 'gmp_member',
            'compare_methods']
 
 # %% ../nbs/15a_methods.ipynb #3dcb4ab2
@@ -27,6 +27,15 @@ compare_methods_default = ('imp', 'snip', 'grasp', 'synflow', 'magnitude', 'rand
 density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')   # random tickets whose layer counts follow a rule
 compare_method_names = compare_methods_default + ('gmp',) + density_methods
 compare_controls = ('reinit', 'shuffle', 'invert', 'sign_constant')
+
+def method_label(method:str, # one of `compare_method_names`
+                 iterations:int|None=None, # the scoring rounds asked for (None: the method's own)
+                ) -> str: # its name in a comparison's table
+    "`method` as it was run: its own name at its own scoring rounds (100 for SynFlow, 1 for the others), else e.g. 'snip (iterative, 10)' or 'synflow (one-shot)'"
+    if method not in init_methods and method not in density_methods: return method   # IMP, GMP: `iterations` does not apply
+    own = 100 if method == 'synflow' else 1
+    n = iterations or own
+    return method if n == own else f"{method} (one-shot)" if n == 1 else f"{method} (iterative, {n})"
 
 def _check_sparsities(sparsities) -> list:
     ss = [sparsities] if isinstance(sparsities, (int, float)) else list(sparsities or [])
@@ -61,7 +70,7 @@ def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_f
     learn.add_cbs([LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False, **kwargs), _GradualMember(tk, n_p)])
     return tk
 
-def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
+def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai, label=None):
     "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization, its init ticket"
     if method in dynamic_methods: return _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai)   # RigL, SET (below)
     cl = make_learner()
@@ -76,7 +85,8 @@ def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
         set_seed(s, reproducible=True)
         tk.rewind_state = fresh_init(make_learner().model, inits[ln.seed], tk.masks, s)
     tk.rewind(cl.model)
-    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=method if control is None else f'{method}+{control}', seed=ln.seed)]
+    label = label or method
+    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=label if control is None else f'{label}+{control}', seed=ln.seed)]
 
 def _imp_branch(ln, r, control, make_learner, inits):
     m = control_member(control, make_learner, ln, r, inits[ln.seed])
@@ -93,7 +103,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     fit_fn:str='fit', # 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
                     granularity:str='weight', # what is removed together, for every method ('2:4': an N:M pattern)
                     context:str='global', # 'global' (one ranking, as the pruning-at-initialization papers) or 'local'
-                    iterations:int|None=None, # scoring rounds of the init methods (default: 100 for SynFlow, 1 otherwise)
+                    iterations:int|None=None, # scoring rounds of the init methods (None: their own); other counts labelled (`method_label`)
                     n_batches:int=1, # training batches the data-driven scores use
                     eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                     train_metrics:bool=False, # measure the training set at the end of each training
@@ -104,7 +114,8 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
                     as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
-                    **kwargs) -> LotteryExperiment: # more `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias
+                    **kwargs, # more `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias
+                   ) -> LotteryExperiment: # a row per training, with `method`, `control` and `iterations` columns
     "Every (method, control, sparsity, seed) trained from the seed's initialization on the same data order, IMP through its rounds; one level per sparsity"
     methods = [methods] if isinstance(methods, str) else list(methods or [])
     if not methods: raise ValueError(f"methods: expected one or more of {', '.join(compare_methods_default)}")
@@ -129,16 +140,20 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
         if m in init_methods: init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches, warn=False, **kwargs)
     pai = dict(granularity=granularity, context=context, iterations=iterations, n_batches=n_batches, **kwargs)
     branches = ([partial(_imp_branch, control=c, make_learner=make_learner, inits=inits) for c in controls] if 'imp' in methods else [])
-    branches += [partial(_init_branch, method=m, control=c, sparsities=ss, make_learner=make_learner, inits=inits, pai=pai)
+    label = {m: method_label(m, iterations) for m in methods}   # what each row ran: 'snip (iterative, 10)', 'synflow (one-shot)'...
+    branches += [partial(_init_branch, method=m, control=c, sparsities=ss, make_learner=make_learner, inits=inits, pai=pai, label=label[m])
                  for m in methods if m != 'imp' for c in [None] + ([] if m == 'gmp' else controls)]
-    kinds = [k for m in methods for k in [m] + ([] if m == 'gmp' else [f'{m}+{c}' for c in controls])]
-    meta = dict(rounds=len(ss), seeds=seeds, kinds=kinds, methods=methods, controls=controls, sparsities=ss, metric=metric, epochs=epochs,
-                data_seed=data_seed, context=context, granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
+    kinds = [k for m in methods for k in [label[m]] + ([] if m == 'gmp' else [f'{label[m]}+{c}' for c in controls])]
+    runs = {label[m]: (iterations or (100 if m == 'synflow' else 1)) for m in methods if m in init_methods or m in density_methods}
+    meta = dict(rounds=len(ss), seeds=seeds, kinds=kinds, methods=[label[m] for m in methods], controls=controls, sparsities=ss, metric=metric,
+                epochs=epochs, iterations=runs, data_seed=data_seed, context=context, granularity=granularity, criteria='large_final', rewind_iter=0,
+                eval_every=eval_every, fit_fn=fit_fn)
     exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
                          train_metrics=train_metrics, threads=threads, checkpoint=checkpoint, resume=resume, as_ranks=as_ranks)
     t = exp.table
     t.insert(2, 'method', [('dense' if r == 0 else k.split('+')[0]) for k,r in zip(t['kind'], t['round'])])
     t.insert(3, 'control', [(k.split('+')[1] if '+' in k else 'none') for k in t['kind']])
+    t.insert(4, 'iterations', [runs.get(m) for m in t['method']])   # the scoring rounds of an init ticket (None: IMP, GMP, dense)
     if 'imp' not in methods: exp.tickets = {k: v for k,v in exp.tickets.items() if k[1] != 'imp'}
     exp = _dynamic_controls(exp, lineages, make_learner, inits, stack, eval_every, train_metrics, verbose)   # RigL/SET's static controls
     return exp

@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/pruner.html.md"""
 
 # %% ../nbs/05_pruner.ipynb #1939f97a
 from __future__ import annotations
-import math, fnmatch
+import math, fnmatch, warnings
 import torch, torch.nn as nn
 from fastcore.basics import patch
 from fastai.torch_core import get_model, num_distrib
@@ -17,8 +17,8 @@ from .selection import *
 from .ticket import *
 
 # %% auto #0
-__all__ = ['default_layer_types', 'contexts', 'density_rules', 'weight_names', 'bias_names', 'aliases_of', 'density_counts',
-           'Pruner']
+__all__ = ['default_layer_types', 'contexts', 'density_rules', 'smart_ratio_linear', 'weight_names', 'bias_names', 'aliases_of',
+           'density_counts', 'call_order', 'Pruner']
 
 # %% ../nbs/05_pruner.ipynb #ea70ffbc
 default_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.RNNBase, nn.MultiheadAttention)
@@ -64,25 +64,21 @@ def _same_on_all_ranks(masks:dict) -> dict:
 
 # %% ../nbs/05_pruner.ipynb #1a5fabee
 density_rules = ('uniform', 'er', 'erk', 'smart_ratio')
+smart_ratio_linear = 0.3   # Su et al.'s `--linear_keep_ratio` (its default): what every Linear layer keeps under 'smart_ratio'
 
 def _raw_density(shapes:list, rule:str) -> list:
-    "Each tensor's unscaled density under `rule` (in the order given, the input side first)"
-    L = len(shapes)
+    "Each tensor's unscaled density under `rule` ('uniform', 'er' or 'erk')"
     out = []
-    for l,s in enumerate(shapes, 1):
+    for s in shapes:
         n_out,n_in,k = s[0],(s[1] if len(s) > 1 else 1),list(s[2:])
         if rule == 'uniform': out.append(1.)
         elif rule == 'er': out.append((n_in + n_out)/(n_in*n_out))                                           # Mocanu et al. 2018
-        elif rule == 'erk': out.append((n_in + n_out + sum(k))/(n_in*n_out*math.prod(k)))                     # Evci et al. 2020
-        else: out.append(float((L-l+1)**2 + (L-l+1)))                                                         # Su et al. 2020
+        else: out.append((n_in + n_out + sum(k))/(n_in*n_out*math.prod(k)))                                   # Evci et al. 2020
     return out
 
-def density_counts(shapes:list, sparsity:float, rule:str) -> list:
-    "The weights each tensor of `shapes` keeps under density `rule` for an overall `sparsity` (%): densities capped at 1 (the rest scaled up), the total exactly the budget"
-    check_choice(rule, 'layer_density', density_rules)
-    sizes = [math.prod(s) for s in shapes]
-    budget = sum(sizes) - round(sparsity/100*sum(sizes))
-    raw,dense = _raw_density(shapes, rule),set()
+def _capped_want(sizes:list, raw:list, budget:int) -> list:
+    "Each tensor's (unrounded) count: `raw` densities scaled to `budget`, those above 1 kept whole and the rest scaled again (RigL)"
+    dense = set()
     while True:   # scale the rest to the budget left by the tensors capped at density 1; cap again until none exceeds it
         left = budget - sum(sizes[i] for i in dense)
         free = sum(raw[i]*sizes[i] for i in range(len(sizes)) if i not in dense)
@@ -90,10 +86,61 @@ def density_counts(shapes:list, sparsity:float, rule:str) -> list:
         over = {i for i in range(len(sizes)) if i not in dense and eps*raw[i] > 1}
         if not over: break
         dense |= over
-    want = [sizes[i] if i in dense else eps*raw[i]*sizes[i] for i in range(len(sizes))]
+    return [sizes[i] if i in dense else eps*raw[i]*sizes[i] for i in range(len(sizes))]
+
+def _smart_ratio_want(shapes:list, layers:list, budget:int) -> list:
+    "Each tensor's (unrounded) count under Su et al.'s code: Linear layers at 0.3, the convolutions' (L-l+1)^2+(L-l+1) scaled to the rest"
+    sizes = [math.prod(s) for s in shapes]
+    ids = sorted(set(layers)); L = len(ids)
+    size = {d: sum(z for z,e in zip(sizes, layers) if e == d) for d in ids}
+    conv = {e for s,e in zip(shapes, layers) if len(s) > 2}
+    raw = {d: float((L-l)**2 + (L-l)) for l,d in enumerate(ids)}          # l from 0 here: (L-l+1)^2 + (L-l+1) for l from 1
+    lin = [d for d in ids if d not in conv] if conv else []               # no convolution: the formula on every layer
+    if smart_ratio_linear*sum(size[d] for d in lin) > budget:
+        warnings.warn(f"layer_density 'smart_ratio': the Linear layers at {smart_ratio_linear} keep more than the budget "
+                      f"({budget} weights); the quadratic ratio applies to every layer instead")
+        lin = []
+    quad = [d for d in ids if d not in lin]
+    ratio = {d: smart_ratio_linear for d in lin}
+    k = (budget - smart_ratio_linear*sum(size[d] for d in lin))/sum(raw[d]*size[d] for d in quad)
+    ratio.update({d: raw[d]*k for d in quad})
+    extra = 0.
+    for d in quad + lin:   # a ratio above 1 capped, its excess carried on to the next layers (their code), last to the Linear ones
+        want = ratio[d]*size[d] + extra
+        ratio[d] = min(1., want/size[d]); extra = want - ratio[d]*size[d]
+    return [ratio[e]*z for z,e in zip(sizes, layers)]
+
+def density_counts(shapes:list, # each tensor's shape
+                   sparsity:float, # % of all their weights removed
+                   rule:str, # one of `density_rules`
+                   layers:list|None=None, # 'smart_ratio': each tensor's layer depth (lower: nearer the input); None: one per tensor, in order
+                  ) -> list: # the weights each tensor keeps, exactly the budget in all
+    "The weights each tensor of `shapes` keeps under density `rule` for an overall `sparsity` (%)"
+    check_choice(rule, 'layer_density', density_rules)
+    sizes = [math.prod(s) for s in shapes]
+    if layers is not None and len(layers) != len(shapes):
+        raise ValueError(f"layers: expected one per shape ({len(shapes)}), got {len(layers)}")
+    budget = sum(sizes) - round(sparsity/100*sum(sizes))
+    if rule == 'smart_ratio': want = _smart_ratio_want(shapes, list(range(len(shapes))) if layers is None else list(layers), budget)
+    else: want = _capped_want(sizes, _raw_density(shapes, rule), budget)
     kept = [min(int(w), n) for w,n in zip(want, sizes)]
     for i in sorted(range(len(sizes)), key=lambda i: kept[i] - want[i])[:budget - sum(kept)]: kept[i] += 1   # the largest remainders
     return kept
+
+def call_order(model:nn.Module, # in the mode wanted (a copy in eval mode, say: the forward runs)
+               *xs, # one batch of its inputs
+              ) -> list: # module names, in the order of their first call
+    "The names of `model`'s modules in the order a forward on `xs` first calls them: its layers from the input to the output"
+    m,seen = get_model(model),{}
+    def hook(n):
+        def f(mod, inp): seen.setdefault(n, len(seen))   # (returns None: the input goes on unchanged)
+        return f
+    hs = [mod.register_forward_pre_hook(hook(n)) for n,mod in m.named_modules()]
+    try:
+        with torch.no_grad(): m(*xs)
+    finally:
+        for h in hs: h.remove()
+    return list(seen)
 
 # %% ../nbs/05_pruner.ipynb #ae77dc56
 class Pruner:
@@ -133,6 +180,7 @@ class Pruner:
             for arg,v in (('layer_sparsity', self.layer_sparsity), ('layer_density', layer_density), ('prune_bias', prune_bias)):
                 if v: raise ValueError(f"{arg}: not with granularity {granularity!r} (the N:M pattern sets every matrix's count; biases have no rows)")
         self.granularity,self.context,self.layer_types,self.prune_bias,self.layer_density = granularity,context,layer_types,prune_bias,layer_density
+        self.call_order = None   # module names in forward order (`call_order`), the depth 'smart_ratio' reads; None: registration order
 
     @property
     def n_rounds(self) -> int: return self.schedule.n_rounds
@@ -262,7 +310,8 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
     new = {}
     pooled = [n for n,t in ranked.items() if t['end'] is None]
     if getattr(self, 'layer_density', None) is not None and pooled:   # each tensor's count from the rule, its weights from the ranking
-        kept = density_counts([tuple(params[n].shape) for n in pooled], self.round_sparsity(r), self.layer_density)
+        shapes = [tuple(params[n].shape) for n in pooled]
+        kept = density_counts(shapes, self.round_sparsity(r), self.layer_density, self._depths(m, pooled, targets))
         for n,k in zip(pooled, kept): new.update(rank([n], None, params[n].numel() - k))
     elif self.context == 'global' and pooled: new.update(rank(pooled, self.round_sparsity(r)))
     for n,t in ranked.items():
@@ -272,6 +321,15 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
         new[n] = new[n].to(params[n].device)
         if old and n in old: new[n] &= old[n].to(new[n].device)
     return _same_on_all_ranks({n: new[n] for n in targets})
+
+@patch
+def _depths(self:Pruner, m:nn.Module, names:list, targets:dict) -> list:
+    "Each tensor's layer depth: its module's place in `call_order` (traced), else in registration order after the traced ones"
+    called = {n: i for i,n in enumerate(getattr(self, 'call_order', None) or [])}
+    reg = {n: i for i,(n,_) in enumerate(m.named_modules())}
+    keys = [(0, called[mn]) if mn in called else (1, reg.get(mn, 0)) for mn in (targets[n]['module'] for n in names)]
+    rank = {k: i for i,k in enumerate(sorted(set(keys)))}
+    return [rank[k] for k in keys]
 
 @patch
 def prune(self:Pruner, model:nn.Module, ticket:Ticket, r:int) -> Ticket:
