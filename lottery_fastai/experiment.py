@@ -158,7 +158,8 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
                        as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
-                       **kwargs) -> LotteryExperiment: # more `Pruner` arguments: layer_types, exclude, prune_bias
+                       **kwargs # more `Pruner` arguments: layer_types, exclude, prune_bias
+                      ) -> LotteryExperiment:
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
     controls = [controls] if isinstance(controls, str) else list(controls or [])
     for c in controls: check_choice(c, 'controls', experiment_controls)
@@ -191,8 +192,16 @@ def seeded_lineages(make_learner, seeds:list, pruner:Pruner, epochs:int, lr=None
         lineages.append(Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s))
     return lineages,inits,metric
 
-def run_experiment(lineages:list, rounds:int, branches, inits:dict, metric:str, pruner:Pruner, meta:dict, verbose:bool=True,
-                   **kwargs) -> LotteryExperiment: # `run_levels` arguments: stack, eval_every, train_metrics, cbs, threads, checkpoint, resume
+def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
+                   rounds:int, # pruning rounds after the dense round 0
+                   branches, # functions `f(lineage, r) -> [Member]`: the controls at level r
+                   inits:dict, # each seed's initial state
+                   metric:str, # the name of the metric each row reports
+                   pruner:Pruner, # the search's pruner (its targets name the weights recorded)
+                   meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
+                   verbose:bool=True, # a line per training
+                   **kwargs # `run_levels` arguments: stack, eval_every, train_metrics, cbs, threads, checkpoint, resume
+                  ) -> LotteryExperiment:
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment`: a row and the curves per training, the tickets, the weights of round 0"
     rows,curves,tickets,weights,order = [],[],{},{},[]
     def on_level(r, members, recs):   # (shared out over processes, a level's controls come one level after its lineage members)
