@@ -201,13 +201,13 @@ def train_level(members:list, # the level's `Member`s
         ms = [members[i] for i in g]
         rp = ms[0].recipe
         if stacked:
-            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], [m.r for m in ms], rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'], rp['skip_iter'],
+            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], [m.r for m in ms], rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'], rp.get('skip_iter', 0),
                                     save_at=ms[0].save_at, eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
                                     data_seed=ms[0].data_seed)
             return rs,[last]*len(ms)
         m = ms[0]
         if m.data_seed is not None: reseed(m.learn, m.data_seed)
-        rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], skip_iter=rp['skip_iter'], cbs=cbs, save_at=m.save_at,
+        rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], skip_iter=rp.get('skip_iter', 0), cbs=cbs, save_at=m.save_at,
                           eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
                           measure_bs=measure_bs(m.learn) if train_metrics else None, quiet=quiet)]   # as a stacked fit measures it
         return rs,[float(m.learn.recorder.lrs[-1]) if getattr(m.learn.recorder, 'lrs', None) else rp['lr']]
