@@ -38,7 +38,8 @@ with zipfile.ZipFile(whl) as z:
 with tarfile.open(sd) as t:
     st = t.extractfile(f'lottery_fastai-{ver}/LICENSE')
     assert st is not None and st.read() == lic, 'the sdist has no LICENSE equal to the repository\'s'
-print(f'{whl.name}: {len(names)} files, LICENSE and License-Expression: Apache-2.0; {sd.name}: LICENSE')
+    assert f'lottery_fastai-{ver}/CHANGELOG.md' in t.getnames(), 'the sdist has no CHANGELOG.md'
+print(f'{whl.name}: {len(names)} files, LICENSE and License-Expression: Apache-2.0; {sd.name}: LICENSE, CHANGELOG.md')
 EOF
 
 step "installing the wheel in a fresh virtual environment ($work/venv)"
@@ -52,10 +53,12 @@ env -u PYTHONPATH "$work/venv/bin/python" - "$work/venv" <<'EOF'
 import sys
 from pathlib import Path
 import lottery_fastai, lottery_fastai.all as la
+from fastai.learner import Learner
 f = Path(lottery_fastai.__file__).resolve()
 assert f.is_relative_to(Path(sys.argv[1]).resolve()), f'lottery_fastai imported from {f}, not from the fresh environment'
-for n in ('LotteryCallback', 'find_ticket', 'lottery_experiment', 'compare_methods', 'init_ticket', 'save_ticket'):
-    assert hasattr(la, n) or hasattr(la.Learner, n), f'lottery_fastai.all lacks {n}'
+for n in ('LotteryCallback', 'lottery_experiment', 'compare_methods', 'init_ticket', 'save_ticket', 'load_ticket'):
+    assert hasattr(la, n), f'lottery_fastai.all lacks {n}'
+assert hasattr(Learner, 'find_ticket'), 'lottery_fastai.all did not patch Learner.find_ticket'
 print(f'lottery_fastai {lottery_fastai.__version__} from {f.parent}')
 EOF
 env -u PYTHONPATH OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$work/venv/bin/python" -m lottery_fastai.demo --rounds 1 --epochs 1 \
