@@ -45,7 +45,7 @@ EOF
 step "installing the wheel in a fresh virtual environment ($work/venv)"
 base=$("$PY" -c 'import sys; print(sys._base_executable)')
 "$base" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$work"/dist/*.whl 2> >(grep -v "is ignored: it is neither" >&2)
+"$work/venv/bin/python" -m pip install -q --disable-pip-version-check --no-compile "$work"/dist/*.whl 2> >(grep -v "is ignored: it is neither" >&2)
 
 step "importing lottery_fastai.all and running the demo for one round, from $work"
 cd "$work"
