@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench outputs gpu-check
+.PHONY: demo test test-slow export clean-nbs readme check-sync venv dev docs docs-test bench outputs gpu-check wheel-test
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(VENV)/.dev
 	$(VENV)/bin/ruff check lottery_fastai --select F401,F821,F841 --ignore F403,F405 --exclude lottery_fastai/_modidx.py
 	@if [ -n "$(CHROMIUM)" ]; then $(MAKE) --no-print-directory docs docs-test; else echo "Chromium not installed: skipping the docs browser test (apt-get install chromium)"; fi
 	$(PY) tools/run_tests.py
+
+# the release as a user installs it: sdist and wheel built and checked (twine), the wheel installed in a fresh virtual
+# environment outside the checkout, lottery_fastai.all imported and the demo run for one round there
+wheel-test: $(VENV)/.dev
+	PY=$(PY) bash tools/wheel_test.sh
 
 # the documentation site, built offline into _docs/ (nbdev's processing, pages built by mkdocs-material; no Quarto)
 docs: $(VENV)/.dev
