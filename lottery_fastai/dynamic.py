@@ -107,7 +107,7 @@ class DynamicSparseCallback(TicketCallback):
         self.pruner = Pruner(self.sparsity, 'weight', layer_types=layer_types, exclude=exclude, layer_density=layer_density)
         store_attr('method,update_every,stop_at,drop_fraction,layer_density,seed,checkpoint,resume,verbose')
         super().__init__(None)
-        self._done,self.log,self._resume,self._skip_cb = False,[],None,None
+        self._done,self.log,self._resume,self._skip_cb,self._skip,self._replaced = False,[],None,None,False,False
 
     @property
     def n_updates(self) -> int: return sum(1 for r in self.log if not r.get('skipped'))
@@ -155,7 +155,7 @@ def before_fit(self:DynamicSparseCallback):
         raise ValueError(f"update_every: {self.update_every} steps between updates leave no update in this fit's first "
                          f"{self.t_end} steps (stop_at={self.stop_at:g} of {self.n_steps}); fit longer or update more often")
     seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
-    self._gen,self._todo,self.log,self._skip = torch.Generator().manual_seed(seed),set(self.steps),[],False
+    self._gen,self._todo,self.log,self._skip,self._replaced = torch.Generator().manual_seed(seed),set(self.steps),[],False,False
     targets,m = self.pruner.targets(self.model),get_model(self.model)
     self.tkt = Ticket(self._draw(targets), aliases=aliases_of(targets), n_total=sum(p.numel() for p in m.parameters()),
                       left_out=self.pruner.left_out(m, targets),
@@ -169,16 +169,25 @@ def before_fit(self:DynamicSparseCallback):
                       f"{self.update_every} steps until step {self.t_end} of {self.n_steps} ({len(self.steps)} updates)")
 
 @patch
-def after_cancel_step(self:DynamicSparseCallback): self._skip = True   # (MixedPrecision skipped the step: the gradient overflowed)
+def before_step(self:DynamicSparseCallback):
+    "RigL: an update iteration is the mask update *instead of* the optimizer step (their Algorithm 1's `else`)"
+    t = self.train_iter + 1
+    if self.method != 'rigl' or t not in self._todo: return
+    self._update(t)   # |w| and the dense gradient at the same weights, as `SparseRigLOptimizerBase.apply_gradients`
+    if not self.log[-1].get('skipped'): self._replaced = True; raise CancelStepException()
+
+@patch
+def after_cancel_step(self:DynamicSparseCallback):
+    if not self._replaced: self._skip = True   # (MixedPrecision skipped the step: the gradient overflowed)
 
 @patch
 def after_step(self:DynamicSparseCallback):
     TicketCallback.after_step(self)   # pruned weights to exactly zero
-    t,skip = self.train_iter + 1,self._skip
-    self._skip = False
-    if t not in self._todo: return
+    t,skip,replaced = self.train_iter + 1,self._skip,self._replaced
+    self._skip = self._replaced = False
+    if t not in self._todo or replaced: return
     if skip: self.log.append(dict(step=t, skipped=True)); return
-    self._update(t)
+    if self.method == 'set': self._update(t)   # SET: after the optimizer step, as their `SparseSETOptimizerBase`
 
 @patch
 @torch.no_grad()
@@ -186,13 +195,15 @@ def _update(self:DynamicSparseCallback, t:int):
     "Drop and grow in every layer after step `t`; each mask changes in place (`learn.ticket` is current)"
     frac = cosine_drop_fraction(t, self.t_end, self.drop_fraction)
     rec = dict(step=t, fraction=frac, dropped={}, grown={})
+    if self.method == 'rigl':
+        for n,p in zip(self._names, self._ps):
+            if p.grad is None: raise ValueError(f"DynamicSparseCallback: {n} has no gradient at step {t}; RigL grows from it (is it frozen?)")
+        if not all(bool(torch.isfinite(p.grad).all()) for p in self._ps):   # (checked first: no layer moves)
+            self.log.append(dict(step=t, skipped=True)); return
     for n,p,mu in zip(self._names, self._ps, self._ms):
         mk = mu.view(torch.bool)
         k = int(frac*int(mk.sum()))
-        if self.method == 'rigl':
-            if p.grad is None: raise ValueError(f"DynamicSparseCallback: {n} has no gradient at step {t}; RigL grows from it (is it frozen?)")
-            if not bool(torch.isfinite(p.grad).all()): rec['skipped'] = True; break
-            score = p.grad.abs()
+        if self.method == 'rigl': score = p.grad.abs()
         else: score = torch.rand(p.shape, generator=self._gen).to(p.device)
         new,grown = drop_grow(p, mk, k, score)
         new = _same_on_all_ranks({n: new})[n]   # rank 0's decision on every rank
