@@ -695,7 +695,7 @@ def eval_cost(reps=200):
         learn.model.train()
     out = {}
     with using_threads(1):
-        for k,f in (('EvalEvery (fastai validate on a second LeanLearner)', ev), ('plain model(x) over the same batches', plain)):
+        for k,f in (("EvalEvery's measure (the evaluator's own loop of fastai's validation)", ev), ('plain model(x) over the same batches', plain)):
             f(); ts = []
             for _ in range(reps): t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
             out[k] = float(np.median(ts))
