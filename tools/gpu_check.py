@@ -1,7 +1,9 @@
 """What only a GPU can show, in one run (`make gpu-check`, under 8 minutes on one GPU); results go into bench/RESULTS.md.
 
 1. `LotteryCallback` under `to_fp16()` and `to_bf16()` (fastai's autocast on CUDA): after every optimizer step the
-   pruned weights are exactly zero and the masks only shrink; the reset puts back the rewind state exactly.
+   pruned weights are exactly zero and the masks only shrink; the reset puts back the rewind state exactly. RigL
+   (`DynamicSparseCallback`) under the same precisions: pruned weights zero after every step, each layer's count fixed,
+   its masks moved by the updates (the grow reads the unscaled gradient).
 2. A level trained stacked with grouped convolutions (`StackedModel` on CUDA runs Conv-4's members as one grouped
    convolution) against the same members one at a time: the same masks and early stops, losses within 1e-3.
 3. The stacked-level bench on the GPU: 9 LeNet-300-100 members and 6 Conv-4 members, stacked against one at a time.
@@ -51,6 +53,35 @@ def mixed_precision(device, quick) -> list:
         reset_ok = all(torch.equal(inv.starts[last][k].to(want[k].device), want[k]) for k in want)
         ok = not inv.problems and reset_ok and abs(tk.sparsity - 60) < 0.5
         rows.append(dict(check=f'LotteryCallback {prec} on {device}', ok=ok, note=f'sparsity {tk.sparsity:.2f}%; ' + ('; '.join(inv.problems[:3]) or 'zeros after every step, nested masks') + ('' if reset_ok else '; reset differs')))
+    return rows
+
+class _DynamicInvariants(Callback):
+    "After a DynamicSparseCallback: pruned weights zero after every step, each layer's kept count the first step's"
+    order = 60
+    def __init__(self): self.problems,self.counts,self.first = [],None,None
+    def after_step(self):
+        tk = self.learn.ticket
+        for n,m in tk.masks.items():
+            p = self.learn.model.get_parameter(n).detach()
+            if (p[~m.to(p.device)] != 0).any(): self.problems.append(f'{n} not zero at {self.train_iter}')
+        counts = {n: int(m.sum()) for n,m in tk.masks.items()}
+        if self.counts is None: self.counts,self.first = counts,{n: m.clone() for n,m in tk.masks.items()}
+        elif counts != self.counts: self.problems.append(f'counts changed at {self.train_iter}')
+
+def dynamic_precision(device, quick) -> list:
+    "Check 1b: RigL under fp16 and bf16 autocast: rows of (precision, problems found, how far the masks moved)"
+    rows = []
+    for prec in (['fp16', 'bf16'] if device == 'cuda' else ['bf16']):
+        if prec == 'bf16' and device == 'cuda' and not torch.cuda.is_bf16_supported(): continue
+        learn = tiny_cnn_learner(device=device)
+        learn = learn.to_fp16() if prec == 'fp16' else learn.to_bf16()
+        inv = _DynamicInvariants()
+        with learn.no_bar(), learn.no_logging(): learn.fit(3, 1e-3, cbs=[DynamicSparseCallback(80, 'rigl', update_every=2, verbose=False), inv])
+        tk = learn.ticket
+        moved = sum(int((tk.masks[n] != inv.first[n]).sum()) for n in tk.masks) if inv.first else 0
+        ok = not inv.problems and moved > 0 and abs(tk.sparsity - 80) < 0.5
+        rows.append(dict(check=f'DynamicSparseCallback rigl {prec} on {device}', ok=ok, note=f'sparsity {tk.sparsity:.2f}%; {moved} mask entries moved; '
+                         + ('; '.join(inv.problems[:3]) or 'zeros after every step, counts fixed')))
     return rows
 
 def stacked_vs_alone(device, quick) -> list:
@@ -141,7 +172,7 @@ def main():
     if dev != 'cuda':
         print("No CUDA device: skipping fp16 autocast, grouped convolutions, the GPU timings and the 2:4 kernels; "
               "checking on the CPU what can be checked there (bf16 autocast, a stacked level against one at a time)")
-    checks = mixed_precision(dev, a.quick) + stacked_vs_alone(dev, a.quick)
+    checks = mixed_precision(dev, a.quick) + dynamic_precision(dev, a.quick) + stacked_vs_alone(dev, a.quick)
     for c in checks: print(('PASS' if c['ok'] else 'SKIP' if c['ok'] is None else 'FAIL'), c['check'], '-', c['note'], flush=True)
     bench,two = [],[]
     if dev == 'cuda' or a.smoke:
