@@ -8,8 +8,8 @@ function that documents none), LaTeX math as MathML (so it renders with no scrip
 own names linked to their pages. mkdocs-material builds the site from those pages, with its offline search plugin, so
 search works when the site is opened from disk (`file://`) as well as over HTTP. The sidebar groups the pages by what users do (`GROUPS`, `NAV`: each notebook's group and
 sidebar title; a notebook missing from `NAV` stops the build with the line to add). No network is used at build or view
-time. Where Quarto exists, `nbdev-docs` builds the usual Quarto site from the same notebooks instead (the published
-path, `.github/workflows/deploy.yaml`).
+time. This is the site GitHub Pages publishes: `.github/workflows/deploy.yaml` runs `make docs` and deploys `_docs/`
+(no Quarto).
 """
 import html, importlib, inspect, json, re, shutil, subprocess, sys
 from pathlib import Path
