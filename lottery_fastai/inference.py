@@ -258,12 +258,10 @@ def _cut_dead(layers:list, ops:list) -> list:
             cut[i][0] += int(gone.sum()); cut[i+1][1] += int(gone.sum()); changed = True
     return cut
 
-def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:bool=True, min_sparsity:float=0.) -> tuple:
-    "A `SparseChain` for the modules `mods` (a run of a Sequential, or one Linear or 1x1 convolution), and its report rows"
+def _chain_layers(mods:list, names:list, wd) -> tuple:
+    "The weighted layers of a run (2-D `wd` copies), the element-wise ops before the first and after each, whether it flattens, what it folds"
     layers,ops,flatten,cur,folded = [],{-1: []},False,None,{}
     pre = ops[-1]
-    dt = next(m.weight.dtype for m in mods if isinstance(m, (nn.Linear, nn.Conv2d)))   # the chain keeps the model's dtype
-    wd = dt if dt in (torch.float32, torch.float64) else torch.float32   # built (and timed) in a NumPy dtype, then cast to `dt`
     for j,m in enumerate(mods):
         if isinstance(m, nn.Flatten): flatten = True; folded[names[j]] = 'Flatten'; continue
         if isinstance(m, (nn.Linear, nn.Conv2d)):
@@ -274,7 +272,10 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
         kind = _own_forward(m).__name__   # (what training mode computes otherwise: BatchNorm1d, a Dropout of p > 0)
         folded[names[j]] = 'Identity' if kind == 'Dropout' and m.p == 0 else kind
         (pre if cur is None else cur).extend([_elementwise(m)] if _elementwise(m) else [])
-    ops_l = [ops[i] for i in range(len(layers))]
+    return layers,pre,[ops[i] for i in range(len(layers))],flatten,folded
+
+def _chain_tensors(layers:list, pre:list, ops_l:list, conv:bool, min_sparsity:float, wd) -> tuple:
+    "The chain's buffers (each layer dense and CSR, unread inputs dropped, the affine ops' constants), its spec's layers and ops, each layer's nnz and sparsity, the units and inputs cut"
     cut = _cut_dead(layers, ops_l) if len(layers) > 1 else [[0, 0] for _ in layers]
     in_keep = None
     if not conv:
@@ -298,13 +299,13 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
         for j,op in enumerate(os_):
             spec_ops[str(i)].append(op[0])
             if op[0] == 'affine': tensors[f'o{i}_{j}_s'],tensors[f'o{i}_{j}_t'] = op[1].to(wd).contiguous(),op[2].to(wd).contiguous()
-    spec = dict(layers=spec_layers, ops=spec_ops, flatten=flatten, conv=conv, name=names[0], folded=folded)
-    ch = SparseChain(spec, tensors)
-    regimes = SparseChain.regimes if not conv else (n_cols,)
-    npdt = np.float64 if wd == torch.float64 else np.float32
+    return tensors,spec_layers,spec_ops,info,cut
+
+def _choose_kinds(ch, n_in:int, spec_layers:list, info:list, regimes, measure:bool, npdt) -> dict:
+    "Each layer's representation per regime (into `spec_layers[i]['kind']`): the whole chain timed in each combination, the fastest kept, or a rule; per-layer times into `info`; returns the chain's times"
     timed = {}
-    for k in regimes:   # the whole chain timed in each combination of representations (the fastest is kept), or by a rule
-        h = np.random.default_rng(0).standard_normal((layers[0]['W'].shape[1], k)).astype(npdt)
+    for k in regimes:
+        h = np.random.default_rng(0).standard_normal((n_in, k)).astype(npdt)
         options = [('dense', 'csr') if x['may_csr'] else ('dense',) for x in info]
         combos = list(itertools.product(*options)) if len(info) <= 4 else [tuple('dense' for _ in info), tuple(o[-1] for o in options)]
         if measure:
@@ -319,17 +320,31 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
                 hi = np.random.default_rng(i).standard_normal((L['in_full'], k)).astype(npdt)
                 x[f'us_bs{k}_dense'] = round(_best_us(lambda st=lay['dense'][i]: ch._run([st], hi)), 2)
                 x[f'us_bs{k}_csr'] = round(_best_us(lambda st=lay['csr'][i]: ch._run([st], hi)), 2) if x['may_csr'] else None
+    return timed
+
+def _chain_report(layers:list, spec_layers:list, cut:list, info:list, regimes, timed:dict) -> list:
+    "`sparse_report`'s rows for a chain: each layer's shape, what was cut, its nnz, its kind and times per regime, the chain's times"
+    return [dict(layer=L['name'], shape=f"{lay['shape'][0]}x{lay['shape'][1]}", kept=f"{L['out']}x{L['in']}", units_cut=c[0], inputs_cut=c[1],
+                 nnz=x['nnz'], sparsity=round(x['sparsity'], 2), **{f'kind_bs{k}': kd for k,kd in zip(regimes, L['kind'])},
+                 **{kk: vv for kk,vv in x.items() if kk.startswith('us_bs')},
+                 **{f'chain_us_bs{k}': t['chosen'] for k,t in timed.items()}, **{f'dense_chain_us_bs{k}': t['dense'] for k,t in timed.items()})
+            for L,lay,c,x in zip(spec_layers, layers, cut, info)]
+
+def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:bool=True, min_sparsity:float=0.) -> tuple:
+    "A `SparseChain` for the modules `mods` (a run of a Sequential, or one Linear or 1x1 convolution), and its report rows"
+    dt = next(m.weight.dtype for m in mods if isinstance(m, (nn.Linear, nn.Conv2d)))   # the chain keeps the model's dtype
+    wd = dt if dt in (torch.float32, torch.float64) else torch.float32   # built (and timed) in a NumPy dtype, then cast to `dt`
+    layers,pre,ops_l,flatten,folded = _chain_layers(mods, names, wd)
+    tensors,spec_layers,spec_ops,info,cut = _chain_tensors(layers, pre, ops_l, conv, min_sparsity, wd)
+    ch = SparseChain(dict(layers=spec_layers, ops=spec_ops, flatten=flatten, conv=conv, name=names[0], folded=folded), tensors)
+    regimes = SparseChain.regimes if not conv else (n_cols,)
+    timed = _choose_kinds(ch, layers[0]['W'].shape[1], spec_layers, info, regimes, measure, np.float64 if wd == torch.float64 else np.float32)
     for i,L in enumerate(spec_layers):   # what no regime uses is dropped
         drop = [f'l{i}_w'] if 'dense' not in L['kind'] else [f'l{i}_indptr', f'l{i}_indices', f'l{i}_data'] if 'csr' not in L['kind'] else []
         for k in drop: delattr(ch, k)
     ch._np = None
     if dt != wd: ch = ch.to(dt)   # (float16, bfloat16: torch's operations compute it)
-    report = [dict(layer=L['name'], shape=f"{lay['shape'][0]}x{lay['shape'][1]}", kept=f"{L['out']}x{L['in']}", units_cut=c[0], inputs_cut=c[1],
-                   nnz=x['nnz'], sparsity=round(x['sparsity'], 2), **{f'kind_bs{k}': kd for k,kd in zip(regimes, L['kind'])},
-                   **{kk: vv for kk,vv in x.items() if kk.startswith('us_bs')},
-                   **{f'chain_us_bs{k}': t['chosen'] for k,t in timed.items()}, **{f'dense_chain_us_bs{k}': t['dense'] for k,t in timed.items()})
-              for L,lay,c,x in zip(spec_layers, layers, cut, info)]
-    return ch,report
+    return ch,_chain_report(layers, spec_layers, cut, info, regimes, timed)
 
 # %% ../nbs/17a_inference.ipynb #bb59256e
 def _is_1x1(m) -> bool:

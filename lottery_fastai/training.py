@@ -79,6 +79,8 @@ def eval_callbacks(learn) -> list:
     return [copy(cb) for cb in learn.cbs if not isinstance(cb, _evaluator_own) and getattr(cb, 'run_valid', True)
             and not getattr(cb, '_only_train_loop', False) and any(defines_event(cb, e) for e in _eval_events)]
 
+from fastai.learner import _cast_tensor   # what CastToTensor applies to a batch
+
 class _Batch:
     "What a metric's `accumulate` reads of a learner in validation: the batch, its predictions and loss"
     training = False
@@ -108,7 +110,7 @@ class _Evaluator:
             for b in dl:
                 b = ev._set_device(b)
                 i = getattr(ev.dls, 'n_inp', 1 if len(b) == 1 else len(b)-1)
-                lb.xb,lb.yb = tuple(t.as_subclass(Tensor) if isinstance(t, Tensor) else t for t in b[:i]),tuple(t.as_subclass(Tensor) if isinstance(t, Tensor) else t for t in b[i:])   # as CastToTensor
+                lb.xb,lb.yb = _cast_tensor(tuple(b[:i])),_cast_tensor(tuple(b[i:]))   # fastai's CastToTensor
                 lb.pred = ev.model(*lb.xb)
                 if not len(lb.yb): continue
                 lb.loss = ev.loss_func(lb.pred, *lb.yb).clone()
