@@ -224,6 +224,73 @@ def train_level(members:list, # the level's `Member`s
     return recs
 
 # %% ../nbs/14_rounds.ipynb #43222f20
+def _levels_fingerprint(lineages, n_rounds, branches, eval_every, train_metrics) -> dict:
+    "What a levels checkpoint must agree with to be resumed: each lineage's search and recipe, the branches, the measures"
+    return dict(n_rounds=n_rounds, lineages=[ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn,
+                                                              data_seed=ln.data_seed, seed=ln.seed, kind=ln.kind) for ln in lineages],
+                branches=[getattr(b, '__name__', type(b).__name__) for b in branches], eval_every=eval_every, train_metrics=train_metrics)
+
+def _resume_levels(ck_path, fp, lineages, branches, shared, resume, restore_extra, verbose):
+    "The checkpoint of an interrupted run (rank 0 reads it, every rank gets it), checked against `fp`, each lineage put back; None without one"
+    rank,n_proc = world()
+    dev = next(lineages[0].learn.model.parameters()).device
+    ck = from_rank0(lambda: ckpt.load_checkpoint(ck_path, map_location='cpu' if n_proc > 1 else dev) if resume and ck_path.exists() else None)
+    if ck is not None and ck.get('pending') and not (branches and shared):
+        raise ValueError(f"checkpoint {ck_path} was written by a run shared out over processes, whose last level's controls are still to train: "
+                         "resume it with several processes (torchrun) or as_ranks=N in one")
+    if ck is None:
+        if rank == 0: ckpt.clean_orphans(ck_path)
+        return None
+    if n_proc > 1: ck = tensors_to(ck, dev)   # (their disks need not hold it)
+    saved = ck.get('fingerprint') or {}
+    for a,b in zip(saved.get('lineages', []), fp['lineages']): ckpt.check_fingerprint(ck_path, a, b)
+    ckpt.check_fingerprint(ck_path, {k: v for k,v in saved.items() if k != 'lineages'}, {k: v for k,v in fp.items() if k != 'lineages'})
+    if len(ck.get('lineages', [])) != len(lineages): raise ValueError(f"checkpoint {ck_path} holds {len(ck.get('lineages', []))} searches, this run {len(lineages)}")
+    for ln,st in zip(lineages, ck['lineages']): ckpt.restore(ck_path, st, model=ln.learn.model, ticket=ln.search.ticket, rng=False)
+    for ln,st in zip(lineages, ck['lineages']): ln.last_lr,ln.search.round = st['last_lr'],ck['round']
+    if restore_extra is not None: restore_extra(ck.get('extra', {}))
+    say(verbose, f"Resuming from {ck_path}: level {ck['round']+1}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
+    return ck
+
+def _pending_members(ck, lineages, branches) -> list:
+    "The branches created before an interruption and not trained yet, created again from their lineages' saved state"
+    if ck is None or not ck.get('pending'): return []
+    pending,pr = [],ck['pending']['r']
+    for ln,st in zip(lineages, ck['pending']['lineages']):
+        keep_lr,ln.last_lr,ln.pruned_from = ln.last_lr,st['last_lr'],st['pruned_from']
+        pending += [m for b in branches for m in b(ln, pr)]
+        ln.last_lr,ln.pruned_from = keep_lr,None
+    for k,m in enumerate(pending): m.pos = tuple(ck['pending']['pos'][k])
+    return pending
+
+def _level_members(lineages, branches, r, n_rounds, pipe) -> tuple:
+    "Level `r`: each lineage pruned and rewound (`begin_round`), its member, and its branches (in `new` when they train a level later); (members, new, pending info)"
+    members,new,pend_info,i = [],[],[],0
+    for ln in (lineages if r <= n_rounds else []):
+        last_lr = ln.last_lr
+        if r > 0 and not ln.carry_only:
+            ln.pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None   # what the pruning ranks, for a branch that ranks it too
+            ln.search.begin_round(ln.learn.model, r)
+        elif r == 0: say(ln.search.verbose, ln.search.round_line(0))
+        if r == 0 or not ln.carry_only:
+            members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
+                                  save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
+            members[-1].pos = (r, i); i += 1
+        if r > 0:
+            bs = [m for b in branches for m in b(ln, r)]
+            for m in bs: m.pos = (r, i); i += 1
+            (new if pipe else members).extend(bs)
+            if pipe: pend_info.append(dict(last_lr=last_lr, pruned_from=ln.pruned_from))
+    return members,new,pend_info
+
+def _save_levels(ck_path, fp, r, out, pos_out, ranks_log, lineages, new, pend_info, extra_state):
+    "The levels checkpoint after level `r`: every record so far, each lineage's weights, ticket and last rate, the branches still to train"
+    ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out, positions=[list(p) for p in pos_out], ranks=ranks_log,
+                              lineages=[dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket), last_lr=ln.last_lr)
+                                        for ln in lineages],
+                              pending=dict(r=r, lineages=pend_info, pos=[list(m.pos) for m in new]) if new else None,
+                              extra=extra_state() if extra_state is not None else {}), ck_path)
+
 def run_levels(lineages:list, # one `Lineage` per search
                n_rounds:int, # pruning rounds after the dense round 0
                branches=(), # functions `f(lineage, r) -> [Member]`: the controls at level r
@@ -249,63 +316,22 @@ def run_levels(lineages:list, # one `Lineage` per search
     n_threads = resolve_threads(threads, lineages[0].learn.model)   # once: a run's sums do not change with the load
     if threads == 'free': say(verbose, f"Threads: {n_threads} (the cores free now; threads={n_threads} repeats this run exactly)")
     for ln in lineages: ln.search.ticket.meta['threads'] = n_threads
-    out,start,ranks_log,ck = [],0,[],None
-    ck_path = Path(checkpoint) if checkpoint is not None else None
+    ck_path,ck,fp = (Path(checkpoint) if checkpoint is not None else None),None,None
     if ck_path is not None:
         if rank == 0: ckpt.check_writable(ck_path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
-        fp = dict(n_rounds=n_rounds, lineages=[ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn,
-                                                                data_seed=ln.data_seed, seed=ln.seed, kind=ln.kind) for ln in lineages],
-                  branches=[getattr(b, '__name__', type(b).__name__) for b in branches], eval_every=eval_every, train_metrics=train_metrics)
-        dev = next(lineages[0].learn.model.parameters()).device
-        ck = from_rank0(lambda: ckpt.load_checkpoint(ck_path, map_location='cpu' if n_proc > 1 else dev) if resume and ck_path.exists() else None)
-        if ck is not None and ck.get('pending') and not (branches and shared):
-            raise ValueError(f"checkpoint {ck_path} was written by a run shared out over processes, whose last level's controls are still to train: "
-                             "resume it with several processes (torchrun) or as_ranks=N in one")
-        if ck is not None:   # (rank 0 reads it and gives it to the others: their disks need not hold it)
-            if n_proc > 1: ck = tensors_to(ck, dev)
-            saved = ck.get('fingerprint') or {}
-            for i,(a,b) in enumerate(zip(saved.get('lineages', []), fp['lineages'])): ckpt.check_fingerprint(ck_path, a, b)
-            ckpt.check_fingerprint(ck_path, {k: v for k,v in saved.items() if k != 'lineages'}, {k: v for k,v in fp.items() if k != 'lineages'})
-            if len(ck.get('lineages', [])) != len(lineages): raise ValueError(f"checkpoint {ck_path} holds {len(ck.get('lineages', []))} searches, this run {len(lineages)}")
-            for ln,st in zip(lineages, ck['lineages']): ckpt.restore(ck_path, st, model=ln.learn.model, ticket=ln.search.ticket, rng=False)
-            for ln,st in zip(lineages, ck['lineages']): ln.last_lr,ln.search.round = st['last_lr'],ck['round']
-            out,start = list(ck['records']),ck['round']+1
-            if restore_extra is not None: restore_extra(ck.get('extra', {}))
-            ranks_log = list(ck.get('ranks', []))
-            say(verbose, f"Resuming from {ck_path}: level {start}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
-        elif rank == 0: ckpt.clean_orphans(ck_path)
+        fp = _levels_fingerprint(lineages, n_rounds, branches, eval_every, train_metrics)
+        ck = _resume_levels(ck_path, fp, lineages, branches, shared, resume, restore_extra, verbose)
+    out,start,ranks_log = (list(ck['records']),ck['round']+1,list(ck.get('ranks', []))) if ck is not None else ([],0,[])
     # Shared out over processes (or `as_ranks`), a level's branches (the controls) train with the next level's lineage
     # members: the next pruning waits only for the lineage members it ranks, and each process's share mixes both.
     # `on_level` then sees a level's lineage members as they finish, and its branches one level later (`Member.pos`
     # gives every member its place in the level, and `out` is put back in that order at the end).
     pipe = bool(branches) and shared
-    pending,pos_out = [],[]
-    if ck is not None and ck.get('pending'):   # branches created before the interruption and not trained yet: created again
-        pr = ck['pending']['r']
-        for ln,st in zip(lineages, ck['pending']['lineages']):
-            keep_lr,ln.last_lr,ln.pruned_from = ln.last_lr,st['last_lr'],st['pruned_from']
-            pending += [m for b in branches for m in b(ln, pr)]
-            ln.last_lr,ln.pruned_from = keep_lr,None
-        for k,m in enumerate(pending): m.pos = tuple(ck['pending']['pos'][k])
-    if ck is not None: pos_out = [tuple(p) for p in ck.get('positions', [])]
+    pending = _pending_members(ck, lineages, branches)
+    pos_out = [tuple(p) for p in ck.get('positions', [])] if ck is not None else []
     for r in range(start, n_rounds + 1 + (1 if pipe else 0)):
-        members,new,pend_info,i = [],[],[],0
         with using_threads(n_threads):
-            for ln in (lineages if r <= n_rounds else []):
-                last_lr = ln.last_lr
-                if r > 0 and not ln.carry_only:
-                    ln.pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None   # what the pruning ranks, for a branch that ranks it too
-                    ln.search.begin_round(ln.learn.model, r)
-                elif r == 0: say(ln.search.verbose, ln.search.round_line(0))
-                if r == 0 or not ln.carry_only:
-                    members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
-                                          save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
-                    members[-1].pos = (r, i); i += 1
-                if r > 0:
-                    bs = [m for b in branches for m in b(ln, r)]
-                    for m in bs: m.pos = (r, i); i += 1
-                    (new if pipe else members).extend(bs)
-                    if pipe: pend_info.append(dict(last_lr=last_lr, pruned_from=ln.pruned_from))
+            members,new,pend_info = _level_members(lineages, branches, r, n_rounds, pipe)
             train = members + pending
             # with several trainings a level, the random state after it is the one before it: what the next pruning draws
             # (a `random` criterion) does not depend on how many trainings ran, stacked or not, or in which process
@@ -322,11 +348,6 @@ def run_levels(lineages:list, # one `Lineage` per search
             if pending: on_level(pending[0].r, pending, recs[len(members):])
         for ln in lineages: ln.pruned_from = None   # (kept in the checkpoint's `pending` while its branches wait)
         pending = new
-        if ck_path is not None:
-            ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out, positions=[list(p) for p in pos_out], ranks=ranks_log,
-                                      lineages=[dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket), last_lr=ln.last_lr)
-                                                for ln in lineages],
-                                      pending=dict(r=r, lineages=pend_info, pos=[list(m.pos) for m in new]) if new else None,
-                                      extra=extra_state() if extra_state is not None else {}), ck_path)
+        if ck_path is not None: _save_levels(ck_path, fp, r, out, pos_out, ranks_log, lineages, new, pend_info, extra_state)
     if pipe: out = [o for _,o in sorted(zip(pos_out, out), key=lambda t: t[0])]   # each level's records in the level's order
     return out
