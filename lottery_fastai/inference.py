@@ -11,7 +11,8 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 import torch.nn.modules.module as _tm
 from fastai.torch_core import get_model
 import scipy.sparse
-try: from scipy.sparse import _sparsetools   # scipy's own CSR kernels, called without the checks of `csr_array @ x`: see `_csr_mv`
+# scipy's own CSR kernels, called without the checks of `csr_array @ x`: see `_csr_mv`
+try: from scipy.sparse import _sparsetools
 except ImportError: _sparsetools = None
 
 # %% auto #0
@@ -21,7 +22,8 @@ __all__ = ['SparseChain', 'sparse_linears', 'rebuild_chains', 'sparse_report', '
 _chain_types = (nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Identity, nn.Flatten)
 
 def _copy(model:nn.Module) -> nn.Module:
-    "A deep copy of `model`, tensors computed from its parameters copied detached (fastai's WeightDropout keeps one, which `copy.deepcopy` refuses)"
+    """A deep copy of `model`, tensors computed from its parameters copied detached (fastai's WeightDropout keeps one,
+    which `copy.deepcopy` refuses)"""
     memo = {}
     for m in model.modules():
         for t in itertools.chain(m._parameters.values(), m._buffers.values(), vars(m).values()):
@@ -29,14 +31,17 @@ def _copy(model:nn.Module) -> nn.Module:
     return copy.deepcopy(model, memo)
 
 def _own_forward(m) -> type|None:
-    "The class among `_chain_types`, nn.Sequential and nn.Conv2d that `m` is, when `m` computes what that class computes; None otherwise"
-    # a subclass with its own `forward` (a residual block, a Linear that adds its input) computes something else: it is left alone
+    """The class among `_chain_types`, nn.Sequential and nn.Conv2d that `m` is, when `m` computes what that class
+    computes; None otherwise"""
+    # a subclass with its own `forward` (a residual block, a Linear that adds its input) computes something else: it is
+    # left alone
     for t in _chain_types + (nn.Sequential, nn.Conv2d):
         if isinstance(m, t): return t if type(m).forward is t.forward else None
     return None
 
 def _elementwise(mod) -> tuple|None:
-    "A module between Linear layers as a per-feature op: ('relu',), ('affine', scale, shift) for an eval BatchNorm1d, () for identity; None if not one"
+    """A module between Linear layers as a per-feature op: ('relu',), ('affine', scale, shift) for an eval BatchNorm1d,
+    () for identity; None if not one"""
     if _own_forward(mod) is None: return None
     if isinstance(mod, nn.ReLU): return ('relu',)
     if isinstance(mod, (nn.Dropout, nn.Identity)): return ()
@@ -59,8 +64,9 @@ def _apply_ops_t(ops, y, dim=-1):
 # %% ../nbs/17a_inference.ipynb #49f3bb05
 def _csr_mv(indptr, indices, data, n_out, n_in, h, y):
     "y += A h for the CSR matrix A (`n_out` x `n_in`) and h of shape (n_in, k), both C-contiguous, float32 or float64"
-    # scipy's CSR product without `csr_array @ h`'s checks and conversions: LeNet-300-100 at 98% at batch 1 ran its three
-    # layers in 10.9 us this way against 17.7 us through `@` (scipy 1.17, one thread; the dense torch model: 46.7 us)
+    # scipy's CSR product without `csr_array @ h`'s checks and conversions: LeNet-300-100 at 98% at batch 1 ran its
+    # three layers in 10.9 us this way against 17.7 us through `@` (scipy 1.17, one thread; the dense torch model: 46.7
+    # us)
     k = h.shape[1]
     if _sparsetools is None:   # (a scipy without its private kernels: the public product)
         y += scipy.sparse.csr_array((data, indices, indptr), shape=(n_out, n_in)) @ h; return y
@@ -69,21 +75,27 @@ def _csr_mv(indptr, indices, data, n_out, n_in, h, y):
     return y
 
 class SparseChain(nn.Module):
-    "A run of Linear layers (ReLU, eval BatchNorm1d, Dropout between) or one 1x1 convolution, for inference: dead units cut out, each weight stored and multiplied as CSR or dense, whichever was measured faster"
-    regimes = (1, 64)   # batch sizes the representations were chosen for: a batch up to 8 uses the first's, a larger one the second's
+    """A run of Linear layers (ReLU, eval BatchNorm1d, Dropout between) or one 1x1 convolution, for inference: dead
+    units cut out, each weight stored and multiplied as CSR or dense, whichever was measured faster"""
+    # batch sizes the representations were chosen for: a batch up to 8 uses the first's, a larger one the second's
+    regimes = (1, 64)
     def __init__(self, spec:dict, tensors:dict):
         super().__init__()
-        self.spec = spec   # JSON: layers (shapes, kinds per regime, names), ops per gap, flatten, conv, folded (the modules folded in)
+        # JSON: layers (shapes, kinds per regime, names), ops per gap, flatten, conv, folded (the modules folded in)
+        self.spec = spec
         for k,v in tensors.items(): self.register_buffer(k.replace('.', '_'), v)
         self._np,self._dense,self._flat,self._conv = None,{},spec['flatten'],spec['conv']
         self._w = spec['layers'][0]['in_full']      # the input width the first layer reads (channels for a convolution)
-        self._bn = any(k == 'affine' for ops in spec['ops'].values() for k in ops) and not self._flat   # a BatchNorm1d folded: 2-D inputs only
-        self._eval_only = [f'{k} {n!r}' for n,k in spec.get('folded', {}).items() if k in ('BatchNorm1d', 'Dropout')]   # what computes otherwise in training
+        # a BatchNorm1d folded: 2-D inputs only
+        self._bn = any(k == 'affine' for ops in spec['ops'].values() for k in ops) and not self._flat
+        # what computes otherwise in training
+        self._eval_only = [f'{k} {n!r}' for n,k in spec.get('folded', {}).items() if k in ('BatchNorm1d', 'Dropout')]
         self._set_path()
         self.train(False)
 
     def _set_path(self):
-        "Whether the NumPy path can run: every buffer on the CPU, the float ones all float32 or all float64 (`_dt`, the inputs' dtype it takes)"
+        """Whether the NumPy path can run: every buffer on the CPU, the float ones all float32 or all float64 (`_dt`,
+        the inputs' dtype it takes)"""
         fl = {b.dtype for b in self.buffers() if b.is_floating_point()}
         self._dt = fl.pop() if len(fl) == 1 else None
         self._cpu = self._dt in (torch.float32, torch.float64) and all(b.device.type == 'cpu' for b in self.buffers())
@@ -98,16 +110,28 @@ class SparseChain(nn.Module):
         "The error for an input (or a mode) the dense layers would not compute the same way"
         name = self.spec['name']
         if self.training and self._eval_only:
-            raise RuntimeError(f"SparseChain {name!r} is for inference (call model.eval() first): it folded {', '.join(self._eval_only)} "
-                               f"(BatchNorm1d's running statistics, Dropout left out), which compute differently in training mode")
+            raise RuntimeError(
+                f"SparseChain {name!r} is for inference (call model.eval() first): it folded {', '.join(self._eval_only)} "
+                f"(BatchNorm1d's running statistics, Dropout left out), which compute differently in training mode"
+            )
         got = tuple(x.shape)
-        if self._conv: raise ValueError(f"x: SparseChain {name!r} (a 1x1 convolution) takes (N, {self._w}, H, W) inputs, got shape {got}")
-        if self._flat: raise ValueError(f"x: SparseChain {name!r} takes inputs of {self._w} features once flattened from dim 1, got shape {got}")
+        if self._conv:
+            raise ValueError(
+                f"x: SparseChain {name!r} (a 1x1 convolution) takes (N, {self._w}, H, W) inputs, got shape {got}"
+            )
+        if self._flat:
+            raise ValueError(
+                f"x: SparseChain {name!r} takes inputs of {self._w} features once flattened from dim 1, got shape {got}"
+            )
         if self._bn and x.ndim != 2 and x.shape[-1] == self._w:
-            raise ValueError(f"x: SparseChain {name!r} folded a BatchNorm1d, which normalizes dim 1 of a 3-D input: it takes 2-D "
-                             f"(batch, {self._w}) inputs, got shape {got}")
-        raise ValueError(f"x: SparseChain {name!r} takes inputs of width {self._w} (the in_features of {self.spec['layers'][0]['name']!r}), "
-                         f"got width {got[-1] if got else None} (shape {got})")
+            raise ValueError(
+                f"x: SparseChain {name!r} folded a BatchNorm1d, which normalizes dim 1 of a 3-D input: it takes 2-D "
+                f"(batch, {self._w}) inputs, got shape {got}"
+            )
+        raise ValueError(
+            f"x: SparseChain {name!r} takes inputs of width {self._w} (the in_features of {self.spec['layers'][0]['name']!r}), "
+            f"got width {got[-1] if got else None} (shape {got})"
+        )
 
     def _get(self, k): return getattr(self, k, None)
 
@@ -120,8 +144,12 @@ class SparseChain(nn.Module):
             L = self.spec['layers'][i]
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                full = torch.sparse_csr_tensor(self._get(f'l{i}_indptr').long(), self._get(f'l{i}_indices').long(), self._get(f'l{i}_data'),
-                                               size=(L['out'], L['in_full'])).to_dense()
+                full = torch.sparse_csr_tensor(
+                    self._get(f'l{i}_indptr').long(),
+                    self._get(f'l{i}_indices').long(),
+                    self._get(f'l{i}_data'),
+                    size=(L['out'], L['in_full']),
+                ).to_dense()
             if i == 0 and self._get('in_keep') is not None: full = full[:, self._get('in_keep')]
             self._dense[key] = full if device is None else full.to(device)
         return self._dense[key]
@@ -142,7 +170,10 @@ class SparseChain(nn.Module):
         x = _apply_ops_t(self._ops(-1), x)
         if self._get('in_keep') is not None: x = x[..., self._get('in_keep').to(x.device)]
         for i in range(len(self.spec['layers'])):
-            x = _apply_ops_t(self._ops(i), F.linear(x, self.dense_weight(i, x.device).to(x.dtype), self._get(f'l{i}_b').to(x.device, x.dtype)))
+            x = _apply_ops_t(
+                self._ops(i),
+                F.linear(x, self.dense_weight(i, x.device).to(x.dtype), self._get(f'l{i}_b').to(x.device, x.dtype)),
+            )
         return x
 
     def _steps(self, kinds:list) -> list:
@@ -151,13 +182,19 @@ class SparseChain(nn.Module):
         def ops(i):
             out = []
             for j,kind in enumerate(self.spec['ops'][str(i)]):
-                if kind == 'relu': out.append((np.maximum, 0))
-                else: out.append((np.multiply, v[f'o{i}_{j}_s'].reshape(-1, 1))); out.append((np.add, v[f'o{i}_{j}_t'].reshape(-1, 1)))
+                if kind == 'relu':
+                    out.append((np.maximum, 0))
+                else:
+                    out.append((np.multiply, v[f'o{i}_{j}_s'].reshape(-1, 1)))
+                    out.append((np.add, v[f'o{i}_{j}_t'].reshape(-1, 1)))
             return out
         steps = [('ops', ops(-1))] if ops(-1) else []
         for i,(L,kind) in enumerate(zip(self.spec['layers'], kinds)):
             b = v[f'l{i}_b'].reshape(-1, 1)
-            if kind == 'csr': steps.append(('csr', (L['out'], L['in_full'], v[f'l{i}_indptr'], v[f'l{i}_indices'], v[f'l{i}_data'], b)))
+            if kind == 'csr':
+                steps.append(
+                    ('csr', (L['out'], L['in_full'], v[f'l{i}_indptr'], v[f'l{i}_indices'], v[f'l{i}_data'], b))
+                )
             else: steps.append(('dense', (v[f'l{i}_w'], b, v['in_keep'] if i == 0 and 'in_keep' in v else None)))
             if ops(i): steps.append(('ops', ops(i)))
         return steps
@@ -166,7 +203,8 @@ class SparseChain(nn.Module):
         "Regime `r`'s steps, built once"
         # looking buffers and specs up on every call cost more than LeNet's products at batch 1 (40 us against 11)
         if self._np is None: self._np = {}
-        if r not in self._np: self._np[r] = self._steps([L['kind'][r if not self.spec['conv'] else -1] for L in self.spec['layers']])
+        if r not in self._np:
+            self._np[r] = self._steps([L['kind'][r if not self.spec['conv'] else -1] for L in self.spec['layers']])
         return self._np[r]
 
     def _run(self, steps, h):
@@ -178,7 +216,8 @@ class SparseChain(nn.Module):
             elif kind == 'csr':
                 k = h.shape[1]
                 y = a[5].copy() if k == 1 else np.repeat(a[5], k, axis=1)   # the bias, then y += A h
-                if k == 1 and _sparsetools is not None: _sparsetools.csr_matvec(*a[:5], h.ravel(), y.ravel())   # (inlined: a call less)
+                # (inlined: a call less)
+                if k == 1 and _sparsetools is not None: _sparsetools.csr_matvec(*a[:5], h.ravel(), y.ravel())
                 else: _csr_mv(a[2], a[3], a[4], a[0], a[1], h, y)
                 h = y
             else:
@@ -194,8 +233,11 @@ class SparseChain(nn.Module):
             y = self._run(self._plan(1), h)
             return torch.from_numpy(np.ascontiguousarray(y.reshape(-1, N, H*W).transpose(1, 0, 2))).view(N, -1, H, W)
         a = x.numpy(); sh = a.shape   # (the input's width checked on the array: cheaper than on the tensor)
-        if sh and sh[0] == 1 and a.size == self._w and (self._flat or len(sh) == 2):   # one example: the shortest path (most calls at batch 1)
-            return torch.from_numpy(self._run((self._np or {}).get(0) or self._plan(0), a.reshape(-1, 1)).reshape(1, -1))
+        # one example: the shortest path (most calls at batch 1)
+        if sh and sh[0] == 1 and a.size == self._w and (self._flat or len(sh) == 2):
+            return torch.from_numpy(
+                self._run((self._np or {}).get(0) or self._plan(0), a.reshape(-1, 1)).reshape(1, -1)
+            )
         if not self._fits(x): self._refuse(x)
         if not a.size: return self._torch(x)   # (an empty batch)
         lead = (sh[0],) if self._flat else sh[:-1]
@@ -206,19 +248,29 @@ class SparseChain(nn.Module):
 
     def __call__(self, *args, **kwargs):
         # without hooks, straight to `forward`: torch's module call machinery cost 1.3-2 us of LeNet's 11 at batch 1
-        if self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or _tm._global_forward_hooks or _tm._global_forward_pre_hooks \
-           or _tm._global_backward_hooks or kwargs or len(args) != 1: return super().__call__(*args, **kwargs)
+        if (
+            self._forward_hooks
+            or self._forward_pre_hooks
+            or self._backward_hooks
+            or _tm._global_forward_hooks
+            or _tm._global_forward_pre_hooks
+            or _tm._global_backward_hooks
+            or kwargs
+            or len(args) != 1
+        ): return super().__call__(*args, **kwargs)
         return self.forward(args[0])
 
     def _fits(self, x) -> bool:
-        "Whether `x` is an input the dense layers take and compute as the chain does (a wrong width would read past the CSR arrays)"
+        """Whether `x` is an input the dense layers take and compute as the chain does (a wrong width would read past
+        the CSR arrays)"""
         if self._conv: return x.ndim in (3, 4) and x.shape[-3] == self._w
         if self._flat: return x.ndim >= 2 and math.prod(x.shape[1:]) == self._w
         return x.ndim >= 1 and x.shape[-1] == self._w and (x.ndim == 2 or not self._bn)
 
     def forward(self, x):
         if self.training and self._eval_only: self._refuse(x)
-        if self._conv and (x.ndim != 4 or not self._fits(x)):   # (a convolution's input checked here, a chain's in `_numpy`)
+        # (a convolution's input checked here, a chain's in `_numpy`)
+        if self._conv and (x.ndim != 4 or not self._fits(x)):
             if not self._fits(x): self._refuse(x)
             return self._torch(x)   # (an unbatched input)
         if self._cpu and x.is_cpu and x.dtype == self._dt:
@@ -239,7 +291,8 @@ def _best_us(f, reps:int=30) -> float:
     return 1e6*min(ts)
 
 def _cut_dead(layers:list, ops:list) -> list:
-    "Remove hidden units that no kept weight feeds or reads, folding the constant a fed-less unit passes on into the next bias; returns per layer (rows cut, inputs cut)"
+    """Remove hidden units that no kept weight feeds or reads, folding the constant a fed-less unit passes on into the
+    next bias; returns per layer (rows cut, inputs cut)"""
     cut = [[0, 0] for _ in layers]
     changed = True
     while changed:
@@ -249,7 +302,8 @@ def _cut_dead(layers:list, ops:list) -> list:
             no_in,no_out = (a['W'] == 0).all(1),(b['W'] == 0).all(0)
             gone = no_in | no_out
             if not gone.any(): continue
-            const = _apply_ops_t(ops[i], a['b'].view(1, -1))[0]          # what each unit outputs: its bias, through ReLU/BatchNorm
+            # what each unit outputs: its bias, through ReLU/BatchNorm
+            const = _apply_ops_t(ops[i], a['b'].view(1, -1))[0]
             fold = no_in & ~no_out
             if fold.any(): b['b'] = b['b'] + b['W'][:, fold] @ const[fold]
             keep = ~gone
@@ -259,15 +313,26 @@ def _cut_dead(layers:list, ops:list) -> list:
     return cut
 
 def _chain_layers(mods:list, names:list, wd) -> tuple:
-    "The weighted layers of a run (2-D `wd` copies), the element-wise ops before the first and after each, whether it flattens, what it folds"
+    """The weighted layers of a run (2-D `wd` copies), the element-wise ops before the first and after each, whether it
+    flattens, what it folds"""
     layers,ops,flatten,cur,folded = [],{-1: []},False,None,{}
     pre = ops[-1]
     for j,m in enumerate(mods):
         if isinstance(m, nn.Flatten): flatten = True; folded[names[j]] = 'Flatten'; continue
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             w = m.weight.detach().to(wd).cpu().reshape(m.weight.shape[0], -1).clone()
-            layers.append(dict(W=w, b=(m.bias.detach().to(wd).cpu().clone() if m.bias is not None else torch.zeros(w.shape[0], dtype=wd)),
-                               name=names[j], shape=tuple(w.shape)))
+            layers.append(
+                dict(
+                    W=w,
+                    b=(
+                        m.bias.detach().to(wd).cpu().clone()
+                        if m.bias is not None
+                        else torch.zeros(w.shape[0], dtype=wd)
+                    ),
+                    name=names[j],
+                    shape=tuple(w.shape),
+                )
+            )
             cur = ops[len(layers)-1] = []; continue
         kind = _own_forward(m).__name__   # (what training mode computes otherwise: BatchNorm1d, a Dropout of p > 0)
         folded[names[j]] = 'Identity' if kind == 'Dropout' and m.p == 0 else kind
@@ -275,7 +340,8 @@ def _chain_layers(mods:list, names:list, wd) -> tuple:
     return layers,pre,[ops[i] for i in range(len(layers))],flatten,folded
 
 def _chain_tensors(layers:list, pre:list, ops_l:list, conv:bool, min_sparsity:float, wd) -> tuple:
-    "The chain's buffers (each layer dense and CSR, unread inputs dropped, the affine ops' constants), its spec's layers and ops, each layer's nnz and sparsity, the units and inputs cut"
+    """The chain's buffers (each layer dense and CSR, unread inputs dropped, the affine ops' constants), its spec's
+    layers and ops, each layer's nnz and sparsity, the units and inputs cut"""
     cut = _cut_dead(layers, ops_l) if len(layers) > 1 else [[0, 0] for _ in layers]
     in_keep = None
     if not conv:
@@ -287,8 +353,15 @@ def _chain_tensors(layers:list, pre:list, ops_l:list, conv:bool, min_sparsity:fl
         Wd = W[:, in_keep] if i == 0 and in_keep is not None else W
         with warnings.catch_warnings():   # (torch calls its sparse CSR support beta: the arrays are all that is used)
             warnings.simplefilter('ignore'); csr = W.to_sparse_csr()
-        tensors.update({f'l{i}_b': b.contiguous(), f'l{i}_w': Wd.contiguous(), f'l{i}_indptr': csr.crow_indices().to(torch.int32),
-                        f'l{i}_indices': csr.col_indices().to(torch.int32), f'l{i}_data': csr.values().contiguous()})
+        tensors.update(
+            {
+                f'l{i}_b': b.contiguous(),
+                f'l{i}_w': Wd.contiguous(),
+                f'l{i}_indptr': csr.crow_indices().to(torch.int32),
+                f'l{i}_indices': csr.col_indices().to(torch.int32),
+                f'l{i}_data': csr.values().contiguous(),
+            }
+        )
         sp = 100*(1 - csr.values().numel()/max(1, W.numel()))
         spec_layers.append(dict(name=L['name'], out=W.shape[0], **{'in': Wd.shape[1]}, in_full=W.shape[1], kind=[]))
         info.append(dict(nnz=int(csr.values().numel()), sparsity=sp, may_csr=sp >= min_sparsity))
@@ -298,49 +371,96 @@ def _chain_tensors(layers:list, pre:list, ops_l:list, conv:bool, min_sparsity:fl
         spec_ops[str(i)] = []
         for j,op in enumerate(os_):
             spec_ops[str(i)].append(op[0])
-            if op[0] == 'affine': tensors[f'o{i}_{j}_s'],tensors[f'o{i}_{j}_t'] = op[1].to(wd).contiguous(),op[2].to(wd).contiguous()
+            if op[0] == 'affine':
+                tensors[f'o{i}_{j}_s'],tensors[f'o{i}_{j}_t'] = op[1].to(wd).contiguous(),op[2].to(wd).contiguous()
     return tensors,spec_layers,spec_ops,info,cut
 
 def _choose_kinds(ch, n_in:int, spec_layers:list, info:list, regimes, measure:bool, npdt) -> dict:
-    "Each layer's representation per regime (into `spec_layers[i]['kind']`): the whole chain timed in each combination, the fastest kept, or a rule; per-layer times into `info`; returns the chain's times"
+    """Each layer's representation per regime (into `spec_layers[i]['kind']`): the whole chain timed in each
+    combination, the fastest kept, or a rule; per-layer times into `info`; returns the chain's times"""
     timed = {}
     for k in regimes:
         h = np.random.default_rng(0).standard_normal((n_in, k)).astype(npdt)
         options = [('dense', 'csr') if x['may_csr'] else ('dense',) for x in info]
-        combos = list(itertools.product(*options)) if len(info) <= 4 else [tuple('dense' for _ in info), tuple(o[-1] for o in options)]
+        combos = (
+            list(itertools.product(*options))
+            if len(info) <= 4
+            else [tuple('dense' for _ in info), tuple(o[-1] for o in options)]
+        )
         if measure:
             ts = {c: _best_us(lambda st=ch._steps(list(c)): ch._run(st, h.copy())) for c in combos}
             best = min(ts, key=ts.get)
             timed[k] = dict(chosen=round(ts[best], 2), dense=round(ts[combos[0]], 2))
-        else: best = tuple('csr' if x['may_csr'] and x['sparsity'] >= (70 if k <= 8 else 90) else 'dense' for x in info)   # the bench's crossings
+        # the bench's crossings
+        else: best = tuple('csr' if x['may_csr'] and x['sparsity'] >= (70 if k <= 8 else 90) else 'dense' for x in info)
         for L,kd in zip(spec_layers, best): L['kind'].append(kd)
-        if measure:   # and each layer on its own, in each representation (the report's per-layer times)
-            lay = {kd: [st for st in ch._steps([kd if x['may_csr'] or kd == 'dense' else 'dense' for x in info]) if st[0] != 'ops'] for kd in ('dense', 'csr')}
+        if measure:  # and each layer on its own, in each representation (the report's per-layer times)
+            lay = {
+                kd: [
+                    st
+                    for st in ch._steps([kd if x['may_csr'] or kd == 'dense' else 'dense' for x in info])
+                    if st[0] != 'ops'
+                ]
+                for kd in ('dense', 'csr')
+            }
             for i,(L,x) in enumerate(zip(spec_layers, info)):
                 hi = np.random.default_rng(i).standard_normal((L['in_full'], k)).astype(npdt)
                 x[f'us_bs{k}_dense'] = round(_best_us(lambda st=lay['dense'][i]: ch._run([st], hi)), 2)
-                x[f'us_bs{k}_csr'] = round(_best_us(lambda st=lay['csr'][i]: ch._run([st], hi)), 2) if x['may_csr'] else None
+                x[f'us_bs{k}_csr'] = (
+                    round(_best_us(lambda st=lay['csr'][i]: ch._run([st], hi)), 2) if x['may_csr'] else None
+                )
     return timed
 
 def _chain_report(layers:list, spec_layers:list, cut:list, info:list, regimes, timed:dict) -> list:
-    "`sparse_report`'s rows for a chain: each layer's shape, what was cut, its nnz, its kind and times per regime, the chain's times"
-    return [dict(layer=L['name'], shape=f"{lay['shape'][0]}x{lay['shape'][1]}", kept=f"{L['out']}x{L['in']}", units_cut=c[0], inputs_cut=c[1],
-                 nnz=x['nnz'], sparsity=round(x['sparsity'], 2), **{f'kind_bs{k}': kd for k,kd in zip(regimes, L['kind'])},
-                 **{kk: vv for kk,vv in x.items() if kk.startswith('us_bs')},
-                 **{f'chain_us_bs{k}': t['chosen'] for k,t in timed.items()}, **{f'dense_chain_us_bs{k}': t['dense'] for k,t in timed.items()})
-            for L,lay,c,x in zip(spec_layers, layers, cut, info)]
+    """`sparse_report`'s rows for a chain: each layer's shape, what was cut, its nnz, its kind and times per regime, the
+    chain's times"""
+    return [
+        dict(
+            layer=L['name'],
+            shape=f"{lay['shape'][0]}x{lay['shape'][1]}",
+            kept=f"{L['out']}x{L['in']}",
+            units_cut=c[0],
+            inputs_cut=c[1],
+            nnz=x['nnz'],
+            sparsity=round(x['sparsity'], 2),
+            **{f'kind_bs{k}': kd for k, kd in zip(regimes, L['kind'])},
+            **{kk: vv for kk, vv in x.items() if kk.startswith('us_bs')},
+            **{f'chain_us_bs{k}': t['chosen'] for k, t in timed.items()},
+            **{f'dense_chain_us_bs{k}': t['dense'] for k, t in timed.items()},
+        )
+        for L, lay, c, x in zip(spec_layers, layers, cut, info)
+    ]
 
 def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:bool=True, min_sparsity:float=0.) -> tuple:
-    "A `SparseChain` for the modules `mods` (a run of a Sequential, or one Linear or 1x1 convolution), and its report rows"
-    dt = next(m.weight.dtype for m in mods if isinstance(m, (nn.Linear, nn.Conv2d)))   # the chain keeps the model's dtype
-    wd = dt if dt in (torch.float32, torch.float64) else torch.float32   # built (and timed) in a NumPy dtype, then cast to `dt`
+    """A `SparseChain` for the modules `mods` (a run of a Sequential, or one Linear or 1x1 convolution), and its report
+    rows"""
+    # the chain keeps the model's dtype
+    dt = next(m.weight.dtype for m in mods if isinstance(m, (nn.Linear, nn.Conv2d)))
+    # built (and timed) in a NumPy dtype, then cast to `dt`
+    wd = dt if dt in (torch.float32, torch.float64) else torch.float32
     layers,pre,ops_l,flatten,folded = _chain_layers(mods, names, wd)
     tensors,spec_layers,spec_ops,info,cut = _chain_tensors(layers, pre, ops_l, conv, min_sparsity, wd)
-    ch = SparseChain(dict(layers=spec_layers, ops=spec_ops, flatten=flatten, conv=conv, name=names[0], folded=folded), tensors)
+    ch = SparseChain(
+        dict(layers=spec_layers, ops=spec_ops, flatten=flatten, conv=conv, name=names[0], folded=folded), tensors
+    )
     regimes = SparseChain.regimes if not conv else (n_cols,)
-    timed = _choose_kinds(ch, layers[0]['W'].shape[1], spec_layers, info, regimes, measure, np.float64 if wd == torch.float64 else np.float32)
-    for i,L in enumerate(spec_layers):   # what no regime uses is dropped
-        drop = [f'l{i}_w'] if 'dense' not in L['kind'] else [f'l{i}_indptr', f'l{i}_indices', f'l{i}_data'] if 'csr' not in L['kind'] else []
+    timed = _choose_kinds(
+        ch,
+        layers[0]['W'].shape[1],
+        spec_layers,
+        info,
+        regimes,
+        measure,
+        np.float64 if wd == torch.float64 else np.float32,
+    )
+    for i,L in enumerate(spec_layers):  # what no regime uses is dropped
+        drop = (
+            [f'l{i}_w']
+            if 'dense' not in L['kind']
+            else [f'l{i}_indptr', f'l{i}_indices', f'l{i}_data']
+            if 'csr' not in L['kind']
+            else []
+        )
         for k in drop: delattr(ch, k)
     ch._np = None
     if dt != wd: ch = ch.to(dt)   # (float16, bfloat16: torch's operations compute it)
@@ -348,14 +468,22 @@ def _build_chain(mods:list, names:list, conv:bool=False, n_cols:int=49, measure:
 
 # %% ../nbs/17a_inference.ipynb #bb59256e
 def _is_1x1(m) -> bool:
-    return (_own_forward(m) is nn.Conv2d and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.padding in ((0, 0), 0, 'valid')
-            and m.dilation == (1, 1) and m.groups == 1 and m.padding_mode == 'zeros')
+    return (
+        _own_forward(m) is nn.Conv2d
+        and m.kernel_size == (1, 1)
+        and m.stride == (1, 1)
+        and m.padding in ((0, 0), 0, 'valid')
+        and m.dilation == (1, 1)
+        and m.groups == 1
+        and m.padding_mode == 'zeros'
+    )
 
 def _foldable(kids:list, j:int, width) -> bool:
     "Whether child `j` can join the run before it (`width`: its last Linear's out_features, None before the first)"
     m = kids[j]
     if _own_forward(m) not in _chain_types: return False   # (a subclass with its own forward computes something else)
-    if isinstance(m, nn.Flatten): return width is None and m.start_dim == 1 and m.end_dim == -1   # flattening all but the batch dim
+    # flattening all but the batch dim
+    if isinstance(m, nn.Flatten): return width is None and m.start_dim == 1 and m.end_dim == -1
     if isinstance(m, nn.Linear): return width is None or m.in_features == width
     if _elementwise(m) is None: return False
     if not isinstance(m, nn.BatchNorm1d): return True
@@ -366,7 +494,8 @@ def _foldable(kids:list, j:int, width) -> bool:
     return m.num_features == width
 
 def _runs(seq:nn.Sequential) -> list:
-    "(start, end) of each maximal run of `seq`'s children that a `SparseChain` computes: Linear layers with ReLU, eval BatchNorm1d, Dropout between, a Flatten first"
+    """(start, end) of each maximal run of `seq`'s children that a `SparseChain` computes: Linear layers with ReLU, eval
+    BatchNorm1d, Dropout between, a Flatten first"""
     out,kids,i = [],list(seq),0
     while i < len(kids):
         j,width = i,None
@@ -380,7 +509,8 @@ def _runs(seq:nn.Sequential) -> list:
     return out
 
 def _forward_src(cls, cache:dict) -> str|None:
-    "The source of every `forward` that `cls`'s forward may run (its own and its bases' up to nn.Module); None when one cannot be read"
+    """The source of every `forward` that `cls`'s forward may run (its own and its bases' up to nn.Module); None when
+    one cannot be read"""
     if cls not in cache:
         try: cache[cls] = '\n'.join(inspect.getsource(c.__dict__['forward']) for c in cls.__mro__
                                     if c not in (nn.Module, object) and 'forward' in c.__dict__)
@@ -388,7 +518,8 @@ def _forward_src(cls, cache:dict) -> str|None:
     return cache[cls]
 
 def _read_by(model:nn.Module, full:str, cache:dict) -> str:
-    "Why the module at `full` must stay: a forward above it reads its attributes itself (MultiheadAttention: out_proj.weight); '' if none does"
+    """Why the module at `full` must stay: a forward above it reads its attributes itself (MultiheadAttention:
+    out_proj.weight); '' if none does"""
     # (a heuristic over the forwards' source: what they read of the module other than calling it, as `.out_proj.weight`)
     parts = full.split('.')
     for d in range(len(parts)):
@@ -397,7 +528,8 @@ def _read_by(model:nn.Module, full:str, cache:dict) -> str:
         if src is None: return f"the source of {type(anc).__name__}'s forward, which may read it, cannot be read"
         path = ''.join(rf'(?:\[\s*{p}\s*\]|\.{p})' if p.isdigit() else rf'\.{re.escape(p)}' for p in parts[d:])
         m = re.search(path + r'\s*\.\s*([A-Za-z_]\w*)', src)
-        if m is None and isinstance(anc, nn.Sequential): m = re.search(r'\[\s*-?\d+\s*\]\s*\.\s*([A-Za-z_]\w*)', src)   # self[-1].weight
+        # self[-1].weight
+        if m is None and isinstance(anc, nn.Sequential): m = re.search(r'\[\s*-?\d+\s*\]\s*\.\s*([A-Za-z_]\w*)', src)
         if m: return f"{type(anc).__name__}'s forward reads {'.'.join(parts[d:])}.{m.group(1)} itself"
     return ''
 
@@ -407,11 +539,16 @@ def sparse_linears(model:nn.Module, # a trained ticket (or any network): zeros a
                    example:torch.Tensor|None=None, # an input: 1x1 convolutions are converted (measured at its spatial size)
                    measure:bool=True, # time CSR against dense per layer (False: a fixed rule)
                   ) -> nn.Module:
-    "A copy of `model` for CPU inference in which runs of Linear layers (and, with `example`, 1x1 convolutions) are `SparseChain`s; `model.sparse_report` says what each layer became, or why it stayed"
+    """A copy of `model` for CPU inference in which runs of Linear layers (and, with `example`, 1x1 convolutions) are
+    `SparseChain`s; `model.sparse_report` says what each layer became, or why it stayed"""
     model = _copy(get_model(model)).eval()
     shapes = {}
     if example is not None:
-        hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape))) for n,m in model.named_modules() if _is_1x1(m)]
+        hooks = [
+            m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape)))
+            for n, m in model.named_modules()
+            if _is_1x1(m)
+        ]
         try: model(example)
         finally:
             for h in hooks: h.remove()
@@ -426,15 +563,32 @@ def sparse_linears(model:nn.Module, # a trained ticket (or any network): zeros a
             keys = list(parent._modules)
             for s,e in _runs(parent):
                 whys = {q(k): _read_by(model, q(k), cache) for k in keys[s:e]}
-                if any(whys.values()):   # (a forward above reads a module of the run itself: the run stays)
-                    report.extend(dict(layer=q(k), shape='x'.join(map(str, m.weight.shape)), why=next(w for w in whys.values() if w))
-                                  for k,m in zip(keys[s:e], list(parent)[s:e]) if isinstance(m, nn.Linear))
-                else: runs.append(dict(parent=pname, start=s, end=e, name=add(list(parent)[s:e], [q(k) for k in keys[s:e]])))
+                if any(whys.values()):  # (a forward above reads a module of the run itself: the run stays)
+                    report.extend(
+                        dict(
+                            layer=q(k),
+                            shape='x'.join(map(str, m.weight.shape)),
+                            why=next(w for w in whys.values() if w),
+                        )
+                        for k, m in zip(keys[s:e], list(parent)[s:e])
+                        if isinstance(m, nn.Linear)
+                    )
+                else:
+                    runs.append(
+                        dict(parent=pname, start=s, end=e, name=add(list(parent)[s:e], [q(k) for k in keys[s:e]]))
+                    )
         for cn,child in parent.named_children():
             lin,conv = isinstance(child, nn.Linear),_is_1x1(child) and q(cn) in shapes
-            if not (lin or conv) or (seq and lin and _own_forward(child)): continue   # (a plain Linear of a Sequential: in a run)
-            why = f'{type(child).__name__} has its own forward' if _own_forward(child) is None else _read_by(model, q(cn), cache)
-            if why: report.append(dict(layer=q(cn), shape='x'.join(map(str, child.weight.shape[:2])), why=why)); continue
+            # (a plain Linear of a Sequential: in a run)
+            if not (lin or conv) or (seq and lin and _own_forward(child)): continue
+            why = (
+                f'{type(child).__name__} has its own forward'
+                if _own_forward(child) is None
+                else _read_by(model, q(cn), cache)
+            )
+            if why:
+                report.append(dict(layer=q(cn), shape='x'.join(map(str, child.weight.shape[:2])), why=why))
+                continue
             n,_,h,w = shapes.get(q(cn), (1, 0, 1, 1))
             runs.append(dict(parent=pname, child=cn, name=add([child], [q(cn)], conv=not lin, n_cols=n*h*w)))
     model = rebuild_chains(model, runs, chains)
@@ -442,18 +596,24 @@ def sparse_linears(model:nn.Module, # a trained ticket (or any network): zeros a
     return model
 
 def rebuild_chains(model:nn.Module, runs:list, chains:dict) -> nn.Module:
-    "`model` with the places `runs` records (a child, or children start..end-1 of a Sequential) taken by `chains` (by name)"
+    """`model` with the places `runs` records (a child, or children start..end-1 of a Sequential) taken by `chains` (by
+    name)"""
     # each run collapses into its chain (a Sequential that is one run becomes the chain): every module call costs about
     # a microsecond, so placeholders left in the run's places would cost LeNet's batch-1 speedup a fifth. Single
     # children first, then the runs deepest and last first, so that no recorded place has moved before its turn
     for r in runs:
-        if 'child' in r: setattr(model.get_submodule(r['parent']) if r['parent'] else model, r['child'], chains[r['name']])
-    for r in sorted((r for r in runs if 'child' not in r), key=lambda r: (-(r['parent'].count('.') + bool(r['parent'])), -r['start'])):
+        if 'child' in r:
+            setattr(model.get_submodule(r['parent']) if r['parent'] else model, r['child'], chains[r['name']])
+    for r in sorted(
+        (r for r in runs if 'child' not in r),
+        key=lambda r: (-(r['parent'].count('.') + bool(r['parent'])), -r['start']),
+    ):
         model = _collapse(model, r['parent'], r['start'], r['end'], chains[r['name']])
     return model
 
 def _collapse(model, pname:str, s:int, e:int, ch) -> nn.Module:
-    "`model` with children `s`..`e`-1 of the Sequential at `pname` replaced by `ch` (the Sequential itself if that is all of it)"
+    """`model` with children `s`..`e`-1 of the Sequential at `pname` replaced by `ch` (the Sequential itself if that is
+    all of it)"""
     seq = model.get_submodule(pname) if pname else model
     if s == 0 and e == len(seq):
         if not pname: return ch
@@ -464,7 +624,9 @@ def _collapse(model, pname:str, s:int, e:int, ch) -> nn.Module:
     return model
 
 def sparse_report(model:nn.Module):
-    "What `sparse_linears` made of each layer, as a table (named as `named_modules` names them): kept shape, units and inputs cut, nonzeros, the representation per batch size and the times measured (dense, CSR); `why`: why a layer stayed as it was"
+    """What `sparse_linears` made of each layer, as a table (named as `named_modules` names them): kept shape, units and
+    inputs cut, nonzeros, the representation per batch size and the times measured (dense, CSR); `why`: why a layer
+    stayed as it was"""
     import pandas as pd
     return pd.DataFrame(getattr(model, 'sparse_report', []))
 
@@ -478,14 +640,21 @@ def _nm_follows(w:torch.Tensor, n:int=2, m:int=4) -> bool:
 def semi_structured(model:nn.Module, # a 2:4 ticket (granularity='2:4'), on a CUDA GPU
                     dtype=torch.float16, # the sparse kernels' type: float16 or bfloat16
                    ) -> nn.Module:
-    "A copy of `model` in `dtype` whose Linear layers with a 2:4 pattern run on the GPU's sparse tensor cores (`torch.sparse.to_sparse_semi_structured`); elsewhere it says why and stays dense; `model.semi_structured_report` lists each layer"
+    """A copy of `model` in `dtype` whose Linear layers with a 2:4 pattern run on the GPU's sparse tensor cores
+    (`torch.sparse.to_sparse_semi_structured`); elsewhere it says why and stays dense; `model.semi_structured_report`
+    lists each layer"""
     model,report = _copy(get_model(model)).eval(),[]
     dev = next(model.parameters()).device
     if dev.type != 'cuda' or torch.cuda.get_device_capability(dev) < (8, 0):
-        why = (f"the model is on {dev.type}: 2:4 sparse tensor cores need a CUDA GPU of compute capability 8.0 or more (Ampere and later)"
-               if dev.type != 'cuda' else f"this GPU has compute capability {'.'.join(map(str, torch.cuda.get_device_capability(dev)))}: 2:4 kernels need 8.0 or more")
+        why = (
+            f"the model is on {dev.type}: 2:4 sparse tensor cores need a CUDA GPU of compute capability 8.0 or more (Ampere and later)"
+            if dev.type != 'cuda'
+            else f"this GPU has compute capability {'.'.join(map(str, torch.cuda.get_device_capability(dev)))}: 2:4 kernels need 8.0 or more"
+        )
         warnings.warn(f"semi_structured: {why}; the model stays dense")
-        model.semi_structured_report = [dict(layer=n, kind='dense', why=why) for n,m in model.named_modules() if isinstance(m, nn.Linear)]
+        model.semi_structured_report = [
+            dict(layer=n, kind='dense', why=why) for n, m in model.named_modules() if isinstance(m, nn.Linear)
+        ]
         return model
     from torch.sparse import to_sparse_semi_structured
     model = model.to(dtype)   # the sparse kernels take half-precision inputs: the whole model runs in `dtype`

@@ -34,7 +34,9 @@ def lenet_300_100(n_in:int=784, # input features (28x28 images are flattened)
                   n_out:int=10, # classes
                   dropout:float=0.): # dropout after each hidden layer (0: none)
     "LeNet-300-100: a fully connected 784-300-100-10 network"
-    return glorot_init(nn.Sequential(OrderedDict([('flatten', nn.Flatten())] + _fc_head(n_in, n_out, (300, 100), dropout))))
+    return glorot_init(
+        nn.Sequential(OrderedDict([('flatten', nn.Flatten())] + _fc_head(n_in, n_out, (300, 100), dropout)))
+    )
 
 # %% ../nbs/08_models.ipynb #15ac0ea8
 def _conv_net(n_pairs, n_out, in_channels, img_size, dropout):

@@ -35,7 +35,8 @@ class Schedule:
 def _one_shot(end, r, n): return end
 def _equal_steps(end, r, n): return end*r/n
 def _geometric(end, r, n): return 100*(1-(1-end/100)**(r/n))
-def _cubic(end, r, n): return end*(1-(1-r/n)**3)   # Zhu & Gupta 2017, from no sparsity: s_f + (s_0 - s_f)(1 - t/(n dt))^3 with s_0 = 0
+# Zhu & Gupta 2017, from no sparsity: s_f + (s_0 - s_f)(1 - t/(n dt))^3 with s_0 = 0
+def _cubic(end, r, n): return end*(1-(1-r/n)**3)
 
 class _FromList:
     "Per-round sparsities given as a list: its shape, scaled to the final sparsity `end`"
@@ -60,11 +61,15 @@ def get_schedule(schedule, end:float, n_rounds:int|None=None) -> Schedule:
             raise ValueError(f"n_rounds={n_rounds} does not match the {len(vals)} sparsities in `schedule`")
         schedule = Schedule(_FromList(vals), len(vals), 'custom')
     if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule: expected one of {', '.join(schedule_names)}, a Schedule or a list of sparsities; got {schedule!r}")
+        raise ValueError(
+            f"schedule: expected one of {', '.join(schedule_names)}, a Schedule or a list of sparsities; got {schedule!r}"
+        )
     if n_rounds is not None: schedule = schedule.with_rounds(n_rounds)
     ts = schedule.targets(end)
     if any(not (0 <= t < 100) or math.isnan(t) for t in ts) or any(b < a-1e-9 for a,b in zip(ts, ts[1:])):
-        raise ValueError(f"schedule: sparsities must be non-decreasing and in [0, 100); {schedule.name} gives {[round(t,2) for t in ts]}")
+        raise ValueError(
+            f"schedule: sparsities must be non-decreasing and in [0, 100); {schedule.name} gives {[round(t, 2) for t in ts]}"
+        )
     return schedule
 
 # %% ../nbs/02_schedules.ipynb #0fd612df

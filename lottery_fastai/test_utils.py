@@ -48,17 +48,20 @@ def synth_clf_learner(n_train:int=256, # training samples
 
 # %% ../nbs/10_test_utils.ipynb #16d5e3f2
 class WeightSnapshots(Callback):
-    "The model's weights after every `every` training iterations of each fit (`states`: {iteration: state}), the last fit's only"
+    """The model's weights after every `every` training iterations of each fit (`states`: {iteration: state}), the last
+    fit's only"""
     order = Recorder.order+20
     def __init__(self, every:int): self.every = every
     def before_fit(self): self.states,self.n = {},0
     def after_batch(self):
         if not self.training: return
         self.n += 1
-        if self.n % self.every == 0: self.states[self.n] = {k: v.detach().clone() for k,v in self.learn.model.state_dict().items()}
+        if self.n % self.every == 0:
+            self.states[self.n] = {k: v.detach().clone() for k,v in self.learn.model.state_dict().items()}
 
 def hand_measure(model:nn.Module, state:dict|None, ds:TensorDataset) -> tuple:
-    "(cross-entropy, accuracy) of a copy of `model` with `state` loaded (None: as it is) on the tensors of `ds`: one plain forward pass in eval mode"
+    """(cross-entropy, accuracy) of a copy of `model` with `state` loaded (None: as it is) on the tensors of `ds`: one
+    plain forward pass in eval mode"""
     from copy import deepcopy
     m = deepcopy(model)
     if state is not None: m.load_state_dict(state)
@@ -83,34 +86,65 @@ def tiny_vision_learner(arch=None, n_img:int=24, size:int=32, seed:int=0, **kwar
     "`vision_learner(arch, pretrained=False)` (a ResNet-18 by default) on random 3x`size`x`size` images of 2 classes"
     from fastai.vision.all import vision_learner, resnet18
     x,y = torch.randn(n_img+8, 3, size, size, generator=_g(seed)),torch.randint(0, 2, (n_img+8,), generator=_g(seed+1))
-    dls = tensor_dls(TensorDataset(x[:n_img], y[:n_img]), TensorDataset(x[n_img:], y[n_img:]), bs=8, seed=seed, device='cpu')
-    return vision_learner(dls, arch or resnet18, pretrained=False, n_out=2, loss_func=CrossEntropyLossFlat(), metrics=accuracy, **kwargs)
+    dls = tensor_dls(
+        TensorDataset(x[:n_img], y[:n_img]), TensorDataset(x[n_img:], y[n_img:]), bs=8, seed=seed, device='cpu'
+    )
+    return vision_learner(
+        dls, arch or resnet18, pretrained=False, n_out=2, loss_func=CrossEntropyLossFlat(), metrics=accuracy, **kwargs
+    )
 
 def tiny_unet_learner(n_img:int=16, size:int=32, n_classes:int=3, seed:int=0, **kwargs) -> Learner:
     "`unet_learner(resnet18, pretrained=False)` segmenting random images into `n_classes` classes"
     from fastai.vision.all import unet_learner, resnet18
-    x,y = torch.randn(n_img+8, 3, size, size, generator=_g(seed)),torch.randint(0, n_classes, (n_img+8, size, size), generator=_g(seed+1))
-    dls = tensor_dls(TensorDataset(x[:n_img], y[:n_img]), TensorDataset(x[n_img:], y[n_img:]), bs=8, seed=seed, device='cpu')
-    return unet_learner(dls, resnet18, pretrained=False, n_out=n_classes, loss_func=CrossEntropyLossFlat(axis=1), **kwargs)
+
+    x, y = (
+        torch.randn(n_img + 8, 3, size, size, generator=_g(seed)),
+        torch.randint(0, n_classes, (n_img + 8, size, size), generator=_g(seed + 1)),
+    )
+    dls = tensor_dls(
+        TensorDataset(x[:n_img], y[:n_img]), TensorDataset(x[n_img:], y[n_img:]), bs=8, seed=seed, device='cpu'
+    )
+    return unet_learner(
+        dls, resnet18, pretrained=False, n_out=n_classes, loss_func=CrossEntropyLossFlat(axis=1), **kwargs
+    )
 
 def tiny_tabular_learner(n_rows:int=96, seed:int=0, **kwargs) -> Learner:
     "`tabular_learner` (embeddings for 2 categorical columns, 2 continuous ones) on a made-up table"
     from fastai.tabular.all import TabularDataLoaders, tabular_learner, Categorify, FillMissing, Normalize
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame(dict(a=rng.choice(['x', 'y', 'z'], n_rows), b=rng.choice(['u', 'v'], n_rows), c=rng.normal(size=n_rows), d=rng.normal(size=n_rows)))
+    df = pd.DataFrame(
+        dict(
+            a=rng.choice(['x', 'y', 'z'], n_rows),
+            b=rng.choice(['u', 'v'], n_rows),
+            c=rng.normal(size=n_rows),
+            d=rng.normal(size=n_rows),
+        )
+    )
     df['t'] = ((df.c + (df.a == 'x')) > 0.5).astype(int)
-    dls = TabularDataLoaders.from_df(df, procs=[Categorify, FillMissing, Normalize], cat_names=['a', 'b'], cont_names=['c', 'd'],
-                                     y_names='t', y_block=CategoryBlock(), valid_idx=list(range(n_rows*3//4, n_rows)), bs=16, device='cpu')
+    dls = TabularDataLoaders.from_df(
+        df,
+        procs=[Categorify, FillMissing, Normalize],
+        cat_names=['a', 'b'],
+        cont_names=['c', 'd'],
+        y_names='t',
+        y_block=CategoryBlock(),
+        valid_idx=list(range(n_rows * 3 // 4, n_rows)),
+        bs=16,
+        device='cpu',
+    )
     dls.train.rng.seed(seed)
     return tabular_learner(dls, layers=[32, 16], metrics=accuracy, **kwargs)
 
 def _tokens(n, length, vocab, seed): return torch.randint(2, vocab, (n, length), generator=_g(seed))
 
 def tiny_language_model(tie_weights:bool=True, vocab:int=40, seed:int=0, **kwargs) -> Learner:
-    "`language_model_learner(AWD_LSTM, pretrained=False)`, 2 small layers, the decoder tied to the embedding unless `tie_weights=False`"
+    """`language_model_learner(AWD_LSTM, pretrained=False)`, 2 small layers, the decoder tied to the embedding unless
+    `tie_weights=False`"""
     from fastai.text.all import language_model_learner, AWD_LSTM, awd_lstm_lm_config
     t = _tokens(48, 17, vocab, seed)
-    dls = tensor_dls(TensorDataset(t[:40, :-1], t[:40, 1:]), TensorDataset(t[40:, :-1], t[40:, 1:]), bs=8, seed=seed, device='cpu')
+    dls = tensor_dls(
+        TensorDataset(t[:40, :-1], t[:40, 1:]), TensorDataset(t[40:, :-1], t[40:, 1:]), bs=8, seed=seed, device='cpu'
+    )
     dls.vocab = _vocab(vocab)
     cfg = {**awd_lstm_lm_config, 'emb_sz': 16, 'n_hid': 24, 'n_layers': 2, 'tie_weights': tie_weights}
     return language_model_learner(dls, AWD_LSTM, pretrained=False, config=cfg, metrics=accuracy, **kwargs)
@@ -130,7 +164,9 @@ class TinyTransformer(nn.Module):
     def __init__(self, vocab:int=40, d:int=16, n_out:int=2):
         super().__init__()
         self.emb = nn.Embedding(vocab, d)
-        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 2, 32, dropout=0.1, batch_first=True), 2, enable_nested_tensor=False)
+        self.enc = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(d, 2, 32, dropout=0.1, batch_first=True), 2, enable_nested_tensor=False
+        )
         self.head = nn.Linear(d, n_out)
     def forward(self, x): return self.head(self.enc(self.emb(x)).mean(1))
 
@@ -146,6 +182,16 @@ def tiny_cnn_learner(seed:int=0, device='cpu', **kwargs) -> Learner:
     x,y = torch.randn(72, 3, 16, 16, generator=_g(seed)),torch.randint(0, 4, (72,), generator=_g(seed+1))
     dls = tensor_dls(TensorDataset(x[:56], y[:56]), TensorDataset(x[56:], y[56:]), bs=8, seed=seed, device=device)
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 4),
+    )
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy, **kwargs)
