@@ -230,6 +230,44 @@ def _scoring_mode(m:nn.Module, train:bool) -> nn.Module:
             if 'Dropout' in type(mod).__name__: mod.eval()   # nn's Dropout* and fastai's RNNDropout, WeightDropout, EmbeddingDropout
     return m
 
+def _scored_masks(learn, m:nn.Module, method:str, pruner:Pruner, targets:list, batches:list, n:int, temp:float,
+                  control, seed:int) -> dict:
+    "The masks of `n` scoring rounds of `method` on the copy `m` (the pruned weights zeroed before the next round)"
+    for p in m.parameters(): p.requires_grad_(True)
+    params,x = [m.get_parameter(t) for t in targets],batches[0][0]
+    g = torch.Generator().manual_seed(seed)
+    masks = None
+    for k in range(1, n+1):
+        if method == 'snip': s = snip_scores(learn, m, params, batches)
+        elif method == 'grasp': s = grasp_scores(learn, m, params, batches, temp)
+        elif method == 'synflow': s = synflow_scores(m, params, x.shape[1:])
+        elif method == 'magnitude': s = [p.detach().abs() for p in params]
+        else: s = [torch.rand(p.shape, generator=g).to(p.device) for p in params]
+        if control == 'invert': s = [-v for v in s]   # inverted at every round, as Synaptic-Flow's prune loop: the lowest kept
+        masks = pruner.masks(m, k, old=masks, targets=targets, scores=dict(zip(targets, s)))
+        with torch.no_grad():   # pruned: zero in the next scoring
+            mul_all_(params, [masks[t].to(p.dtype) for t,p in zip(targets, params)])
+    return masks
+
+def _scoring_copy(learn, model:nn.Module, method:str, pruner:Pruner, batches:list, train:bool) -> nn.Module:
+    "The copy of `model` that `method` scores (SynFlow: non-negative, in double); `smart_ratio` learns its call order on it"
+    m,x = _nonneg_double(model) if method == 'synflow' else _scoring_mode(_copy(model), train),batches[0][0]
+    if pruner.layer_density == 'smart_ratio':   # its depth: the order of the forward's calls
+        _reset(m)
+        ones = [torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device)]
+        pruner.call_order = call_order(m, *(ones if method == 'synflow' else batches[0][:getattr(learn.dls, 'n_inp', 1)]))
+    return m
+
+def _collapse_warning(tk:Ticket, method:str, sparsity:float):
+    "Warn when the ticket left a tensor empty or cut every path from the input to the output"
+    empty,path = tk.meta['empty_tensors'],tk.meta['path']
+    if not empty and path is not False: return
+    warnings.warn(f"init_ticket: layer collapse in the {method} ticket at {sparsity:g}%: "
+                  + (f"{len(empty)} tensor(s) left with no weight ({', '.join(empty[:3])}); " if empty else "")
+                  + ("no path from the input to the output remains" if path is False
+                     else "a path from the input to the output remains"))
+
+@delegates(Pruner, but=['granularity', 'context', 'criteria', 'schedule', 'n_rounds'])
 def init_ticket(learn, # the learner at its initialization (left exactly as it is)
                 sparsity:float, # % of the prunable weights removed, in [0, 100)
                 method:str='snip', # one of `init_methods`
@@ -240,12 +278,14 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
                 control:str|None=None, # a sanity check: 'shuffle', 'invert' or 'sign_constant' (`init_controls`)
                 seed:int=0, # seed of 'random' scores and of 'shuffle'
                 temp:float=200., # GraSP's temperature on the logits
-                train_mode:bool|None=None, # True: train mode (batch statistics, no dropout); None: the method's own (GraSP train, SNIP eval)
+                train_mode:bool|None=None, # True: train mode (batch statistics, no dropout); None: the method's own
                 warn:bool=True, # warn when a tensor is left empty or no path from input to output remains
-                **kwargs, # `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias, layer_density
+                **kwargs
                ) -> Ticket: # its rewind state is the initialization
     "A ticket chosen before any training by `method`'s score of the initial weights"
-    check_pct(sparsity, 'sparsity'); check_int(n_batches, 'n_batches', 1); check_int(iterations, 'iterations', 1, none_ok=True)
+    check_pct(sparsity, 'sparsity')
+    check_int(n_batches, 'n_batches', 1)
+    check_int(iterations, 'iterations', 1, none_ok=True)
     if control is not None: check_choice(control, 'control', init_controls)
     batches = _batches(learn, n_batches if method in _needs_data else 1)   # the data-free methods read one input's shape
     if not batches: raise ValueError("init_ticket: the training DataLoader is empty")
@@ -257,36 +297,17 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
     model = get_model(learn.model)
     targets = pruner.targets(model)
     with rng_kept(learn.dls):
-        m = _nonneg_double(model) if method == 'synflow' else _scoring_mode(_copy(model), train)
-        if pruner.layer_density == 'smart_ratio':   # its depth: the order of the forward's calls
-            _reset(m)
-            pruner.call_order = call_order(m, *([torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device)] if method == 'synflow'
-                                                else batches[0][:getattr(learn.dls, 'n_inp', 1)]))
-        for p in m.parameters(): p.requires_grad_(True)
-        params = [m.get_parameter(t) for t in targets]
-        g = torch.Generator().manual_seed(seed)
-        masks = None
-        for k in range(1, n+1):
-            if method == 'snip': s = snip_scores(learn, m, params, batches)
-            elif method == 'grasp': s = grasp_scores(learn, m, params, batches, temp)
-            elif method == 'synflow': s = synflow_scores(m, params, x.shape[1:])
-            elif method == 'magnitude': s = [p.detach().abs() for p in params]
-            else: s = [torch.rand(p.shape, generator=g).to(p.device) for p in params]
-            if control == 'invert': s = [-v for v in s]   # inverted at every round, as Synaptic-Flow's prune loop: the lowest kept
-            masks = pruner.masks(m, k, old=masks, targets=targets, scores=dict(zip(targets, s)))
-            with torch.no_grad(): mul_all_(params, [masks[t].to(p.dtype) for t,p in zip(targets, params)])   # pruned: zero in the next scoring
+        m = _scoring_copy(learn, model, method, pruner, batches, train)
+        masks = _scored_masks(learn, m, method, pruner, targets, batches, n, temp, control, seed)
     state = state_copy(model)
-    if control == 'shuffle': masks = shuffled_masks(masks, seed, granularity)   # whole groups of a structured ticket; N:M within each group
+    if control == 'shuffle': masks = shuffled_masks(masks, seed, granularity)   # whole groups (structured); N:M within each group
     elif control == 'sign_constant': state = sign_constant_state(state, masks, aliases_of(targets))
-    tk = Ticket(masks=masks, rewind_state=state, n_total=sum(p.numel() for p in model.parameters()), left_out=pruner.left_out(model, targets),
-                aliases=aliases_of(targets),
-                meta=dict(method=method, control=control, end_sparsity=float(sparsity), granularity=granularity, context=context,
-                          iterations=n, n_batches=n_batches if method in _needs_data else 0, criteria=method,
-                          train_mode=train if method in _needs_data else False))
+    meta = dict(method=method, control=control, end_sparsity=float(sparsity), granularity=granularity, context=context,
+                iterations=n, n_batches=n_batches if method in _needs_data else 0, criteria=method,
+                train_mode=train if method in _needs_data else False)
+    tk = Ticket(masks=masks, rewind_state=state, n_total=sum(p.numel() for p in model.parameters()),
+                left_out=pruner.left_out(model, targets), aliases=aliases_of(targets), meta=meta)
     col = layer_collapse(model, masks, x)
     tk.meta.update(empty_tensors=col['empty'], path=col['path'])
-    if warn and (col['empty'] or col['path'] is False):
-        warnings.warn(f"init_ticket: layer collapse in the {method} ticket at {sparsity:g}%: "
-                      + (f"{len(col['empty'])} tensor(s) left with no weight ({', '.join(col['empty'][:3])}); " if col['empty'] else "")
-                      + ("no path from the input to the output remains" if col['path'] is False else "a path from the input to the output remains"))
+    if warn: _collapse_warning(tk, method, sparsity)
     return tk
