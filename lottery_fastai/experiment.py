@@ -32,7 +32,7 @@ experiment_controls = control_kinds + ('shuffle', 'invert', 'sign_constant')   #
 
 def random_masks(masks:dict, # {tensor name: bool mask}: the counts to keep
                  seed:int, # seed of the draw
-                 granularity:str='weight', # the ticket's granularity: whole groups drawn ('filter': filters); 'N:M': within each group of M
+                 granularity:str='weight', # the ticket's: whole groups drawn ('filter': filters); N:M: within groups
                 ) -> dict: # the random masks
     "Random boolean masks keeping as many groups of `granularity` in each tensor as `masks` does"
     if nm_pattern(granularity) is not None: return shuffled_masks(masks, seed, granularity)
@@ -54,24 +54,27 @@ def rate_sparsities(rate, rounds:int) -> tuple:
     return chk(None, rate), {}
 
 def rate_pruner(rate, rounds:int, **kwargs) -> Pruner:
-    "A `Pruner` with a geometric schedule of `rounds` that prunes `rate` % of the remaining weights per round (per layer with a dict)"
+    "A `Pruner` of `rounds` geometric rounds, each pruning `rate` % of the remaining weights (a dict: per layer)"
     end,layer_sp = rate_sparsities(rate, rounds)
-    with warnings.catch_warnings():   # the rates were checked, and warned about; the sparsities derived from them are not the user's
+    # the rates were checked, and warned about; the sparsities derived from them are not the user's
+    with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
         return Pruner(end, schedule=geometric, n_rounds=rounds, layer_sparsity=layer_sp, **kwargs)
 
 # %% ../nbs/15_experiment.ipynb #41d14ffa
 def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str, model=None, example=None) -> dict:
-    "One tidy row: the standard columns first (with `model`, its compression ratio, and with `example`, its theoretical speedup), then the raw record and the per-layer sparsities"
+    "One tidy row: the standard columns (with `model`, `example`: compression, speedup), the record, each layer's sparsity"
     # the headline `metric` is measured at the early-stop point on the test set when there is one (dls[2]), else on the
     # validation set that chose the early stop (`measured_on` says which, in every row)
     has_test = f'test_{metric}_at_stop' in rec
     row = dict(seed=seed, kind=kind, round=rec['round'], pct_remaining=rec['pct_remaining'], sparsity=rec['sparsity'],
                total_sparsity=rec.get('total_sparsity'),
-               **({} if model is None else dict(compression_ratio=round(tk.compression_ratio(model), 4),
-                                                theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
+               **({} if model is None else dict(
+                   compression_ratio=round(tk.compression_ratio(model), 4),
+                   theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
                early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
-               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'), 'measured_on': 'test' if has_test else 'valid',
+               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'),
+                  'measured_on': 'test' if has_test else 'valid',
                   f'valid_{metric}': rec.get(f'{metric}_at_stop'),
                   f'final_{metric}': rec.get(f'final_test_{metric}' if has_test else f'final_{metric}'),
                   f'train_{metric}': rec.get(f'train_set_{metric}')})
@@ -93,7 +96,8 @@ class LotteryExperiment:
         return g.agg(['mean', 'std']).reset_index()
     def to_csv(self, path):
         "Save the table (and the curves beside it, as `<stem>_curves.csv`)"
-        path = Path(path); self.table.to_csv(path, index=False)
+        path = Path(path)
+        self.table.to_csv(path, index=False)
         self.curves.to_csv(path.with_name(path.stem+'_curves.csv'), index=False)
         return path
     def __repr__(self):
@@ -102,7 +106,8 @@ class LotteryExperiment:
                 f"P_m down to {self.table['pct_remaining'].min():.1f}% of prunable weights)")
 
 # %% ../nbs/15_experiment.ipynb #a4e99028
-run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'checkpoint', 'resume', 'verbose', 'as_ranks')
+run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'checkpoint', 'resume', 'verbose',
+                    'as_ranks')
 
 def _positive(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
@@ -139,7 +144,8 @@ def _check_cbs(v):
 
 shared_checks = dict(
     rounds=lambda v: check_int(v, 'rounds', 1), epochs=lambda v: check_int(v, 'epochs', 1),
-    seed=lambda v: check_seeds(v, 'seed'), data_seed=lambda v: check_int(v, 'data_seed', 0), data_seeds=_check_data_seeds,
+    seed=lambda v: check_seeds(v, 'seed'), data_seed=lambda v: check_int(v, 'data_seed', 0),
+    data_seeds=_check_data_seeds,
     lr=_check_lr, fit_fn=lambda v: check_choice(v, 'fit_fn', fit_fns),
     eval_every=lambda v: check_int(v, 'eval_every', 1, none_ok=True), threads=_check_threads,
     as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs,
@@ -148,7 +154,7 @@ shared_checks = dict(
 def check_experiment(args:dict, # an experiment's arguments (its `locals()`): those named in `shared_checks` are checked
                      controls=None, # the controls it accepts (`args['controls']` checked against them), or None
                     ) -> AttrDict: # `args` with the checked values: `seed` a list of seeds, `controls` a list
-    "Check the arguments experiments share before any training: a `ValueError` naming the first bad one and what it accepts"
+    "Check the arguments experiments share, before any training: a `ValueError` naming the bad one and what it accepts"
     out = AttrDict(args)
     for k,chk in shared_checks.items():
         if k in args: out[k] = chk(args[k])
@@ -166,7 +172,7 @@ def run_options(stack:bool=True, # train a level's networks together where the m
                 checkpoint=None, # a file written after every level, from which an interrupted run resumes
                 resume:bool=True, # resume from `checkpoint` when it exists
                 verbose:bool=True, # a line per training
-                as_ranks:int|None=None, # train each level in the parts `as_ranks` torchrun processes would share
+                as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
                ) -> dict: # `run_levels`' keywords
     "How an experiment's levels run, built once and carried down as one object (`run_experiment`, `run_levels`)"
     return dict(stack=stack, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, threads=threads,
@@ -186,7 +192,8 @@ def renamed_arg(kwargs:dict, # the caller's `**kwargs`, where the old name may b
     if old not in kwargs: return value
     if value is not default and value != default:
         raise ValueError(f"{old}: the former name of {new}; pass only {new}")
-    warnings.warn(f"{old}= is renamed {new}= (the same values); {old}= goes in the next release", FutureWarning, stacklevel=3)
+    msg = f"{old}= is renamed {new}= (the same values); {old}= goes in the next release"
+    warnings.warn(msg, FutureWarning, stacklevel=3)
     return kwargs.pop(old)
 
 # %% ../nbs/15_experiment.ipynb #00aef852
@@ -200,7 +207,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                        context:str='local', # 'local' (layer-wise, the paper's) or 'global'
                        criteria=large_final, # pruning criterion
-                       granularity:str='weight', # what is removed together ('weight', 'filter'..., or N:M such as '2:4')
+                       granularity:str='weight', # what is removed together ('weight', 'filter'..., N:M: '2:4')
                        rewind_epoch:float=0, # rewind point in epochs (0: the initialization)
                        rewind_iter:int|None=None, # rewind point in iterations, instead of `rewind_epoch`
                        fit_fn:str='fit', # one of `fit_fns`: 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
@@ -209,11 +216,11 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
                        cbs=None, # extra callbacks for every training (they turn stacking off)
-                       threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n or None
+                       threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
-                       as_ranks:int|None=None, # train each level in the parts `as_ranks` torchrun processes would share
+                       as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
                        **kwargs
                       ) -> LotteryExperiment:
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
@@ -238,7 +245,7 @@ def _metric_of(learn) -> tuple:
     return learn.metrics[0].name,n_iter
 
 def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
-                    seeds:list, # a lineage per seed (per seed and mode with `modes`), its learner drawn after seeding torch
+                    seeds:list, # a lineage per seed (and mode, with `modes`), its learner drawn after seeding torch
                     pruner:Pruner, # every search's pruner
                     epochs:int, # epochs per round
                     lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
@@ -252,7 +259,8 @@ def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (mo
                     kind:str='ticket', # what the lineages stand for (without `modes`)
                    ) -> tuple: # (lineages, {seed: initial state}, the metric's name)
     "One `Lineage` per seed (its learner drawn after seeding torch with it), the initial states, and the metric's name"
-    join_ranks()   # under torchrun: before any learner is built, so that each process builds its learners on its own GPU
+    # under torchrun: before any learner is built, so that each process builds its learners on its own GPU
+    join_ranks()
     lineages,inits,metric = [],{},None
     for s in seeds:
         for mode in (modes or [None]):
@@ -261,7 +269,8 @@ def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (mo
             metric,n_iter = _metric_of(learn)
             at = rewind_iteration(*((0, None) if mode == 'reset' else (rewind_epoch, rewind_iter)), n_iter, epochs)
             search = Search(pruner, at, n_iter, retrain='rewind' if mode in (None, 'reset') else mode, verbose=False)
-            search.start(learn.model, n_epoch=epochs, n_iter=n_iter, **({} if mode is None else dict(fit_fn=fit_fn)), lth=True)
+            meta = dict(n_epoch=epochs, n_iter=n_iter, **({} if mode is None else dict(fit_fn=fit_fn)), lth=True)
+            search.start(learn.model, **meta)
             inits[s] = state_copy(learn.model)
             ln = Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s, kind=mode or kind, carry_only=carry_only)
             ln.keep_pruned_from = keep_pruned_from
@@ -277,7 +286,8 @@ class _Collected:
 
     def on_level(self, r, members, recs):   # (shared out over processes, a level's controls come one level later)
         for m,rec in zip(members, recs):
-            self.rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, self.metric, m.learn.model, sample_input(m.learn)))
+            row = experiment_row(m.seed, m.kind, rec, m.ticket, self.metric, m.learn.model, sample_input(m.learn))
+            self.rows.append(row)
             self.order.append(list(getattr(m, 'pos', (r, len(self.order)))))
             skip = ('seed', 'kind', 'round')   # (a search inside a member's fit logs its own rounds)
             self.curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **{k: v for k,v in c.items() if k not in skip})
@@ -285,9 +295,10 @@ class _Collected:
             if m.lineage is None: self.tickets[(m.seed, m.kind)] = m.ticket
             if r == 0:
                 names,now = self.pruner.targets(m.learn.model),state_copy(m.learn.model)   # state_copy already copies
-                self.weights[m.seed] = dict(init={n: self.inits[m.seed][n] for n in names}, trained={n: now[n] for n in names})
+                init = self.inits[m.seed]
+                self.weights[m.seed] = dict(init={n: init[n] for n in names}, trained={n: now[n] for n in names})
             say(self.verbose, f"seed {m.seed} round {r:2d} {m.kind:<12} P_m {rec['pct_remaining']:6.2f}%  "
-                              f"{self.metric} {self.rows[-1][self.metric]:.4f}  early stop {rec.get('early_stop_iter')}")
+                              f"{self.metric} {row[self.metric]:.4f}  early stop {rec.get('early_stop_iter')}")
 
     def state(self) -> dict:
         tks = {f'{s}|{k}': ticket_state(t) for (s,k),t in self.tickets.items()}
@@ -296,7 +307,9 @@ class _Collected:
     def restore(self, d:dict):
         self.rows[:],self.curves[:],self.order[:] = d.get('rows', []),d.get('curves', []),d.get('order', [])
         self.weights.update(d.get('weights', {}))
-        self.tickets.update({(int(k.split('|')[0]), k.split('|')[1]): Ticket(**t) for k,t in d.get('tickets', {}).items()})
+        for k,t in d.get('tickets', {}).items():
+            s,kind = k.split('|')
+            self.tickets[(int(s), kind)] = Ticket(**t)
 
     def in_order(self):
         "Each level's rows in the level's order (its lineage members, each followed by its controls), the curves alike"
@@ -318,7 +331,8 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"
     opts = {**(opts or {}), **kwargs}
     got = _Collected(inits, metric, pruner, opts.get('verbose', True))
-    run_levels(lineages, rounds, branches, on_level=got.on_level, extra_state=got.state, restore_extra=got.restore, **opts)
+    run_levels(lineages, rounds, branches, on_level=got.on_level, extra_state=got.state, restore_extra=got.restore,
+               **opts)
     for ln in lineages:
         got.tickets[(ln.seed, ln.kind)] = ln.search.ticket
         got.weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
@@ -331,12 +345,12 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
 
 # %% ../nbs/15_experiment.ipynb #79257068
 def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
-    "The state of `model` (a fresh draw); if `make_learner` seeded it like the original, each tensor of the original shuffled"
+    "The state of `model` (a fresh draw); if `make_learner` seeded it as the original, each original tensor shuffled"
     st = state_copy(model)
     if all(torch.equal(st[n], init[n]) for n in targets):
-        warnings.warn("make_learner draws the same initialization every time (it seeds torch itself): the reinit control "
-                      "shuffles each tensor of the original initialization instead, a draw from the same per-layer "
-                      "distribution")
+        warnings.warn("make_learner draws the same initialization every time (it seeds torch itself): the reinit "
+                      "control shuffles each tensor of the original initialization instead, a draw from the same "
+                      "per-layer distribution")
         g = torch.Generator().manual_seed(seed)
         def shuffled(v): return v.flatten()[torch.randperm(v.numel(), generator=g).to(v.device)].view_as(v)
         st = {k: (shuffled(v) if v.is_floating_point() else v.clone()) for k,v in init.items()}
@@ -344,14 +358,16 @@ def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
 
 def _control_masks(kind:str, ln, r:int) -> tuple:
     "The masks and rewind state of the `kind` control (not 'reinit') of lineage `ln` at level `r`"
-    tk,gr = ln.search.ticket,ln.search.pruner.granularity   # the controls act on its groups (N:M: within each group of M)
+    # the controls act on its groups (N:M: within each group of M)
+    tk,gr = ln.search.ticket,ln.search.pruner.granularity
     if kind == 'random_prune': return random_masks(tk.masks, ln.seed*7_919 + r, gr),tk.rewind_state
     if kind == 'shuffle': return shuffled_masks(tk.masks, ln.seed*7_919 + r + 1, gr),tk.rewind_state
     if kind == 'sign_constant': return tk.masks,sign_constant_state(tk.rewind_state, tk.masks, tk.aliases)
     # invert: the criterion's scores on the weights the last pruning ranked, among those alive before it
     crit,w = ln.search.pruner.criteria,ln.pruned_from
     scores = {n: crit(w[n], tk.init[n] if tk.init is not None else None) for n in tk.masks}
-    alive = {n: (w[n] != 0).to(m.device) | m for n,m in tk.masks.items()}   # the earlier-pruned weights are exactly 0 there
+    # the earlier-pruned weights are exactly 0 there
+    alive = {n: (w[n] != 0).to(m.device) | m for n,m in tk.masks.items()}
     return inverted_masks(tk.masks, scores, gr, alive, seed=ln.seed*7_919 + r + 2),tk.rewind_state
 
 def control_member(kind:str, make_learner, ln, r:int, init:dict):
@@ -375,10 +391,14 @@ _styles = {'ticket': dict(color='C0', marker='o'), 'reinit': dict(color='C3', ma
 
 def pct_axis(ax, xs):
     "A log x-axis of % of weights remaining, decreasing to the right, ticked at the values in `xs`"
-    ax.set_xscale('log'); ax.invert_xaxis(); ax.set_xlabel('% of weights remaining (P_m)')
+    ax.set_xscale('log')
+    ax.invert_xaxis()
+    ax.set_xlabel('% of weights remaining (P_m)')
     xs = sorted(set(round(x, 1) for x in xs), reverse=True)
     ticks = xs[::max(1, len(xs)//7)]
-    ax.set_xticks(ticks); ax.set_xticklabels([f'{t:g}' for t in ticks]); ax.minorticks_off()
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f'{t:g}' for t in ticks])
+    ax.minorticks_off()
 
 @patch
 def _plot_vs_pct(self:LotteryExperiment, col, scale, ylabel, ax=None):
@@ -391,12 +411,15 @@ def _plot_vs_pct(self:LotteryExperiment, col, scale, ylabel, ax=None):
         ax.errorbar(x, y, yerr=e, capsize=3, label=kind, **_styles.get(kind, {}))
     dense = t[t['round'] == 0][col].mean()*scale
     ax.axhline(dense, color='gray', lw=1, ls='--', label='dense')
-    pct_axis(ax, t['pct_remaining']); ax.set_ylabel(ylabel); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    pct_axis(ax, t['pct_remaining'])
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return ax
 
 @patch
 def plot(self:LotteryExperiment, ax=None):
-    "The metric at early stopping (test set if there is one) against % of weights remaining, per kind, mean ± std over seeds"
+    "The metric at early stop (test set if any) against % of weights remaining, per kind, mean ± std over seeds"
     scale = 100 if 'acc' in self.metric else 1
     return self._plot_vs_pct(self.metric, scale, f"{self.metric}{' (%)' if scale == 100 else ''} at early stop", ax)
 
@@ -419,8 +442,11 @@ def plot_curves(self:LotteryExperiment, kind:str='ticket', seed=None, col:str='v
         cr = c[c['round'] == r]
         pm = t[(t['seed'] == seed) & (t['round'] == r)]['pct_remaining'].iloc[0]
         ax.plot(cr['iter'], cr[col], color=cmap(i/max(1, len(rs)-1)), label=f'{pm:.1f}%')
-    ax.set_xlabel('iteration'); ax.set_ylabel(col); ax.set_title(f'{kind}, seed {seed}: curves per round (P_m)')
-    ax.legend(fontsize=7, ncol=2); ax.grid(alpha=0.3)
+    ax.set_xlabel('iteration')
+    ax.set_ylabel(col)
+    ax.set_title(f'{kind}, seed {seed}: curves per round (P_m)')
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
     return ax
 
 @patch
@@ -430,8 +456,11 @@ def plot_layer_sparsity(self:Ticket, ax=None):
     if ax is None: _,ax = plt.subplots(figsize=(6, 3))
     sp = self.layer_sparsity()
     ax.bar(range(len(sp)), list(sp.values()), color='C0')
-    ax.set_xticks(range(len(sp))); ax.set_xticklabels(list(sp), rotation=45, ha='right', fontsize=8)
-    ax.set_ylabel('% pruned'); ax.set_ylim(0, 100); ax.set_title(f'sparsity per layer ({self.sparsity:.1f}% overall)')
+    ax.set_xticks(range(len(sp)))
+    ax.set_xticklabels(list(sp), rotation=45, ha='right', fontsize=8)
+    ax.set_ylabel('% pruned')
+    ax.set_ylim(0, 100)
+    ax.set_title(f'sparsity per layer ({self.sparsity:.1f}% overall)')
     return ax
 
 @patch
@@ -458,11 +487,11 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a level together where the model allows it
                           cbs=None, # extra callbacks for every training (they turn stacking off)
-                          threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n or None
+                          threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                           checkpoint=None, # a file written after every level, from which an interrupted run resumes
                           resume:bool=True, # resume from `checkpoint` when it exists
                           verbose:bool=True, # a line per training
-                          as_ranks:int|None=None, # train each level in the parts `as_ranks` torchrun processes would share
+                          as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
                           **kwargs
                          ) -> LotteryExperiment:
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
@@ -500,7 +529,10 @@ def plot_weight_changes(init:dict, trained:dict, masks:dict, layer=None, bins:in
     lo,hi = float(d.quantile(0.005)),float(d.quantile(0.995))
     ax.hist(d[~m].numpy(), bins=bins, range=(lo, hi), alpha=0.6, density=True, label='pruned', color='C3')
     ax.hist(d[m].numpy(), bins=bins, range=(lo, hi), alpha=0.6, density=True, label='kept (ticket)', color='C0')
-    ax.axvline(0, color='k', lw=0.8); ax.set_xlabel('|w_T| - |w_0|'); ax.set_ylabel('density'); ax.legend(fontsize=8)
+    ax.axvline(0, color='k', lw=0.8)
+    ax.set_xlabel('|w_T| - |w_0|')
+    ax.set_ylabel('density')
+    ax.legend(fontsize=8)
     ax.set_title(layer or 'all pruned layers')
     return ax
 

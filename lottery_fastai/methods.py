@@ -24,7 +24,8 @@ __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names',
 
 # %% ../nbs/15a_methods.ipynb #3dcb4ab2
 compare_methods_default = ('imp', 'snip', 'grasp', 'synflow', 'magnitude', 'random')
-density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')   # random tickets, layer counts by a rule
+# random tickets, layer counts by a rule
+density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')
 compare_method_names = compare_methods_default + ('gmp',) + density_methods
 compare_controls = ('reinit', 'shuffle', 'invert', 'sign_constant')
 
@@ -68,15 +69,19 @@ def gmp_member(learn, # the learner, at its initialization, that prunes graduall
                **kwargs, # `Pruner`'s granularity, context...
               ) -> Ticket: # the (empty) ticket its masks go to
     "Gradual magnitude pruning (Zhu & Gupta 2017) in one fit of `learn`: from epoch 1, the cubic schedule"
-    if epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
+    if epochs < 2:
+        raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: at least 2 epochs, got {epochs}")
     n_iter = len(learn.dls.train)
     n_all = max(1, min((epochs-1)*steps_per_epoch, (epochs-1)*n_iter))   # rounds over the iterations after epoch 1
-    n_p = max(1, round(prune_frac*n_all))                                   # the rounds that prune; then the final sparsity
+    # the rounds that prune; then the final sparsity
+    n_p = max(1, round(prune_frac*n_all))
     targets = [sparsity*(1-(1-r/n_p)**3) for r in range(1, n_p+1)] + [sparsity]*(n_all - n_p)
     tk = Ticket(meta=dict(method='gmp'))
     cb = LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False, **kwargs)
     learn.add_cbs([cb, _GradualMember(tk, n_p)])
     return tk
+
+_scoring_args = ('iterations', 'n_batches')   # `init_ticket`'s own: not for GMP
 
 def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai, label=None):
     "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization"
@@ -85,10 +90,12 @@ def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai, l
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     if method == 'gmp':   # the same granularity, context...
-        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch, **{k: v for k,v in pai.items() if k not in ('iterations', 'n_batches')})
+        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch, **{k: v for k,v in pai.items() if k not in _scoring_args})
         return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind='gmp', seed=ln.seed)]
-    scorer,pai = ('random',{**pai, 'layer_density': method[len('random_'):]}) if method.startswith('random_') else (method,pai)
-    tk = init_ticket(cl, sparsities[r-1], scorer, control=None if control == 'reinit' else control, seed=ln.seed, warn=False, **pai)
+    if method.startswith('random_'): scorer,pai = 'random',{**pai, 'layer_density': method[len('random_'):]}
+    else: scorer = method
+    ctl = None if control == 'reinit' else control
+    tk = init_ticket(cl, sparsities[r-1], scorer, control=ctl, seed=ln.seed, warn=False, **pai)
     if control == 'reinit':   # the same mask, a fresh initialization from the same distribution
         s = ln.seed*100_003 + r + 17
         set_seed(s, reproducible=True)
@@ -113,7 +120,7 @@ def _check_methods(methods, granularity:str, epochs:int) -> list:
         raise ValueError(f"methods: {', '.join(m for m in methods if m in density_methods)} set each layer's count by "
                          f"a rule, which an N:M granularity ({granularity!r}) fixes itself")
     if 'gmp' in methods and epochs < 2:
-        raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
+        raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: at least 2 epochs, got {epochs}")
     return methods
 
 def _method_branches(methods, controls, ss, make_learner, inits, pai, label) -> list:
@@ -125,11 +132,12 @@ def _method_branches(methods, controls, ss, make_learner, inits, pai, label) -> 
                        for m in methods if m != 'imp' for c in [None] + ([] if m == 'gmp' else controls)]
 
 def _method_columns(exp, runs:dict, imp:bool):
-    "The `method`, `control` and `iterations` columns of a comparison's table (and no IMP tickets when IMP was not asked)"
+    "The `method`, `control` and `iterations` columns of a comparison's table (no IMP tickets when IMP was not asked)"
     t = exp.table
     t.insert(2, 'method', [('dense' if r == 0 else k.split('+')[0]) for k,r in zip(t['kind'], t['round'])])
     t.insert(3, 'control', [(k.split('+')[1] if '+' in k else 'none') for k in t['kind']])
-    t.insert(4, 'iterations', [runs.get(m) for m in t['method']])   # an init ticket's scoring rounds (None: IMP, GMP, dense)
+    # an init ticket's scoring rounds (None: IMP, GMP, dense)
+    t.insert(4, 'iterations', [runs.get(m) for m in t['method']])
     if not imp: exp.tickets = {k: v for k,v in exp.tickets.items() if k[1] != 'imp'}
     return exp
 
@@ -155,14 +163,14 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     checkpoint=None, # a file written after every level, from which an interrupted comparison resumes
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
-                    as_ranks:int|None=None, # train each level in the parts `as_ranks` torchrun processes would share
+                    as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
                     update_every:int|None=None, # RigL/SET: steps between mask updates (None: 100)
-                    stop_at:float|None=None, # RigL/SET: the share of the training after which the masks stay (None: 0.75)
-                    drop_fraction:float|None=None, # RigL/SET: the share dropped and regrown at the first update (None: 0.3)
+                    stop_at:float|None=None, # RigL/SET: the share of the training after which masks stay (None: 0.75)
+                    drop_fraction:float|None=None, # RigL/SET: the share moved at the first update (None: 0.3)
                     dynamic_density:str|None=None, # RigL/SET: the layers' densities ('erk' or 'uniform'; None: 'erk')
                     **kwargs
                    ) -> LotteryExperiment: # a row per training, with `method`, `control` and `iterations` columns
-    "Every (method, control, sparsity, seed) trained from the seed's initialization on the same data order, one level per sparsity"
+    "Every method and control at every sparsity and seed, trained from the seed's initialization on one data order"
     seed = renamed_arg(kwargs, 'seeds', 'seed', seed, 0)
     a = check_experiment(locals(), controls=compare_controls)
     methods,controls,ss = _check_methods(methods, granularity, epochs),a.controls,_check_sparsities(sparsities)
@@ -172,19 +180,22 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                                          dynamic_density=dynamic_density), kwargs, granularity, checkpoint, as_ranks)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
-        pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity
+        # IMP: round r prunes to the r-th sparsity
+        pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)
     lineages,inits,metric = seeded_lineages(make_learner, a.seed, pruner, epochs, lr, fit_fn, data_seed, kind='imp',
                                             carry_only='imp' not in methods, keep_pruned_from='invert' in controls)
     _check_dynamic_steps(dyn, methods, lineages, epochs)
-    for m in methods:   # each init method on the first seed's learner, before any training: what it needs, the model supports
+    # each init method on the first seed's learner, before any training: what it needs, the model supports
+    for m in methods:
         if m in init_methods:
-            init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches,
-                        warn=False, **kwargs)
+            init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1,
+                        n_batches=n_batches, warn=False, **kwargs)
     pai = dict(granularity=granularity, context=context, iterations=iterations, n_batches=n_batches, **kwargs)
     label = {m: method_label(m, iterations) for m in methods}   # what each row ran: 'snip (iterative, 10)'...
     branches = _method_branches(methods, controls, ss, make_learner, inits, pai, label)
     kinds = [k for m in methods for k in [label[m]] + ([] if m == 'gmp' else [f'{label[m]}+{c}' for c in controls])]
-    runs = {label[m]: (iterations or (100 if m == 'synflow' else 1)) for m in methods if m in init_methods or m in density_methods}
+    runs = {label[m]: (iterations or (100 if m == 'synflow' else 1))   # the scoring rounds of each init method
+            for m in methods if m in init_methods or m in density_methods}
     meta = dict(rounds=len(ss), seeds=a.seed, kinds=kinds, methods=[label[m] for m in methods], controls=controls,
                 sparsities=ss, metric=metric, epochs=epochs, iterations=runs, data_seed=data_seed, context=context,
                 granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
@@ -207,12 +218,13 @@ def _method_curve(t, method, control, col, scale, x='pct_remaining'):
 
 def _x_axis(ax, t, x):
     if x == 'pct_remaining': return pct_axis(ax, t['pct_remaining'])
-    ax.set_xscale('log'); ax.set_xlabel({'theoretical_speedup': 'theoretical speedup (dense / nonzero multiply-adds)',
-                                         'compression_ratio': 'compression ratio (all / nonzero parameters)'}.get(x, x))
+    ax.set_xscale('log')
+    ax.set_xlabel({'theoretical_speedup': 'theoretical speedup (dense / nonzero multiply-adds)',
+                   'compression_ratio': 'compression ratio (all / nonzero parameters)'}.get(x, x))
 
 @patch
 def plot_methods(self:LotteryExperiment, ax=None, x:str='pct_remaining'):
-    "The metric at early stop against `x` (% of weights remaining, 'theoretical_speedup' or 'compression_ratio'), one line per method, mean ± std over seeds"
+    "The metric at early stop against `x` ('pct_remaining', 'theoretical_speedup', 'compression_ratio'), mean ± std"
     import matplotlib.pyplot as plt
     if ax is None: _,ax = plt.subplots(figsize=(6, 4))
     t,m = self.table,self.metric
@@ -221,7 +233,10 @@ def plot_methods(self:LotteryExperiment, ax=None, x:str='pct_remaining'):
         xs,y,e = _method_curve(t, method, 'none', m, scale, x)
         ax.errorbar(xs, y, yerr=e, capsize=3, marker='os^vDP'[i % 6], label=method)
     ax.axhline(t[t['round'] == 0][m].mean()*scale, color='gray', ls='--', lw=1, label='dense')
-    _x_axis(ax, t, x); ax.set_ylabel(f"{m}{' (%)' if scale == 100 else ''} at early stop"); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    _x_axis(ax, t, x)
+    ax.set_ylabel(f"{m}{' (%)' if scale == 100 else ''} at early stop")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return ax
 
 @patch
@@ -229,13 +244,20 @@ def plot_sanity(self:LotteryExperiment, axs=None):
     "One panel per method: the method beside its sanity checks (Frankle et al. 2021's figures)"
     import matplotlib.pyplot as plt
     ms,t,m = self.meta['methods'],self.table,self.metric
-    if axs is None: _,axs = plt.subplots(1, len(ms), figsize=(4*len(ms), 3.4), squeeze=False); axs = axs[0]
+    if axs is None:
+        _,axs = plt.subplots(1, len(ms), figsize=(4*len(ms), 3.4), squeeze=False)
+        axs = axs[0]
     scale = 100 if 'acc' in m else 1
     for ax,method in zip(axs, ms):
         for j,c in enumerate(['none'] + self.meta['controls']):
             x,y,e = _method_curve(t, method, c, m, scale)
-            if len(x): ax.errorbar(x, y, yerr=e, capsize=2, marker='os^vD'[j % 5], ls='-' if c == 'none' else '--', label=method if c == 'none' else c)
-        pct_axis(ax, t['pct_remaining']); ax.set_title(method); ax.legend(fontsize=7); ax.grid(alpha=0.3)
+            if not len(x): continue
+            ax.errorbar(x, y, yerr=e, capsize=2, marker='os^vD'[j % 5], ls='-' if c == 'none' else '--',
+                        label=method if c == 'none' else c)
+        pct_axis(ax, t['pct_remaining'])
+        ax.set_title(method)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     axs[0].set_ylabel(f"{m}{' (%)' if scale == 100 else ''}")
     return axs
 
@@ -261,9 +283,11 @@ def _dynamic_options(methods, given:dict, kwargs:dict, granularity:str, checkpoi
         if kwargs.get(k): raise ValueError(f"{k}: not with the methods {', '.join(dyn)} "
                                            f"(their layers' counts follow `dynamic_density`, weights only)")
     if checkpoint is not None:
-        raise ValueError(f"checkpoint: not yet with the methods {', '.join(dyn)} (their controls train after the last level)")
+        raise ValueError(f"checkpoint: not yet with the methods {', '.join(dyn)} "
+                         f"(their controls train after the last level)")
     if as_ranks is not None: raise ValueError(f"as_ranks: not yet with the methods {', '.join(dyn)}")
-    for m in dyn: DynamicSparseCallback(50, m, granularity=granularity, verbose=False, **opts)   # refuses what it cannot do
+    # refuses what it cannot do
+    for m in dyn: DynamicSparseCallback(50, m, granularity=granularity, verbose=False, **opts)
     return opts
 
 def _check_dynamic_steps(opts:dict, methods, lineages:list, epochs:int):
@@ -293,7 +317,8 @@ class _DynamicMember(Callback):
 
 def _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
     "The member of RigL/SET at level `r`: a fresh learner at the seed's initialization, its masks drawn from the seed"
-    if control is not None: return []   # its control is the final mask retrained from the initialization (`_dynamic_controls`)
+    # its control is the final mask retrained from the initialization (`_dynamic_controls`)
+    if control is not None: return []
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     cb = DynamicSparseCallback(sparsities[r-1], method, seed=ln.seed*100_003 + r, verbose=False,
@@ -313,27 +338,30 @@ def _static_member(make_learner, ln, r:int, m:str, tk:Ticket, inits:dict) -> Mem
     return Member(cl, st, r, ln.recipe(r), ln.data_seed, kind=f'{m}+static', seed=ln.seed)
 
 def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
-    "Train every RigL/SET member's final mask from the initialization ('rigl+static'): their rows, every `train_speedup`"
+    "Each RigL/SET member's final mask trained from the initialization ('rigl+static'): rows and `train_speedup`"
     import pandas as pd
     done = [(ln, r, m, tk) for ln in lineages for (r, m),tk in sorted(getattr(ln, 'dynamic_tickets', {}).items())]
     if not done: return exp
-    members,verbose = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done],opts.get('verbose', True)
-    say(verbose, f"{len(members)} final masks of {', '.join(sorted({d[2] for d in done}))} retrained from the initialization")
+    members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
+    verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
+    say(verbose, f"{len(members)} final masks of {', '.join(dyn)} retrained from the initialization")
     recs = train_level(members, opts.get('stack', True), opts.get('eval_every'), opts.get('train_metrics', False),
                        cbs=opts.get('cbs'), verbose=verbose)
     metric,rows,curves,speed = exp.metric,[],[],{}
     for (ln,r,m,tk),mb,rec in zip(done, members, recs):
         ex = sample_input(mb.learn)
-        rows.append(dict(experiment_row(mb.seed, mb.kind, rec, mb.ticket, metric, mb.learn.model, ex), method=m, control='static'))
+        row = experiment_row(mb.seed, mb.kind, rec, mb.ticket, metric, mb.learn.model, ex)
+        rows.append(dict(row, method=m, control='static'))
         speed[(ln.seed, m, r)] = training_speedup(mb.learn.model, tk, ex)
         speed[(ln.seed, mb.kind, r)] = training_speedup(mb.learn.model, mb.ticket, ex)
         curves += [dict(seed=mb.seed, kind=mb.kind, round=r, **c) for c in mb.ticket.curves.get(r, [])]
         exp.tickets[(mb.seed, mb.kind)] = mb.ticket
-        say(verbose, f"seed {mb.seed} round {r:2d} {mb.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}")
+        say(verbose, f"seed {mb.seed} round {r:2d} {mb.kind:<12} P_m {rec['pct_remaining']:6.2f}%  "
+                     f"{metric} {row[metric]:.4f}")
     t = exp.table = pd.concat([exp.table, pd.DataFrame(rows)], ignore_index=True)
     t['train_speedup'] = [speed.get((s, k, r)) for s,k,r in zip(t['seed'], t['kind'], t['round'])]
     exp.curves = pd.concat([exp.curves, pd.DataFrame(curves)], ignore_index=True)
-    dyn = sorted({d[2] for d in done})
-    exp.meta['kinds'] = [k for k in exp.meta['kinds'] if k.split('+')[0] not in dyn or '+' not in k] + [f'{m}+static' for m in dyn]
+    kinds = [k for k in exp.meta['kinds'] if k.split('+')[0] not in dyn or '+' not in k]
+    exp.meta['kinds'] = kinds + [f'{m}+static' for m in dyn]
     exp.meta['controls'] = list(exp.meta['controls']) + ['static']
     return exp

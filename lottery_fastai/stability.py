@@ -43,10 +43,14 @@ class Instability:
         "Error (%) against the interpolation coefficient"
         if ax is None: _,ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(self.alphas, [100*e for e in self.errors], marker='.', label=label or f'barrier {self.barrier:.2f} pp')
-        ax.set_xlabel('interpolation alpha'); ax.set_ylabel('error (%)'); ax.legend(fontsize=8); ax.grid(alpha=.3)
+        ax.set_xlabel('interpolation alpha')
+        ax.set_ylabel('error (%)')
+        ax.legend(fontsize=8)
+        ax.grid(alpha=.3)
         return ax
     def __repr__(self):
-        return f"Instability(barrier {self.barrier:.2f} pp, {'stable' if self.stable else 'unstable'}, endpoints {100*self.errors[0]:.2f}% / {100*self.errors[-1]:.2f}%)"
+        return (f"Instability(barrier {self.barrier:.2f} pp, {'stable' if self.stable else 'unstable'}, "
+                f"endpoints {100*self.errors[0]:.2f}% / {100*self.errors[-1]:.2f}%)")
 
 # %% ../nbs/16_stability.ipynb #a8b0b868
 def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None, skip_iter=0):
@@ -54,7 +58,8 @@ def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None, skip_i
     tk.rewind(learn.model)
     reseed(learn, data_seed)
     with learn.no_ticket():
-        train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter, cbs=cbs, quiet=True)
+        train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter, cbs=cbs,
+                    quiet=True)
     return state_copy(learn.model)
 
 def _check_points(n_points): check_int(n_points, 'n_points', 11)
@@ -86,7 +91,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
                 masks:dict|None=None, # masks kept in force (a ticket's), default none (dense)
                 fit_fn:str='fit', # how each copy trains
                 skip:int=0, # epochs skipped at the start of each copy's schedule (a rewind point at epoch `skip`)
-                skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch: weights and schedule resume)
+                skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch)
                 n_points:int=11, # points on the path (the paper uses 30)
                 data_seeds=(1, 2), # the two copies' data orders (the SGD noise)
                 dl=None, # where the error is measured (default: the test set `dls[2]`, else the validation set)
@@ -107,7 +112,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
 
 # %% ../nbs/16_stability.ipynb #c9717cd7
 def pruning_stability(learn, # the Learner whose model is the ticket's network (its state is restored afterwards)
-                      ticket:Ticket, # a ticket with its rewind state: the ticket and the dense network both train from it
+                      ticket:Ticket, # a ticket with its rewind state: the ticket and the dense network train from it
                       epochs:int, # epochs of each training
                       lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                       fit_fn:str='fit', # how each training runs (one of `fit_fns`)
@@ -115,7 +120,7 @@ def pruning_stability(learn, # the Learner whose model is the ticket's network (
                       data_seed:int=0, # the data order of both trainings
                       skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch)
                      ) -> dict: # `distance`, `relative` (to the dense kept weights' norm) and `per_layer` distances
-    "L2 distance between the kept weights of the ticket trained alone and of the dense network trained from the same state"
+    "L2 distance between the kept weights of the ticket trained alone and of the dense network trained from its state"
     check_experiment(locals())   # epochs, lr, fit_fn, data_seed: before any training
     if ticket.rewind_state is None: raise ValueError("ticket: no rewind state to train from")
     before = state_copy(learn.model)
@@ -166,7 +171,8 @@ def find_rewind_point(learn, # a Learner at its initialization
     class _Snap(Callback):
         order = Recorder.order+6
         def before_batch(self):
-            if self.train_iter in its and self.train_iter not in states: states[self.train_iter] = state_copy(self.model)
+            if self.train_iter in its and self.train_iter not in states:
+                states[self.train_iter] = state_copy(self.model)
     reseed(learn, data_seeds[0])
     with learn.no_bar(), learn.no_logging(), learn.no_ticket():
         getattr(learn, fit_fn)(epochs, lr, cbs=_Snap(), reset_opt=True)
@@ -185,7 +191,8 @@ def find_rewind_point(learn, # a Learner at its initialization
     return RewindSearch(pd.DataFrame(rows), best, n_iter, states, masks)
 
 # %% ../nbs/16_stability.ipynb #e0bcd383
-_all_ = ['retraining_experiment', 'retrain_kinds']   # where they lived: `from lottery_fastai.stability import *` keeps them
+# where they lived: `from lottery_fastai.stability import *` keeps them
+_all_ = ['retraining_experiment', 'retrain_kinds']
 
 # %% ../nbs/16_stability.ipynb #79372db3
 def hamming(a:dict, b:dict) -> float:
@@ -206,8 +213,10 @@ class EarlyBirdCallback(Callback):
                  stop:bool=True, # stop training once the ticket is drawn
                  verbose:bool=True, # say when the ticket is drawn
                  **kwargs):
-        if not (isinstance(eps, (int, float)) and 0 <= eps < 1): raise ValueError(f"eps: expected a fraction in [0, 1), got {eps!r}")
-        check_int(window, 'window', 2); check_int(every, 'every', 1, none_ok=True)
+        if not (isinstance(eps, (int, float)) and 0 <= eps < 1):
+            raise ValueError(f"eps: expected a fraction in [0, 1), got {eps!r}")
+        check_int(window, 'window', 2)
+        check_int(every, 'every', 1, none_ok=True)
         self.pruner = Pruner(end_sparsity, schedule=one_shot, **kwargs)
         store_attr('eps,window,every,stop,verbose')
 
@@ -216,7 +225,8 @@ class EarlyBirdCallback(Callback):
         if not self.run: return
         check_one_search(self)
         self.search = Search(self.pruner, verbose=False)
-        self.search.start(self.model, eps=self.eps, window=self.window)   # checks the pruner against the model, opens the ticket
+        # checks the pruner against the model, opens the ticket
+        self.search.start(self.model, eps=self.eps, window=self.window)
         self.init,self.masks_seen,self.distances,self.found_iter,self.n_trained = state_copy(self.model),[],[],None,0
 
     def after_batch(self):
@@ -230,14 +240,16 @@ class EarlyBirdCallback(Callback):
         m = self.pruner.masks(self.model, 1)
         prev = self.masks_seen[-(self.window-1):]
         d = max((hamming(m, p) for p in prev), default=math.nan)
-        self.distances.append(dict(iter=self.n_trained, max_distance=d, last_distance=hamming(m, prev[-1]) if prev else math.nan))
+        last = hamming(m, prev[-1]) if prev else math.nan
+        self.distances.append(dict(iter=self.n_trained, max_distance=d, last_distance=last))
         self.masks_seen = (prev + [m])[-self.window:]
         if len(prev) == self.window-1 and d <= self.eps:
             self.found_iter = self.n_trained
             tk = self.learn.ticket = self.search.ticket
             tk.masks,tk.rewind_state = m,self.init
             tk.meta['early_bird_iter'] = self.n_trained
-            say(self.verbose, f"Early-bird ticket drawn at iteration {self.n_trained} (max distance {d:.4f}): {self.learn.ticket.describe()}")
+            say(self.verbose, f"Early-bird ticket drawn at iteration {self.n_trained} (max distance {d:.4f}): "
+                              f"{self.learn.ticket.describe()}")
             if self.stop: raise CancelFitException()
 
 # %% ../nbs/16_stability.ipynb #cb45b366
@@ -247,8 +259,8 @@ def early_bird_experiment(make_learner, # returns a fresh Learner (with a test s
                           rounds:int, # rounds of the iterative search (geometric schedule)
                           epochs:int, # epochs of one full training
                           lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
-                          every:int|None=None, # draw the early-bird mask and measure every this many iterations (None: each epoch)
-                          eps:float=0.1, # largest normalized Hamming distance counted as unchanged (`EarlyBirdCallback`)
+                          every:int|None=None, # draw the early-bird mask and measure every this many iterations (None: epochs)
+                          eps:float=0.1, # largest normalized Hamming distance counted unchanged (`EarlyBirdCallback`)
                           window:int=5, # masks compared: the newest against the previous window-1
                           seed:int=0, # seed of the models' initialization and of the data order
                           **kwargs
@@ -263,15 +275,16 @@ def early_bird_experiment(make_learner, # returns a fresh Learner (with a test s
     reseed(learn, seed)
     with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr, cbs=eb)
     if eb.found_iter is None:
-        raise ValueError(f"no early-bird ticket within {epochs} epochs (eps={eps}, window={window}): raise eps or train longer")
+        raise ValueError(f"no early-bird ticket within {epochs} epochs (eps={eps}, window={window}): "
+                         f"raise eps or train longer")
     eb_tk = learn.ticket
     eb_tk.rewind(learn.model)
     reseed(learn, seed)
     rec = train_round(learn, eb_tk, 1, epochs, lr, quiet=True, eval_every=every)
     set_seed(seed, reproducible=True)
     it_learn = make_learner()
-    it_tk = it_learn.find_ticket(sparsity, epochs, lr, n_rounds=rounds, schedule=geometric, data_seed=seed, eval_every=every,
-                                 verbose=False, **kwargs)
+    it_tk = it_learn.find_ticket(sparsity, epochs, lr, n_rounds=rounds, schedule=geometric, data_seed=seed,
+                                 eval_every=every, verbose=False, **kwargs)
     full,acc = epochs*n_iter,[k for k in rec if k.endswith('_at_stop') and 'loss' not in k]
     key = next((k for k in acc if k.startswith('test_')), acc[0] if acc else None)
     last = it_tk.history[-1]
