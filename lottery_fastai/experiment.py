@@ -112,9 +112,10 @@ run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'c
 def _positive(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 def _check_lr(v):
-    "None (fastai's default), a positive number, a slice or a list of positive numbers (one per parameter group)"
+    "None (fastai's default), a positive number, a slice, or a list or array of them (one per parameter group)"
     if v is None or isinstance(v, slice) or _positive(v): return v
-    if isinstance(v, (list, tuple)) and v and all(_positive(x) for x in v): return v
+    if isinstance(v, (list, tuple, np.ndarray)) and len(v):
+        if all(_positive(x.item() if isinstance(x, np.generic) else x) for x in v): return v
     raise ValueError(f"lr: expected None, a positive number, a slice or a list of positive numbers, got {v!r}")
 
 def _check_threads(v):
