@@ -47,7 +47,7 @@ def main():
             exp = lottery_experiment(make_learner, a.rounds, rate=50, epochs=a.epochs, seed=a.seeds, controls=['reinit', 'random_prune'], checkpoint=ck, as_ranks=a.as_ranks)
         elif what == 'methods':
             exp = compare_methods(make_learner, [50, 80, 90, 95][:a.rounds], methods=['imp', 'snip', 'random'], controls=['shuffle'],
-                                  seeds=a.seeds, epochs=a.epochs, checkpoint=ck, as_ranks=a.as_ranks)
+                                  seed=a.seeds, epochs=a.epochs, checkpoint=ck, as_ranks=a.as_ranks)
         else:
             exp = retraining_experiment(make_learner, a.rounds, rate=50, epochs=a.epochs, modes=['reset', 'rewind', 'finetune'], rewind_epoch=0.5, seed=a.seeds, verbose=False, as_ranks=a.as_ranks)
         secs,(rank,n) = time.perf_counter() - t0,world()

@@ -28,8 +28,9 @@ _needs_data = ('snip', 'grasp')
 def _pred(out): return out[0] if isinstance(out, (tuple, list)) else out   # a recurrent model's (prediction, hidden...)
 
 def _copy(model) -> nn.Module:
-    "A deep copy of `model`, whose computed tensors (fastai's `WeightDropout` keeps one per wrapped weight) are copied detached"
-    held = [(mod, k, v) for mod in model.modules() for k,v in vars(mod).items() if isinstance(v, torch.Tensor) and not v.is_leaf]
+    "A deep copy of `model`, its computed tensors (`WeightDropout` keeps one per wrapped weight) copied detached"
+    held = [(mod, k, v) for mod in model.modules() for k,v in vars(mod).items()
+            if isinstance(v, torch.Tensor) and not v.is_leaf]
     for mod,k,v in held: mod.__dict__[k] = v.detach()   # torch deep-copies only leaf tensors
     try: return deepcopy(model)
     finally:
@@ -66,21 +67,23 @@ def _math_attention():
     except ImportError: return contextlib.nullcontext()   # an older torch: its kernels are tried as they are
 
 def grasp_scores(learn, m, params, batches, temp:float=200.) -> list:
-    "θ ⊙ Hg of `params` (the lowest pruned, i.e. the largest −θ ⊙ Hg, as in Wang et al. 2020), logits divided by `temp`"
+    "θ ⊙ Hg of `params` (the lowest pruned: the largest −θ ⊙ Hg, as Wang et al. 2020), logits divided by `temp`"
     with _math_attention(): return _grasp(learn, m, params, batches, temp)
 
 def _grasp(learn, m, params, batches, temp):
     g0 = [torch.zeros_like(p) for p in params]
-    for b in batches: torch._foreach_add_(g0, _grads(_loss(learn, m, b, temp), params))          # the gradient, held fixed
+    # the gradient, held fixed
+    for b in batches: torch._foreach_add_(g0, _grads(_loss(learn, m, b, temp), params))
     hg = [torch.zeros_like(p) for p in params]
     for b in batches:
         gs = _grads(_loss(learn, m, b, temp), params, create_graph=True)
-        z = sum((a*g).sum() for a,g in zip(g0, gs))                                                  # g0 · ∇L, differentiated again
+        # g0 · ∇L, differentiated again
+        z = sum((a*g).sum() for a,g in zip(g0, gs))
         torch._foreach_add_(hg, _grads(z, params))
     return [p.detach()*h for p,h in zip(params, hg)]
 
 def synflow_scores(m, params, x_shape) -> list:
-    "|θ ⊙ ∂R/∂θ|, R the sum of the output of `m` (made non-negative, double, eval mode by the caller) on one all-ones input of `x_shape` (Tanaka et al. 2020)"
+    "|θ ⊙ ∂R/∂θ|, R the output's sum of `m` (non-negative, double, eval) on ones of `x_shape` (Tanaka et al. 2020)"
     x = torch.ones(1, *x_shape, dtype=torch.float64, device=params[0].device)
     _reset(m)
     return [(g*p.detach()).abs() for g,p in zip(_grads(_pred(m(x)).sum(), params), params)]
@@ -133,10 +136,12 @@ def inverted_masks(masks:dict, # {tensor name: bool mask} the pruning chose
     nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         s = scores[n].detach().float().to(m.device)
-        if alive is not None: s = s.masked_fill(~alive[n].to(m.device), math.inf)   # pruned before this round: never chosen
+        # pruned before this round: never chosen
+        if alive is not None: s = s.masked_fill(~alive[n].to(m.device), math.inf)
         if nm is not None: out[n] = _keep_in_groups(m, -s, nm); continue
         u = _units(m, granularity); f,k = group_scores(s, granularity).flatten(),int(u.sum())
-        p = torch.randperm(f.numel(), generator=g).to(f.device)                  # a random order first, then a stable sort: ties at random
+        # a random order first, then a stable sort: ties at random
+        p = torch.randperm(f.numel(), generator=g).to(f.device)
         keep = torch.zeros(f.numel(), dtype=torch.bool, device=m.device)
         keep[p[torch.argsort(f[p], stable=True)[:k]]] = True
         out[n] = keep.view(u.shape).expand(m.shape).contiguous()
@@ -144,9 +149,9 @@ def inverted_masks(masks:dict, # {tensor name: bool mask} the pruning chose
 
 def sign_constant_state(state:dict, # every parameter and buffer (a rewind state)
                         masks:dict, # {tensor name: mask}: the tensors changed
-                        aliases:dict|None=None, # {tensor name: its other names} (`Ticket.aliases`): a tied tensor changed under every name
+                        aliases:dict|None=None, # {tensor name: its other names} (`Ticket.aliases`): tied tensors changed alike
                        ) -> dict: # the new state
-    "`state` with each masked tensor's weights set to ± the standard deviation of that tensor at `state`, keeping their signs (Zhou et al. 2019)"
+    "`state` with each masked tensor's weights set to ± that tensor's standard deviation, signs kept (Zhou et al. 2019)"
     out = dict(state)
     for n in masks:
         w = state[n]
@@ -156,7 +161,7 @@ def sign_constant_state(state:dict, # every parameter and buffer (a rewind state
     return out
 
 def _path_copy(model:nn.Module, masks:dict) -> nn.Module:
-    "A double eval copy of `model` for the path test: weights u (masked: mask·u), u in [0.5, 1.5)/fan-in; biases and shifts 0"
+    "A double eval copy of `model` for the path test: weights u (masked: mask·u), u in [0.5, 1.5)/fan-in; biases 0"
     m,g = _copy(get_model(model)).double().eval(),torch.Generator().manual_seed(0)
     tensors = {}   # each tensor once, with all its names (a tied tensor is written once, with its mask)
     for k,t in itertools.chain(m.named_parameters(remove_duplicate=False), m.named_buffers(remove_duplicate=False)):
@@ -164,11 +169,14 @@ def _path_copy(model:nn.Module, masks:dict) -> nn.Module:
     for t,ks in tensors.values():
         if not t.is_floating_point(): continue
         local,mk = ks[0].rpartition('.')[2],next((k for k in ks if k in masks), None)
-        if 'bias' in local or local == 'running_mean': t.zero_()      # biases (kept ones too) carry no signal from the input
+        # biases (kept ones too) carry no signal from the input
+        if 'bias' in local or local == 'running_mean': t.zero_()
         elif local == 'running_var': t.fill_(1.)
         else:
-            v = torch.rand(t.shape, generator=g, dtype=t.dtype).add_(0.5).to(t.device)   # positive, no two alike: nothing cancels or ties
-            if t.ndim > 1: v /= t[0].numel()                                            # ÷ fan-in: activations near 1 at any depth
+            # positive, no two alike: nothing cancels or ties
+            v = torch.rand(t.shape, generator=g, dtype=t.dtype).add_(0.5).to(t.device)
+            # ÷ fan-in: activations near 1 at any depth
+            if t.ndim > 1: v /= t[0].numel()
             t.copy_(v*masks[mk].to(v.device) if mk is not None else v)
     return m
 
@@ -177,7 +185,7 @@ def layer_collapse(model:nn.Module, # the model the masks are for
                    masks:dict, # {tensor name: bool mask}
                    x=None, # a sample input batch (its shape is used); None or not real-valued: the path is not tested
                   ) -> dict: # {'empty': tensors left with no weight, 'path': True, False or None (not known)}
-    "The masked tensors left with no weight (`empty`), and whether any path from the input to the output remains through the kept weights (`path`)"
+    "The masked tensors left with no weight (`empty`), and whether a path from input to output remains (`path`)"
     empty,path = [n for n,m in masks.items() if not bool(m.any())],None
     if x is not None and torch.is_floating_point(x):
         # weights positive where kept (0 where pruned), biases 0: the last weighted layer's output changes with the input
@@ -185,7 +193,8 @@ def layer_collapse(model:nn.Module, # the model the masks are for
         # nonlinearity (LogSoftmax, Sigmoid, Softmax...), which can neither cut nor join a path
         m,last = _path_copy(model, masks),[]
         def keep(mod, inp, out): last[:] = [_pred(out)]
-        hs = [mod.register_forward_hook(keep) for mod in m.modules() if next(mod.parameters(recurse=False), None) is not None]
+        hs = [mod.register_forward_hook(keep) for mod in m.modules()
+              if next(mod.parameters(recurse=False), None) is not None]
         ys = []
         try:
             for v in (1., 2.):
@@ -204,12 +213,15 @@ def _check_method(learn, method, x, train_mode=None):
         raise ValueError(f"train_mode: expected True (batch statistics, no dropout), False (eval mode) or None "
                          f"(the method's default), got {train_mode!r}")
     if method == 'synflow' and train_mode:
-        raise ValueError("train_mode: 'synflow' scores one all-ones input in eval mode (Tanaka et al.); train_mode=True is for 'snip' and 'grasp'")
+        raise ValueError("train_mode: 'synflow' scores one all-ones input in eval mode (Tanaka et al.); "
+                         "train_mode=True is for 'snip' and 'grasp'")
     if method in _needs_data and getattr(learn, 'loss_func', None) is None:
-        raise ValueError(f"init_ticket: method {method!r} needs the learner's loss_func, and this learner has none; use 'synflow', 'magnitude' or 'random'")
+        raise ValueError(f"init_ticket: method {method!r} needs the learner's loss_func, and this learner has none; "
+                         f"use 'synflow', 'magnitude' or 'random'")
     if method == 'synflow' and not torch.is_floating_point(x):
-        raise ValueError(f"init_ticket: method 'synflow' feeds the network an all-ones input, and this model reads integer inputs "
-                         f"({x.dtype}: token ids through an embedding), where ones are not a signal; use 'snip', 'grasp', 'magnitude' or 'random'")
+        raise ValueError(f"init_ticket: method 'synflow' feeds the network an all-ones input, and this model reads "
+                         f"integer inputs ({x.dtype}: token ids through an embedding), where ones are not a signal; "
+                         f"use 'snip', 'grasp', 'magnitude' or 'random'")
 
 @torch.no_grad()
 def _nonneg_double(model) -> nn.Module:
@@ -227,66 +239,93 @@ def _scoring_mode(m:nn.Module, train:bool) -> nn.Module:
     m.train(train)
     if train:
         for mod in m.modules():
-            if 'Dropout' in type(mod).__name__: mod.eval()   # nn's Dropout* and fastai's RNNDropout, WeightDropout, EmbeddingDropout
+            # nn's Dropout* and fastai's RNNDropout, WeightDropout, EmbeddingDropout
+            if 'Dropout' in type(mod).__name__: mod.eval()
     return m
 
+def _scored_masks(learn, m:nn.Module, method:str, pruner:Pruner, targets:list, batches:list, n:int, temp:float,
+                  control, seed:int) -> dict:
+    "The masks of `n` scoring rounds of `method` on the copy `m` (the pruned weights zeroed before the next round)"
+    for p in m.parameters(): p.requires_grad_(True)
+    params,x = [m.get_parameter(t) for t in targets],batches[0][0]
+    g = torch.Generator().manual_seed(seed)
+    masks = None
+    for k in range(1, n+1):
+        if method == 'snip': s = snip_scores(learn, m, params, batches)
+        elif method == 'grasp': s = grasp_scores(learn, m, params, batches, temp)
+        elif method == 'synflow': s = synflow_scores(m, params, x.shape[1:])
+        elif method == 'magnitude': s = [p.detach().abs() for p in params]
+        else: s = [torch.rand(p.shape, generator=g).to(p.device) for p in params]
+        # inverted at every round, as Synaptic-Flow's prune loop: the lowest kept
+        if control == 'invert': s = [-v for v in s]
+        masks = pruner.masks(m, k, old=masks, targets=targets, scores=dict(zip(targets, s)))
+        with torch.no_grad():   # pruned: zero in the next scoring
+            mul_all_(params, [masks[t].to(p.dtype) for t,p in zip(targets, params)])
+    return masks
+
+def _scoring_copy(learn, model:nn.Module, method:str, pruner:Pruner, batches:list, train:bool) -> nn.Module:
+    "The copy of `model` that `method` scores (SynFlow: non-negative, double); `smart_ratio` reads its call order"
+    m,x = _nonneg_double(model) if method == 'synflow' else _scoring_mode(_copy(model), train),batches[0][0]
+    if pruner.layer_density == 'smart_ratio':   # its depth: the order of the forward's calls
+        _reset(m)
+        ones = [torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device)]
+        xs = ones if method == 'synflow' else batches[0][:getattr(learn.dls, 'n_inp', 1)]
+        pruner.call_order = call_order(m, *xs)
+    return m
+
+def _collapse_warning(tk:Ticket, method:str, sparsity:float):
+    "Warn when the ticket left a tensor empty or cut every path from the input to the output"
+    empty,path = tk.meta['empty_tensors'],tk.meta['path']
+    if not empty and path is not False: return
+    warnings.warn(f"init_ticket: layer collapse in the {method} ticket at {sparsity:g}%: "
+                  + (f"{len(empty)} tensor(s) left with no weight ({', '.join(empty[:3])}); " if empty else "")
+                  + ("no path from the input to the output remains" if path is False
+                     else "a path from the input to the output remains"))
+
+@delegates(Pruner, but=['granularity', 'context', 'criteria', 'schedule', 'n_rounds'])
 def init_ticket(learn, # the learner at its initialization (left exactly as it is)
                 sparsity:float, # % of the prunable weights removed, in [0, 100)
                 method:str='snip', # one of `init_methods`
                 granularity:str='weight', # what is removed together, as in every search ('2:4': an N:M pattern)
                 context:str='global', # 'global' (one ranking) or 'local' (each layer to `sparsity`)
-                iterations:int|None=None, # scoring rounds, each keeping (1-s)^(k/n) (default: 100 for 'synflow', 1 otherwise)
+                iterations:int|None=None, # scoring rounds, each keeping (1-s)^(k/n) (None: 100 for 'synflow', else 1)
                 n_batches:int=1, # training batches the data-driven methods score on (in the DataLoader's order)
                 control:str|None=None, # a sanity check: 'shuffle', 'invert' or 'sign_constant' (`init_controls`)
                 seed:int=0, # seed of 'random' scores and of 'shuffle'
                 temp:float=200., # GraSP's temperature on the logits
-                train_mode:bool|None=None, # True: train mode (batch statistics, no dropout); None: the method's own (GraSP train, SNIP eval)
+                train_mode:bool|None=None, # True: train mode (batch statistics, no dropout); None: the method's own
                 warn:bool=True, # warn when a tensor is left empty or no path from input to output remains
-                **kwargs, # `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias, layer_density
+                **kwargs
                ) -> Ticket: # its rewind state is the initialization
     "A ticket chosen before any training by `method`'s score of the initial weights"
-    check_pct(sparsity, 'sparsity'); check_int(n_batches, 'n_batches', 1); check_int(iterations, 'iterations', 1, none_ok=True)
+    check_pct(sparsity, 'sparsity')
+    check_int(n_batches, 'n_batches', 1)
+    check_int(iterations, 'iterations', 1, none_ok=True)
     if control is not None: check_choice(control, 'control', init_controls)
-    batches = _batches(learn, n_batches if method in _needs_data else 1)   # the data-free methods read one input's shape
+    # the data-free methods read one input's shape
+    batches = _batches(learn, n_batches if method in _needs_data else 1)
     if not batches: raise ValueError("init_ticket: the training DataLoader is empty")
     x = batches[0][0]
     _check_method(learn, method, x, train_mode)
     train = _train_default.get(method, False) if train_mode is None else train_mode
     n = iterations or (100 if method == 'synflow' else 1)
-    pruner = Pruner(sparsity, granularity, context, schedule=geometric, n_rounds=n, **kwargs)   # geometric: (1-s)^(k/n) kept after k
+    # geometric: (1-s)^(k/n) kept after k
+    pruner = Pruner(sparsity, granularity, context, schedule=geometric, n_rounds=n, **kwargs)
     model = get_model(learn.model)
     targets = pruner.targets(model)
     with rng_kept(learn.dls):
-        m = _nonneg_double(model) if method == 'synflow' else _scoring_mode(_copy(model), train)
-        if pruner.layer_density == 'smart_ratio':   # its depth: the order of the forward's calls
-            _reset(m)
-            pruner.call_order = call_order(m, *([torch.ones(1, *x.shape[1:], dtype=torch.float64, device=x.device)] if method == 'synflow'
-                                                else batches[0][:getattr(learn.dls, 'n_inp', 1)]))
-        for p in m.parameters(): p.requires_grad_(True)
-        params = [m.get_parameter(t) for t in targets]
-        g = torch.Generator().manual_seed(seed)
-        masks = None
-        for k in range(1, n+1):
-            if method == 'snip': s = snip_scores(learn, m, params, batches)
-            elif method == 'grasp': s = grasp_scores(learn, m, params, batches, temp)
-            elif method == 'synflow': s = synflow_scores(m, params, x.shape[1:])
-            elif method == 'magnitude': s = [p.detach().abs() for p in params]
-            else: s = [torch.rand(p.shape, generator=g).to(p.device) for p in params]
-            if control == 'invert': s = [-v for v in s]   # inverted at every round, as Synaptic-Flow's prune loop: the lowest kept
-            masks = pruner.masks(m, k, old=masks, targets=targets, scores=dict(zip(targets, s)))
-            with torch.no_grad(): mul_all_(params, [masks[t].to(p.dtype) for t,p in zip(targets, params)])   # pruned: zero in the next scoring
+        m = _scoring_copy(learn, model, method, pruner, batches, train)
+        masks = _scored_masks(learn, m, method, pruner, targets, batches, n, temp, control, seed)
     state = state_copy(model)
-    if control == 'shuffle': masks = shuffled_masks(masks, seed, granularity)   # whole groups of a structured ticket; N:M within each group
+    # whole groups (structured); N:M within each group
+    if control == 'shuffle': masks = shuffled_masks(masks, seed, granularity)
     elif control == 'sign_constant': state = sign_constant_state(state, masks, aliases_of(targets))
-    tk = Ticket(masks=masks, rewind_state=state, n_total=sum(p.numel() for p in model.parameters()), left_out=pruner.left_out(model, targets),
-                aliases=aliases_of(targets),
-                meta=dict(method=method, control=control, end_sparsity=float(sparsity), granularity=granularity, context=context,
-                          iterations=n, n_batches=n_batches if method in _needs_data else 0, criteria=method,
-                          train_mode=train if method in _needs_data else False))
+    meta = dict(method=method, control=control, end_sparsity=float(sparsity), granularity=granularity, context=context,
+                iterations=n, n_batches=n_batches if method in _needs_data else 0, criteria=method,
+                train_mode=train if method in _needs_data else False)
+    tk = Ticket(masks=masks, rewind_state=state, n_total=sum(p.numel() for p in model.parameters()),
+                left_out=pruner.left_out(model, targets), aliases=aliases_of(targets), meta=meta)
     col = layer_collapse(model, masks, x)
     tk.meta.update(empty_tensors=col['empty'], path=col['path'])
-    if warn and (col['empty'] or col['path'] is False):
-        warnings.warn(f"init_ticket: layer collapse in the {method} ticket at {sparsity:g}%: "
-                      + (f"{len(col['empty'])} tensor(s) left with no weight ({', '.join(col['empty'][:3])}); " if col['empty'] else "")
-                      + ("no path from the input to the output remains" if col['path'] is False else "a path from the input to the output remains"))
+    if warn: _collapse_warning(tk, method, sparsity)
     return tk

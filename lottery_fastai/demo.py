@@ -24,7 +24,8 @@ def lenet_ticket(n_rounds:int=12, # pruning rounds (P_m after r rounds is about 
                  seed:int=0, # seed of the data split, order and initialization
                  dls=None, # DataLoaders (default: the embedded digits, `mnist_dls(seed=seed)`)
                  verbose:bool=True, # print a line per round
-                 threads='free'): # intra-op threads: 'free' (the cores idle at the start, said in the log), 'auto' or a number
+                 threads='free', # intra-op threads: 'free' (the cores idle at the start, said in the log), 'auto' or n
+                ) -> tuple: # (the learner, its ticket)
     "Iterative magnitude pruning of LeNet-300-100 as in the paper (20%/round, output 10%), one fit per round"
     set_seed(seed, reproducible=True)
     dls = dls or mnist_dls(seed=seed)
@@ -37,62 +38,81 @@ def lenet_ticket(n_rounds:int=12, # pruning rounds (P_m after r rounds is about 
 
 # %% ../nbs/20_demo.ipynb #9bf9cde6
 def ticket_table(tk):
-    "The per-round table: % of weights remaining, early-stop iteration and accuracies, with the dense network as round 0"
+    "The per-round table: % of weights remaining, early-stop iteration, accuracies; the dense network as round 0"
     df = tk.rounds()
     cols = {'round': 'round', 'pct_remaining': '% weights remaining', 'early_stop_iter': 'early-stop iter',
-            'accuracy_at_stop': 'valid acc', 'test_accuracy_at_stop': 'test acc @ stop', 'final_test_accuracy': 'final test acc'}
+            'accuracy_at_stop': 'valid acc', 'test_accuracy_at_stop': 'test acc @ stop',
+            'final_test_accuracy': 'final test acc'}
     out = df[[c for c in cols if c in df]].rename(columns=cols)
     dense = df.iloc[0]
     if 'test_accuracy_at_stop' in df:
         out['vs dense (pp)'] = (100*(df['test_accuracy_at_stop'] - dense['test_accuracy_at_stop'])).round(2)
-        out['winning'] = (df['test_accuracy_at_stop'] >= dense['test_accuracy_at_stop']) & (df['early_stop_iter'] <= dense['early_stop_iter'])
+        as_good = df['test_accuracy_at_stop'] >= dense['test_accuracy_at_stop']
+        out['winning'] = as_good & (df['early_stop_iter'] <= dense['early_stop_iter'])
     return out
 
 def plot_ticket(tk, fname=None):
-    "Test accuracy at early stop and early-stop iteration against % of weights remaining (log axis), as in the paper's Figure 3"
+    "Test accuracy at early stop and the early-stop iteration against % of weights remaining, as the paper's Figure 3"
     import matplotlib.pyplot as plt
     df = tk.rounds()
     fig,axs = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax,col,lbl in ((axs[0], 'test_accuracy_at_stop', 'test accuracy at early stop'), (axs[1], 'early_stop_iter', 'early-stop iteration')):
+    panels = (('test_accuracy_at_stop', 'test accuracy at early stop'), ('early_stop_iter', 'early-stop iteration'))
+    for ax,(col,lbl) in zip(axs, panels):
         y = df[col]*(100 if 'accuracy' in col else 1)
         ax.plot(df['pct_remaining'], y, 'o-', label='winning ticket (reset to init)')
         ax.axhline(y.iloc[0], color='gray', ls='--', label='dense network')
-        ax.set_xscale('log'); ax.invert_xaxis(); ax.set_xlabel('% of weights remaining'); ax.set_ylabel(lbl)
+        ax.set_xscale('log')
+        ax.invert_xaxis()
+        ax.set_xlabel('% of weights remaining')
+        ax.set_ylabel(lbl)
         ticks = [p for p in df['pct_remaining']][::2]
-        ax.set_xticks(ticks); ax.set_xticklabels([f'{t:.1f}' for t in ticks]); ax.minorticks_off()
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f'{t:.1f}' for t in ticks])
+        ax.minorticks_off()
         ax.legend(fontsize=8)
     fig.suptitle('LeNet-300-100 on 5,000 real MNIST digits: iterative magnitude pruning')
     fig.tight_layout()
-    if fname: fig.savefig(fname, dpi=100); plt.close(fig)
+    if fname:
+        fig.savefig(fname, dpi=100)
+        plt.close(fig)
     return fig
 
 # %% ../nbs/20_demo.ipynb #eebf28cb
 def main(args=None):
     "Run the demo: find a winning ticket, print the per-round table, save it as CSV and a plot"
     p = argparse.ArgumentParser(description=main.__doc__)
-    p.add_argument('--rounds', type=int, default=12); p.add_argument('--epochs', type=int, default=10)
-    p.add_argument('--seed', type=int, default=0); p.add_argument('--out', default='demo_out')
-    p.add_argument('--threads', default='free', help="intra-op threads: 'free' (the cores idle at the start; the run says how many), 'auto' (by model size) or a number")
+    p.add_argument('--rounds', type=int, default=12)
+    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', default='demo_out')
+    p.add_argument('--threads', default='free', help="intra-op threads: 'free' (the cores idle at the start; the run "
+                                                     "says how many), 'auto' (by model size) or a number")
     a = p.parse_args(args)
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+    matplotlib.use('Agg')
     t0 = time.time()
-    print(f"Finding a lottery ticket for LeNet-300-100 on the embedded MNIST digits: {a.rounds} rounds of {a.epochs} epochs")
-    learn,tk = lenet_ticket(a.rounds, a.epochs, a.seed, threads=a.threads if a.threads in ('auto', 'free') else int(a.threads))
+    print(f"Finding a lottery ticket for LeNet-300-100 on the embedded MNIST digits: {a.rounds} rounds of "
+          f"{a.epochs} epochs")
+    threads = a.threads if a.threads in ('auto', 'free') else int(a.threads)
+    learn,tk = lenet_ticket(a.rounds, a.epochs, a.seed, threads=threads)
     table = ticket_table(tk)
     import pandas as pd
     with pd.option_context('display.width', 160, 'display.max_columns', 20):
         print(table.to_string(index=False, float_format=lambda v: f'{v:.4f}'))
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
     tk.rounds().to_csv(out/'rounds.csv', index=False)
     plot_ticket(tk, out/'lenet_ticket.png')
     wins = table[(table['round'] > 0) & table['winning']] if 'winning' in table else table.iloc[:0]
     if len(wins):
-        print(f"Winning tickets (at least as accurate as the dense network at early stop, and no slower to get there): rounds "
-              f"{', '.join(str(r) for r in wins['round'])}; the smallest keeps {wins['% weights remaining'].min():.1f}% of the weights")
+        print(f"Winning tickets (at least as accurate as the dense network at early stop, and no slower to get there): "
+              f"rounds {', '.join(str(r) for r in wins['round'])}; the smallest keeps "
+              f"{wins['% weights remaining'].min():.1f}% of the weights")
     else: print("No round matched the dense network on both accuracy and early-stop iteration with this budget")
     n_test = len(learn.dls[2].dataset)
     se = 100*(0.95*0.05/n_test)**0.5
-    print(f"(test accuracy is measured on {n_test} digits: one digit is {100/n_test:.1f} point, its standard error about {se:.1f} point)")
+    print(f"(test accuracy is measured on {n_test} digits: one digit is {100/n_test:.1f} point, its standard error "
+          f"about {se:.1f} point)")
     print(f"Saved {out/'rounds.csv'} and {out/'lenet_ticket.png'} in {time.time()-t0:.0f}s")
     return tk
 

@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/experiment.html.md"""
 
 # %% ../nbs/15_experiment.ipynb #207784ed
 from __future__ import annotations
-import warnings
+import math, os, warnings
 from fastai.basics import *
 from .checks import *
 from .criteria import *
@@ -21,9 +21,10 @@ from .checkpoint import ticket_state
 from .ranks import join_ranks
 
 # %% auto #0
-__all__ = ['control_kinds', 'experiment_controls', 'random_masks', 'rate_sparsities', 'rate_pruner', 'experiment_row',
-           'LotteryExperiment', 'fresh_init', 'control_member', 'lottery_experiment', 'seeded_lineages',
-           'run_experiment', 'pct_axis', 'weight_changes', 'plot_weight_changes']
+__all__ = ['control_kinds', 'experiment_controls', 'run_option_names', 'shared_checks', 'retrain_kinds', 'random_masks',
+           'rate_sparsities', 'rate_pruner', 'experiment_row', 'LotteryExperiment', 'check_experiment', 'run_options',
+           'options_of', 'renamed_arg', 'lottery_experiment', 'seeded_lineages', 'run_experiment', 'fresh_init',
+           'control_member', 'pct_axis', 'retraining_experiment', 'weight_changes', 'plot_weight_changes']
 
 # %% ../nbs/15_experiment.ipynb #c26dfa5b
 control_kinds = ('reinit', 'random_prune')   # the paper's controls, run by default
@@ -31,7 +32,7 @@ experiment_controls = control_kinds + ('shuffle', 'invert', 'sign_constant')   #
 
 def random_masks(masks:dict, # {tensor name: bool mask}: the counts to keep
                  seed:int, # seed of the draw
-                 granularity:str='weight', # the ticket's granularity: whole groups drawn ('filter': filters); 'N:M': within each group of M
+                 granularity:str='weight', # the ticket's: whole groups drawn ('filter': filters); N:M: within groups
                 ) -> dict: # the random masks
     "Random boolean masks keeping as many groups of `granularity` in each tensor as `masks` does"
     if nm_pattern(granularity) is not None: return shuffled_masks(masks, seed, granularity)
@@ -53,24 +54,27 @@ def rate_sparsities(rate, rounds:int) -> tuple:
     return chk(None, rate), {}
 
 def rate_pruner(rate, rounds:int, **kwargs) -> Pruner:
-    "A `Pruner` with a geometric schedule of `rounds` that prunes `rate` % of the remaining weights per round (per layer with a dict)"
+    "A `Pruner` of `rounds` geometric rounds, each pruning `rate` % of the remaining weights (a dict: per layer)"
     end,layer_sp = rate_sparsities(rate, rounds)
-    with warnings.catch_warnings():   # the rates were checked, and warned about; the sparsities derived from them are not the user's
+    # the rates were checked, and warned about; the sparsities derived from them are not the user's
+    with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
         return Pruner(end, schedule=geometric, n_rounds=rounds, layer_sparsity=layer_sp, **kwargs)
 
 # %% ../nbs/15_experiment.ipynb #41d14ffa
 def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str, model=None, example=None) -> dict:
-    "One tidy row: the standard columns first (with `model`, its compression ratio, and with `example`, its theoretical speedup), then the raw record and the per-layer sparsities"
+    "One tidy row: the standard columns (with `model`, `example`: compression, speedup), the record, each layer's sparsity"
     # the headline `metric` is measured at the early-stop point on the test set when there is one (dls[2]), else on the
     # validation set that chose the early stop (`measured_on` says which, in every row)
     has_test = f'test_{metric}_at_stop' in rec
     row = dict(seed=seed, kind=kind, round=rec['round'], pct_remaining=rec['pct_remaining'], sparsity=rec['sparsity'],
                total_sparsity=rec.get('total_sparsity'),
-               **({} if model is None else dict(compression_ratio=round(tk.compression_ratio(model), 4),
-                                                theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
+               **({} if model is None else dict(
+                   compression_ratio=round(tk.compression_ratio(model), 4),
+                   theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
                early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
-               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'), 'measured_on': 'test' if has_test else 'valid',
+               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'),
+                  'measured_on': 'test' if has_test else 'valid',
                   f'valid_{metric}': rec.get(f'{metric}_at_stop'),
                   f'final_{metric}': rec.get(f'final_test_{metric}' if has_test else f'final_{metric}'),
                   f'train_{metric}': rec.get(f'train_set_{metric}')})
@@ -92,7 +96,8 @@ class LotteryExperiment:
         return g.agg(['mean', 'std']).reset_index()
     def to_csv(self, path):
         "Save the table (and the curves beside it, as `<stem>_curves.csv`)"
-        path = Path(path); self.table.to_csv(path, index=False)
+        path = Path(path)
+        self.table.to_csv(path, index=False)
         self.curves.to_csv(path.with_name(path.stem+'_curves.csv'), index=False)
         return path
     def __repr__(self):
@@ -100,97 +105,219 @@ class LotteryExperiment:
         return (f"LotteryExperiment({m['rounds']} rounds, seeds {m['seeds']}, kinds {m['kinds']}; "
                 f"P_m down to {self.table['pct_remaining'].min():.1f}% of prunable weights)")
 
+# %% ../nbs/15_experiment.ipynb #a4e99028
+run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'checkpoint', 'resume', 'verbose',
+                    'as_ranks')
+
+def _positive(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+def _check_lr(v):
+    "None (fastai's default), a positive number, a slice, or a list or array of them (one per parameter group)"
+    if v is None or isinstance(v, slice) or _positive(v): return v
+    if isinstance(v, (list, tuple, np.ndarray)) and len(v):
+        if all(_positive(x.item() if isinstance(x, np.generic) else x) for x in v): return v
+    raise ValueError(f"lr: expected None, a positive number, a slice or a list of positive numbers, got {v!r}")
+
+def _check_threads(v):
+    if v is None or v in ('auto', 'free') or (isinstance(v, int) and not isinstance(v, bool) and v >= 1): return v
+    raise ValueError(f"threads: expected 'auto', 'free', None or an integer >= 1, got {v!r}")
+
+def _check_bool(name:str):
+    def chk(v):
+        if not isinstance(v, bool): raise ValueError(f"{name}: expected True or False, got {v!r}")
+        return v
+    return chk
+
+def _check_data_seeds(v):
+    "Two different integer seeds: the data orders of `instability`'s two copies"
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(s, int) and not isinstance(s, bool) for s in v) \
+       and v[0] != v[1]: return v
+    raise ValueError(f"data_seeds: expected two different seeds, got {v!r}")
+
+def _check_path(v):
+    if v is None or isinstance(v, (str, os.PathLike)): return v
+    raise ValueError(f"checkpoint: expected None or a file path, got {v!r}")
+
+def _check_cbs(v):
+    ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
+    if v is None or ok(v) or (isinstance(v, (list, tuple, L)) and all(ok(c) for c in v)): return v
+    raise ValueError(f"cbs: expected None, a Callback or a list of Callbacks, got {v!r}")
+
+shared_checks = dict(
+    rounds=lambda v: check_int(v, 'rounds', 1), epochs=lambda v: check_int(v, 'epochs', 1),
+    seed=lambda v: check_seeds(v, 'seed'), data_seed=lambda v: check_int(v, 'data_seed', 0),
+    data_seeds=_check_data_seeds,
+    lr=_check_lr, fit_fn=lambda v: check_choice(v, 'fit_fn', fit_fns),
+    eval_every=lambda v: check_int(v, 'eval_every', 1, none_ok=True), threads=_check_threads,
+    as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs,
+    **{k: _check_bool(k) for k in ('stack', 'train_metrics', 'resume', 'verbose')})
+
+def check_experiment(args:dict, # an experiment's arguments (its `locals()`): those named in `shared_checks` are checked
+                     controls=None, # the controls it accepts (`args['controls']` checked against them), or None
+                    ) -> AttrDict: # `args` with the checked values: `seed` a list of seeds, `controls` a list
+    "Check the arguments experiments share, before any training: a `ValueError` naming the bad one and what it accepts"
+    out = AttrDict(args)
+    for k,chk in shared_checks.items():
+        if k in args: out[k] = chk(args[k])
+    if controls is not None:
+        cs = args.get('controls')
+        out['controls'] = [cs] if isinstance(cs, str) else list(cs or [])
+        for c in out['controls']: check_choice(c, 'controls', controls)
+    return out
+
+def run_options(stack:bool=True, # train a level's networks together where the model allows it
+                eval_every:int|None=None, # validation every this many iterations (None: each epoch)
+                train_metrics:bool=False, # measure the training set at the end of each training
+                cbs=None, # extra callbacks for every training (they turn stacking off)
+                threads='auto', # intra-op threads for the whole run (`resolve_threads`)
+                checkpoint=None, # a file written after every level, from which an interrupted run resumes
+                resume:bool=True, # resume from `checkpoint` when it exists
+                verbose:bool=True, # a line per training
+                as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+               ) -> dict: # `run_levels`' keywords
+    "How an experiment's levels run, built once and carried down as one object (`run_experiment`, `run_levels`)"
+    return dict(stack=stack, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, threads=threads,
+                checkpoint=checkpoint, resume=resume, verbose=verbose, as_ranks=as_ranks)
+
+def options_of(args:dict) -> dict:
+    "The `run_options` among an experiment's arguments `args` (the others at `run_options`' defaults)"
+    return run_options(**{k: args[k] for k in run_option_names if k in args})
+
+def renamed_arg(kwargs:dict, # the caller's `**kwargs`, where the old name may be
+                old:str, # the old name
+                new:str, # the name that replaced it
+                value, # the value given under the new name
+                default, # the new name's default
+               ):
+    "`value`, or the value passed under the old name `old` (taken from `kwargs`, with a `FutureWarning`)"
+    if old not in kwargs: return value
+    if value is not default and value != default:
+        raise ValueError(f"{old}: the former name of {new}; pass only {new}")
+    msg = f"{old}= is renamed {new}= (the same values); {old}= goes in the next release"
+    warnings.warn(msg, FutureWarning, stacklevel=3)
+    return kwargs.pop(old)
+
 # %% ../nbs/15_experiment.ipynb #00aef852
-def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
-    "The state of `model` (a fresh draw); if `make_learner` seeded it like the original, each tensor of the original shuffled instead"
-    st = state_copy(model)
-    if all(torch.equal(st[n], init[n]) for n in targets):
-        warnings.warn("make_learner draws the same initialization every time (it seeds torch itself): the reinit control "
-                      "shuffles each tensor of the original initialization instead, a draw from the same per-layer distribution")
-        g = torch.Generator().manual_seed(seed)
-        st = {k: (v.flatten()[torch.randperm(v.numel(), generator=g).to(v.device)].view_as(v) if v.is_floating_point() else v.clone())
-              for k,v in init.items()}
-    return st
-
-def control_member(kind:str, make_learner, ln, r:int, init:dict):
-    "The `kind` control of lineage `ln` at level `r`: a fresh learner and its ticket, rewound"
-    tk = ln.search.ticket
-    if kind == 'reinit':
-        s = ln.seed*100_003 + r
-        set_seed(s, reproducible=True)      # a fresh draw from the same initialization
-        cl = make_learner()
-        ctk = Ticket(masks={n: m.clone() for n,m in tk.masks.items()}, rewind_state=fresh_init(cl.model, init, tk.masks, s), n_total=tk.n_total)
-    else:
-        cl = make_learner()
-        gr = ln.search.pruner.granularity   # the controls act on its groups (whole filters...; N:M: within each group of M)
-        if kind == 'random_prune': masks,state = random_masks(tk.masks, ln.seed*7_919 + r, gr),tk.rewind_state
-        elif kind == 'shuffle': masks,state = shuffled_masks(tk.masks, ln.seed*7_919 + r + 1, gr),tk.rewind_state
-        elif kind == 'sign_constant': masks,state = tk.masks,sign_constant_state(tk.rewind_state, tk.masks, tk.aliases)
-        else:   # invert: the criterion's scores on the weights the last pruning ranked, among those alive before it
-            crit,w = ln.search.pruner.criteria,ln.pruned_from
-            scores = {n: crit(w[n], tk.init[n] if tk.init is not None else None) for n in tk.masks}
-            alive = {n: (w[n] != 0).to(m.device) | m for n,m in tk.masks.items()}   # the earlier-pruned weights are exactly 0 there
-            masks,state = inverted_masks(tk.masks, scores, gr, alive, seed=ln.seed*7_919 + r + 2),tk.rewind_state
-        ctk = Ticket(masks={n: m.clone() for n,m in masks.items()}, rewind_state=state, n_total=tk.n_total)
-    ctk.rewind(cl.model)
-    return Member(cl, ctk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)
-
+@delegates(Pruner, but=['granularity', 'context', 'criteria', 'schedule', 'n_rounds', 'layer_sparsity'])
 def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
                        rounds:int, # pruning rounds after the dense round 0
                        rate=20, # % of remaining weights pruned per round, or {name or pattern: rate, '*': rate}
                        epochs:int=10, # epochs per training
-                       controls=control_kinds, # any of `experiment_controls`: 'reinit', 'random_prune', 'shuffle', 'invert', 'sign_constant'
+                       controls=control_kinds, # any of `experiment_controls`
                        seed=0, # a seed or a list of seeds (error bars over seeds): each draws the initializations
                        lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                        context:str='local', # 'local' (layer-wise, the paper's) or 'global'
                        criteria=large_final, # pruning criterion
-                       granularity:str='weight', # what is removed together ('weight', 'filter'..., or an N:M pattern such as '2:4')
+                       granularity:str='weight', # what is removed together ('weight', 'filter'..., N:M: '2:4')
                        rewind_epoch:float=0, # rewind point in epochs (0: the initialization)
                        rewind_iter:int|None=None, # rewind point in iterations, instead of `rewind_epoch`
-                       fit_fn:str='fit', # 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
+                       fit_fn:str='fit', # one of `fit_fns`: 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
                        eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                        train_metrics:bool=True, # measure the training set at the end of each training
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
                        cbs=None, # extra callbacks for every training (they turn stacking off)
-                       threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free' (the idle cores), n, or None
+                       threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
-                       as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
-                       **kwargs # more `Pruner` arguments: layer_types, exclude, prune_bias
+                       as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                       **kwargs
                       ) -> LotteryExperiment:
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
-    controls = [controls] if isinstance(controls, str) else list(controls or [])
-    for c in controls: check_choice(c, 'controls', experiment_controls)
-    check_int(rounds, 'rounds', 1); check_int(epochs, 'epochs', 1); check_int(data_seed, 'data_seed', 0)
-    check_choice(fit_fn, 'fit_fn', fit_fns); check_int(eval_every, 'eval_every', 1, none_ok=True)
-    seeds = check_seeds(seed, 'seed')
+    a = check_experiment(locals(), controls=experiment_controls)
     pruner = rate_pruner(rate, rounds, granularity=granularity, context=context, criteria=criteria, **kwargs)
-    lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed, rewind_epoch, rewind_iter)
-    for ln in lineages: ln.keep_pruned_from = 'invert' in controls   # the invert control ranks the weights the pruning saw
-    branches = [partial(_branch, kind=k, make_learner=make_learner, inits=inits) for k in controls]
-    meta = dict(rounds=rounds, seeds=seeds, kinds=['ticket', *controls], metric=metric, rate=rate, epochs=epochs, data_seed=data_seed,
-                context=context, criteria=pruner.criteria.name, rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
-    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
-                          train_metrics=train_metrics, cbs=cbs, threads=threads, checkpoint=checkpoint, resume=resume, as_ranks=as_ranks)
+    lineages,inits,metric = seeded_lineages(make_learner, a.seed, pruner, epochs, lr, fit_fn, data_seed, rewind_epoch,
+                                            rewind_iter, keep_pruned_from='invert' in a.controls)
+    branches = [partial(_branch, kind=k, make_learner=make_learner, inits=inits) for k in a.controls]
+    meta = dict(rounds=rounds, seeds=a.seed, kinds=['ticket', *a.controls], metric=metric, rate=rate, epochs=epochs,
+                data_seed=data_seed, context=context, criteria=pruner.criteria.name,
+                rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
+    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, options_of(a))
 
-def seeded_lineages(make_learner, seeds:list, pruner:Pruner, epochs:int, lr=None, fit_fn:str='fit', data_seed:int=0,
-                    rewind_epoch:float=0, rewind_iter:int|None=None) -> tuple:
-    "One `Lineage` per seed (its learner drawn after seeding torch with it), the initial states, and the metric's name; every check before any training"
-    join_ranks()   # under torchrun: before any learner is built, so that each process builds its learners on its own GPU
+def _branch(ln, r, kind, make_learner, inits): return [control_member(kind, make_learner, ln, r, inits[ln.seed])]
+
+# %% ../nbs/15_experiment.ipynb #067665fb
+def _metric_of(learn) -> tuple:
+    "The name of `learn`'s first metric and its iterations per epoch, checked"
+    if not learn.metrics: raise ValueError("make_learner: the Learner needs a metric (e.g. metrics=accuracy)")
+    n_iter = len(learn.dls.train)
+    if n_iter == 0: raise ValueError("make_learner: the training DataLoader is empty")
+    return learn.metrics[0].name,n_iter
+
+def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
+                    seeds:list, # a lineage per seed (and mode, with `modes`), its learner drawn after seeding torch
+                    pruner:Pruner, # every search's pruner
+                    epochs:int, # epochs per round
+                    lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
+                    fit_fn:str='fit', # one of `fit_fns`
+                    data_seed:int=0, # the data order of every training
+                    rewind_epoch:float=0, # rewind point in epochs (0: the initialization)
+                    rewind_iter:int|None=None, # rewind point in iterations, instead of `rewind_epoch`
+                    modes=None, # retraining modes (`retrain_kinds`): a lineage per seed and mode, its `kind` the mode
+                    carry_only:bool=False, # after round 0 the lineages only carry their branches (`Lineage`)
+                    keep_pruned_from:bool=False, # keep the weights each pruning ranked (the invert control needs them)
+                    kind:str='ticket', # what the lineages stand for (without `modes`)
+                   ) -> tuple: # (lineages, {seed: initial state}, the metric's name)
+    "One `Lineage` per seed (its learner drawn after seeding torch with it), the initial states, and the metric's name"
+    # under torchrun: before any learner is built, so that each process builds its learners on its own GPU
+    join_ranks()
     lineages,inits,metric = [],{},None
     for s in seeds:
-        set_seed(s, reproducible=True)
-        learn = make_learner()
-        if not learn.metrics: raise ValueError("make_learner: the Learner needs a metric (e.g. metrics=accuracy)")
-        metric,n_iter = learn.metrics[0].name,len(learn.dls.train)
-        if n_iter == 0: raise ValueError("make_learner: the training DataLoader is empty")
-        search = Search(pruner, rewind_iteration(rewind_epoch, rewind_iter, n_iter, epochs), n_iter, verbose=False)
-        search.start(learn.model, n_epoch=epochs, n_iter=n_iter, lth=True)
-        inits[s] = state_copy(learn.model)
-        lineages.append(Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s))
+        for mode in (modes or [None]):
+            set_seed(s, reproducible=True)
+            learn = make_learner()
+            metric,n_iter = _metric_of(learn)
+            at = rewind_iteration(*((0, None) if mode == 'reset' else (rewind_epoch, rewind_iter)), n_iter, epochs)
+            search = Search(pruner, at, n_iter, retrain='rewind' if mode in (None, 'reset') else mode, verbose=False)
+            meta = dict(n_epoch=epochs, n_iter=n_iter, **({} if mode is None else dict(fit_fn=fit_fn)), lth=True)
+            search.start(learn.model, **meta)
+            inits[s] = state_copy(learn.model)
+            ln = Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s, kind=mode or kind, carry_only=carry_only)
+            ln.keep_pruned_from = keep_pruned_from
+            lineages.append(ln)
     return lineages,inits,metric
+
+# %% ../nbs/15_experiment.ipynb #1c320037
+class _Collected:
+    "What `run_experiment` collects level by level (rows, curves, tickets, round-0 weights), saved with each checkpoint"
+    def __init__(self, inits, metric, pruner, verbose):
+        store_attr()
+        self.rows,self.curves,self.tickets,self.weights,self.order = [],[],{},{},[]
+
+    def on_level(self, r, members, recs):   # (shared out over processes, a level's controls come one level later)
+        for m,rec in zip(members, recs):
+            row = experiment_row(m.seed, m.kind, rec, m.ticket, self.metric, m.learn.model, sample_input(m.learn))
+            self.rows.append(row)
+            self.order.append(list(getattr(m, 'pos', (r, len(self.order)))))
+            skip = ('seed', 'kind', 'round')   # (a search inside a member's fit logs its own rounds)
+            self.curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **{k: v for k,v in c.items() if k not in skip})
+                               for c in m.ticket.curves.get(r, []))
+            if m.lineage is None: self.tickets[(m.seed, m.kind)] = m.ticket
+            if r == 0:
+                names,now = self.pruner.targets(m.learn.model),state_copy(m.learn.model)   # state_copy already copies
+                init = self.inits[m.seed]
+                self.weights[m.seed] = dict(init={n: init[n] for n in names}, trained={n: now[n] for n in names})
+            say(self.verbose, f"seed {m.seed} round {r:2d} {m.kind:<12} P_m {rec['pct_remaining']:6.2f}%  "
+                              f"{self.metric} {row[self.metric]:.4f}  early stop {rec.get('early_stop_iter')}")
+
+    def state(self) -> dict:
+        tks = {f'{s}|{k}': ticket_state(t) for (s,k),t in self.tickets.items()}
+        return dict(rows=self.rows, curves=self.curves, weights=self.weights, order=self.order, tickets=tks)
+
+    def restore(self, d:dict):
+        self.rows[:],self.curves[:],self.order[:] = d.get('rows', []),d.get('curves', []),d.get('order', [])
+        self.weights.update(d.get('weights', {}))
+        for k,t in d.get('tickets', {}).items():
+            s,kind = k.split('|')
+            self.tickets[(int(s), kind)] = Ticket(**t)
+
+    def in_order(self):
+        "Each level's rows in the level's order (its lineage members, each followed by its controls), the curves alike"
+        if len(self.order) != len(self.rows): return
+        self.rows[:] = [rw for _,rw in sorted(zip([tuple(o) for o in self.order], self.rows), key=lambda t: t[0])]
+        at = {(rw['seed'], rw['kind'], rw['round']): i for i,rw in enumerate(self.rows)}
+        self.curves[:] = sorted(self.curves, key=lambda c: at.get((c['seed'], c['kind'], c['round']), 0))
 
 def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    rounds:int, # pruning rounds after the dense round 0
@@ -199,41 +326,65 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    metric:str, # the name of the metric each row reports
                    pruner:Pruner, # the search's pruner (its targets name the weights recorded)
                    meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
-                   verbose:bool=True, # a line per training
-                   **kwargs # `run_levels` arguments: stack, eval_every, train_metrics, cbs, threads, checkpoint, resume
+                   opts:dict|None=None, # how the levels run (`run_options`)
+                   **kwargs # `run_options` arguments one by one, over `opts`
                   ) -> LotteryExperiment:
-    "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment`: a row and the curves per training, the tickets, the weights of round 0"
-    rows,curves,tickets,weights,order = [],[],{},{},[]
-    def on_level(r, members, recs):   # (shared out over processes, a level's controls come one level after its lineage members)
-        for m,rec in zip(members, recs):
-            rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
-            order.append(list(getattr(m, 'pos', (r, len(order)))))
-            curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **{k: v for k,v in c.items() if k not in ('seed', 'kind', 'round')})
-                          for c in m.ticket.curves.get(r, []))   # (a search inside a member's fit logs its own rounds)
-            if m.lineage is None: tickets[(m.seed, m.kind)] = m.ticket
-            if r == 0:
-                names,now = pruner.targets(m.learn.model),state_copy(m.learn.model)   # state_copy already copies
-                weights[m.seed] = dict(init={n: inits[m.seed][n] for n in names}, trained={n: now[n] for n in names})
-            say(verbose, f"seed {m.seed} round {r:2d} {m.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}  early stop {rec.get('early_stop_iter')}")
-    def extra(): return dict(rows=rows, curves=curves, weights=weights, order=order, tickets={f'{s}|{k}': ticket_state(t) for (s,k),t in tickets.items()})
-    def restore(d):
-        rows[:],curves[:],order[:] = d.get('rows', []),d.get('curves', []),d.get('order', [])
-        weights.update(d.get('weights', {}))
-        tickets.update({(int(k.split('|')[0]), k.split('|')[1]): Ticket(**t) for k,t in d.get('tickets', {}).items()})
-    run_levels(lineages, rounds, branches, verbose=verbose, on_level=on_level, extra_state=extra, restore_extra=restore, **kwargs)
+    "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"
+    opts = {**(opts or {}), **kwargs}
+    got = _Collected(inits, metric, pruner, opts.get('verbose', True))
+    run_levels(lineages, rounds, branches, on_level=got.on_level, extra_state=got.state, restore_extra=got.restore,
+               **opts)
     for ln in lineages:
-        tickets[(ln.seed, ln.kind)] = ln.search.ticket
-        weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
+        got.tickets[(ln.seed, ln.kind)] = ln.search.ticket
+        got.weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
+    got.in_order()
     import pandas as pd
-    if len(order) == len(rows):   # each level's rows in the level's order (its lineage members, each followed by its controls)
-        rows[:] = [rw for _,rw in sorted(zip([tuple(o) for o in order], rows), key=lambda t: t[0])]
-        at = {(rw['seed'], rw['kind'], rw['round']): i for i,rw in enumerate(rows)}
-        curves[:] = sorted(curves, key=lambda c: at.get((c['seed'], c['kind'], c['round']), 0))
-    meta = dict(meta, threads=lineages[0].search.ticket.meta.get('threads'), measured_on=rows[-1]['measured_on'] if rows else None)
-    if 'ranks' in lineages[0].search.ticket.meta: meta['ranks'] = lineages[0].search.ticket.meta['ranks']   # who trained what, under torchrun
-    return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, tickets, weights)
+    tmeta = lineages[0].search.ticket.meta
+    meta = dict(meta, threads=tmeta.get('threads'), measured_on=got.rows[-1]['measured_on'] if got.rows else None)
+    if 'ranks' in tmeta: meta['ranks'] = tmeta['ranks']   # who trained what, under torchrun
+    return LotteryExperiment(pd.DataFrame(got.rows), pd.DataFrame(got.curves), meta, got.tickets, got.weights)
 
-def _branch(ln, r, kind, make_learner, inits): return [control_member(kind, make_learner, ln, r, inits[ln.seed])]
+# %% ../nbs/15_experiment.ipynb #79257068
+def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
+    "The state of `model` (a fresh draw); if `make_learner` seeded it as the original, each original tensor shuffled"
+    st = state_copy(model)
+    if all(torch.equal(st[n], init[n]) for n in targets):
+        warnings.warn("make_learner draws the same initialization every time (it seeds torch itself): the reinit "
+                      "control shuffles each tensor of the original initialization instead, a draw from the same "
+                      "per-layer distribution")
+        g = torch.Generator().manual_seed(seed)
+        def shuffled(v): return v.flatten()[torch.randperm(v.numel(), generator=g).to(v.device)].view_as(v)
+        st = {k: (shuffled(v) if v.is_floating_point() else v.clone()) for k,v in init.items()}
+    return st
+
+def _control_masks(kind:str, ln, r:int) -> tuple:
+    "The masks and rewind state of the `kind` control (not 'reinit') of lineage `ln` at level `r`"
+    # the controls act on its groups (N:M: within each group of M)
+    tk,gr = ln.search.ticket,ln.search.pruner.granularity
+    if kind == 'random_prune': return random_masks(tk.masks, ln.seed*7_919 + r, gr),tk.rewind_state
+    if kind == 'shuffle': return shuffled_masks(tk.masks, ln.seed*7_919 + r + 1, gr),tk.rewind_state
+    if kind == 'sign_constant': return tk.masks,sign_constant_state(tk.rewind_state, tk.masks, tk.aliases)
+    # invert: the criterion's scores on the weights the last pruning ranked, among those alive before it
+    crit,w = ln.search.pruner.criteria,ln.pruned_from
+    scores = {n: crit(w[n], tk.init[n] if tk.init is not None else None) for n in tk.masks}
+    # the earlier-pruned weights are exactly 0 there
+    alive = {n: (w[n] != 0).to(m.device) | m for n,m in tk.masks.items()}
+    return inverted_masks(tk.masks, scores, gr, alive, seed=ln.seed*7_919 + r + 2),tk.rewind_state
+
+def control_member(kind:str, make_learner, ln, r:int, init:dict):
+    "The `kind` control of lineage `ln` at level `r`: a fresh learner and its ticket, rewound"
+    tk = ln.search.ticket
+    if kind == 'reinit':
+        s = ln.seed*100_003 + r
+        set_seed(s, reproducible=True)      # a fresh draw from the same initialization
+        cl = make_learner()
+        masks,state = tk.masks,fresh_init(cl.model, init, tk.masks, s)
+    else:
+        cl = make_learner()
+        masks,state = _control_masks(kind, ln, r)
+    ctk = Ticket(masks={n: m.clone() for n,m in masks.items()}, rewind_state=state, n_total=tk.n_total)
+    ctk.rewind(cl.model)
+    return Member(cl, ctk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)
 
 # %% ../nbs/15_experiment.ipynb #da2d03be
 _styles = {'ticket': dict(color='C0', marker='o'), 'reinit': dict(color='C3', marker='s', ls='--'),
@@ -241,10 +392,14 @@ _styles = {'ticket': dict(color='C0', marker='o'), 'reinit': dict(color='C3', ma
 
 def pct_axis(ax, xs):
     "A log x-axis of % of weights remaining, decreasing to the right, ticked at the values in `xs`"
-    ax.set_xscale('log'); ax.invert_xaxis(); ax.set_xlabel('% of weights remaining (P_m)')
+    ax.set_xscale('log')
+    ax.invert_xaxis()
+    ax.set_xlabel('% of weights remaining (P_m)')
     xs = sorted(set(round(x, 1) for x in xs), reverse=True)
     ticks = xs[::max(1, len(xs)//7)]
-    ax.set_xticks(ticks); ax.set_xticklabels([f'{t:g}' for t in ticks]); ax.minorticks_off()
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f'{t:g}' for t in ticks])
+    ax.minorticks_off()
 
 @patch
 def _plot_vs_pct(self:LotteryExperiment, col, scale, ylabel, ax=None):
@@ -257,12 +412,15 @@ def _plot_vs_pct(self:LotteryExperiment, col, scale, ylabel, ax=None):
         ax.errorbar(x, y, yerr=e, capsize=3, label=kind, **_styles.get(kind, {}))
     dense = t[t['round'] == 0][col].mean()*scale
     ax.axhline(dense, color='gray', lw=1, ls='--', label='dense')
-    pct_axis(ax, t['pct_remaining']); ax.set_ylabel(ylabel); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    pct_axis(ax, t['pct_remaining'])
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return ax
 
 @patch
 def plot(self:LotteryExperiment, ax=None):
-    "The metric at early stopping (test set if there is one) against % of weights remaining, per kind, mean ± std over seeds"
+    "The metric at early stop (test set if any) against % of weights remaining, per kind, mean ± std over seeds"
     scale = 100 if 'acc' in self.metric else 1
     return self._plot_vs_pct(self.metric, scale, f"{self.metric}{' (%)' if scale == 100 else ''} at early stop", ax)
 
@@ -285,8 +443,11 @@ def plot_curves(self:LotteryExperiment, kind:str='ticket', seed=None, col:str='v
         cr = c[c['round'] == r]
         pm = t[(t['seed'] == seed) & (t['round'] == r)]['pct_remaining'].iloc[0]
         ax.plot(cr['iter'], cr[col], color=cmap(i/max(1, len(rs)-1)), label=f'{pm:.1f}%')
-    ax.set_xlabel('iteration'); ax.set_ylabel(col); ax.set_title(f'{kind}, seed {seed}: curves per round (P_m)')
-    ax.legend(fontsize=7, ncol=2); ax.grid(alpha=0.3)
+    ax.set_xlabel('iteration')
+    ax.set_ylabel(col)
+    ax.set_title(f'{kind}, seed {seed}: curves per round (P_m)')
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
     return ax
 
 @patch
@@ -296,14 +457,54 @@ def plot_layer_sparsity(self:Ticket, ax=None):
     if ax is None: _,ax = plt.subplots(figsize=(6, 3))
     sp = self.layer_sparsity()
     ax.bar(range(len(sp)), list(sp.values()), color='C0')
-    ax.set_xticks(range(len(sp))); ax.set_xticklabels(list(sp), rotation=45, ha='right', fontsize=8)
-    ax.set_ylabel('% pruned'); ax.set_ylim(0, 100); ax.set_title(f'sparsity per layer ({self.sparsity:.1f}% overall)')
+    ax.set_xticks(range(len(sp)))
+    ax.set_xticklabels(list(sp), rotation=45, ha='right', fontsize=8)
+    ax.set_ylabel('% pruned')
+    ax.set_ylim(0, 100)
+    ax.set_title(f'sparsity per layer ({self.sparsity:.1f}% overall)')
     return ax
 
 @patch
 def plot_layer_sparsity(self:LotteryExperiment, seed=None, ax=None):
     "Per-layer sparsity of the final ticket of `seed`"
     return self.tickets[(self.meta['seeds'][0] if seed is None else seed, 'ticket')].plot_layer_sparsity(ax=ax)
+
+# %% ../nbs/15_experiment.ipynb #df1bd682
+retrain_kinds = ('reset', 'rewind', 'lr_rewind', 'finetune')
+
+@delegates(Pruner, but=['context', 'schedule', 'n_rounds', 'layer_sparsity'])
+def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
+                          rounds:int, # pruning rounds after the dense round 0
+                          rate=20, # % of remaining weights pruned per round, or {name or pattern: rate, '*': rate}
+                          epochs:int=10, # epochs per training
+                          modes=retrain_kinds, # any of `retrain_kinds`: 'reset', 'rewind', 'lr_rewind', 'finetune'
+                          rewind_epoch:float=1, # the rewind point of 'rewind' and 'lr_rewind' ('reset' rewinds to 0)
+                          seed=0, # a seed or a list of seeds
+                          lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
+                          fit_fn:str='fit', # how every training runs (one of `fit_fns`)
+                          eval_every:int|None=None, # validation every this many iterations (None: each epoch)
+                          context:str='local', # 'local' (layer-wise) or 'global'
+                          train_metrics:bool=True, # measure the training set at the end of each training
+                          data_seed:int=0, # the data order of every training
+                          stack:bool=True, # train the searches of a level together where the model allows it
+                          cbs=None, # extra callbacks for every training (they turn stacking off)
+                          threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
+                          checkpoint=None, # a file written after every level, from which an interrupted run resumes
+                          resume:bool=True, # resume from `checkpoint` when it exists
+                          verbose:bool=True, # a line per training
+                          as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                          **kwargs
+                         ) -> LotteryExperiment:
+    "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
+    a = check_experiment(locals())
+    modes = [check_choice(m, 'modes', retrain_kinds) for m in L(modes)]
+    if not modes: raise ValueError(f"modes: expected one or more of {', '.join(retrain_kinds)}")
+    pruner = rate_pruner(rate, rounds, context=context, **kwargs)
+    lineages,inits,metric = seeded_lineages(make_learner, a.seed, pruner, epochs, lr, fit_fn, data_seed, rewind_epoch,
+                                            modes=modes)
+    meta = dict(rounds=rounds, seeds=a.seed, kinds=modes, metric=metric, rate=rate, epochs=epochs, context=context,
+                rewind_epoch=rewind_epoch, eval_every=eval_every, fit_fn=fit_fn, data_seed=data_seed)
+    return run_experiment(lineages, rounds, (), inits, metric, pruner, meta, options_of(a))
 
 # %% ../nbs/15_experiment.ipynb #c611957a
 def weight_changes(init:dict, trained:dict, masks:dict):
@@ -329,7 +530,10 @@ def plot_weight_changes(init:dict, trained:dict, masks:dict, layer=None, bins:in
     lo,hi = float(d.quantile(0.005)),float(d.quantile(0.995))
     ax.hist(d[~m].numpy(), bins=bins, range=(lo, hi), alpha=0.6, density=True, label='pruned', color='C3')
     ax.hist(d[m].numpy(), bins=bins, range=(lo, hi), alpha=0.6, density=True, label='kept (ticket)', color='C0')
-    ax.axvline(0, color='k', lw=0.8); ax.set_xlabel('|w_T| - |w_0|'); ax.set_ylabel('density'); ax.legend(fontsize=8)
+    ax.axvline(0, color='k', lw=0.8)
+    ax.set_xlabel('|w_T| - |w_0|')
+    ax.set_ylabel('density')
+    ax.legend(fontsize=8)
     ax.set_title(layer or 'all pruned layers')
     return ax
 

@@ -24,15 +24,16 @@ __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names',
 
 # %% ../nbs/15a_methods.ipynb #3dcb4ab2
 compare_methods_default = ('imp', 'snip', 'grasp', 'synflow', 'magnitude', 'random')
-density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')   # random tickets whose layer counts follow a rule
+# random tickets, layer counts by a rule
+density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')
 compare_method_names = compare_methods_default + ('gmp',) + density_methods
 compare_controls = ('reinit', 'shuffle', 'invert', 'sign_constant')
 
 def method_label(method:str, # one of `compare_method_names`
                  iterations:int|None=None, # the scoring rounds asked for (None: the method's own)
                 ) -> str: # its name in a comparison's table
-    "`method` as it was run: its own name at its own scoring rounds (100 for SynFlow, 1 for the others), else e.g. 'snip (iterative, 10)' or 'synflow (one-shot)'"
-    if method not in init_methods and method not in density_methods: return method   # IMP, GMP: `iterations` does not apply
+    "`method` as run: its name at its own scoring rounds (SynFlow 100, others 1), else e.g. 'snip (iterative, 10)'"
+    if method not in init_methods and method not in density_methods: return method   # IMP, GMP: no `iterations`
     own = 100 if method == 'synflow' else 1
     n = iterations or own
     return method if n == own else f"{method} (one-shot)" if n == 1 else f"{method} (iterative, {n})"
@@ -45,8 +46,9 @@ def _check_sparsities(sparsities) -> list:
     return ss
 
 class _GradualMember(Callback):
-    "A GMP member's fit: its validation record restarts when the final sparsity is reached (the early stop is chosen among points at that sparsity), and its masks go to the member's ticket at the end"
-    order,run_valid = Recorder.order+16,False   # after the search switched rounds (before_batch) and after EvalEvery; not carried to evaluators
+    "A GMP member's fit: its early stop chosen among points at the final sparsity; its masks to the member's ticket"
+    # after the search switched rounds (before_batch) and after EvalEvery; not carried to evaluators
+    order,run_valid = Recorder.order+16,False
     def __init__(self, ticket, final_round): self.tk,self.final_round,self.done = ticket,final_round,False
     def before_batch(self):
         s = self.learn.lottery.search
@@ -59,104 +61,148 @@ class _GradualMember(Callback):
         self.tk.masks,self.tk.aliases,self.tk.n_total,self.tk.left_out = src.masks,src.aliases,src.n_total,src.left_out
         self.tk.meta.update(method='gmp', end_sparsity=src.meta.get('end_sparsity'))
 
-def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_frac:float=0.6, **kwargs):
-    "Gradual magnitude pruning (Zhu & Gupta 2017) in one fit of `learn`: from epoch 1, the cubic schedule pruned `steps_per_epoch` times an epoch over the first `prune_frac` of the remaining training, then the final sparsity kept; returns the (empty) ticket its masks go to (`kwargs`: `Pruner`'s granularity, context...)"
-    if epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
+def gmp_member(learn, # the learner, at its initialization, that prunes gradually in its one fit
+               sparsity:float, # the final sparsity
+               epochs:int, # epochs of the fit (dense for the first)
+               steps_per_epoch:int=4, # pruning steps per epoch
+               prune_frac:float=0.6, # the share of the training after epoch 1 that prunes (the rest keeps the sparsity)
+               **kwargs, # `Pruner`'s granularity, context...
+              ) -> Ticket: # the (empty) ticket its masks go to
+    "Gradual magnitude pruning (Zhu & Gupta 2017) in one fit of `learn`: from epoch 1, the cubic schedule"
+    if epochs < 2:
+        raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: at least 2 epochs, got {epochs}")
     n_iter = len(learn.dls.train)
-    n_all = max(1, min((epochs-1)*steps_per_epoch, (epochs-1)*n_iter))          # rounds over the iterations after epoch 1
-    n_p = max(1, round(prune_frac*n_all))                                        # the rounds that prune; the rest keep the final sparsity
+    n_all = max(1, min((epochs-1)*steps_per_epoch, (epochs-1)*n_iter))   # rounds over the iterations after epoch 1
+    # the rounds that prune; then the final sparsity
+    n_p = max(1, round(prune_frac*n_all))
     targets = [sparsity*(1-(1-r/n_p)**3) for r in range(1, n_p+1)] + [sparsity]*(n_all - n_p)
     tk = Ticket(meta=dict(method='gmp'))
-    learn.add_cbs([LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False, **kwargs), _GradualMember(tk, n_p)])
+    cb = LotteryCallback(sparsity, schedule=targets, lth=False, start_epoch=1, verbose=False, **kwargs)
+    learn.add_cbs([cb, _GradualMember(tk, n_p)])
     return tk
 
+_scoring_args = ('iterations', 'n_batches')   # `init_ticket`'s own: not for GMP
+
 def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai, label=None):
-    "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization, its init ticket"
-    if method in dynamic_methods: return _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai)   # RigL, SET (below)
+    "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization"
+    if method in dynamic_methods:   # RigL, SET (below)
+        return _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai)
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
-    if method == 'gmp':
-        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch, **{k: v for k,v in pai.items() if k not in ('iterations', 'n_batches')})   # the same granularity, context...
+    if method == 'gmp':   # the same granularity, context...
+        tk = gmp_member(cl, sparsities[r-1], ln.n_epoch, **{k: v for k,v in pai.items() if k not in _scoring_args})
         return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind='gmp', seed=ln.seed)]
-    scorer,pai = ('random',{**pai, 'layer_density': method[len('random_'):]}) if method.startswith('random_') else (method,pai)
-    tk = init_ticket(cl, sparsities[r-1], scorer, control=None if control == 'reinit' else control, seed=ln.seed, warn=False, **pai)
+    if method.startswith('random_'): scorer,pai = 'random',{**pai, 'layer_density': method[len('random_'):]}
+    else: scorer = method
+    ctl = None if control == 'reinit' else control
+    tk = init_ticket(cl, sparsities[r-1], scorer, control=ctl, seed=ln.seed, warn=False, **pai)
     if control == 'reinit':   # the same mask, a fresh initialization from the same distribution
         s = ln.seed*100_003 + r + 17
         set_seed(s, reproducible=True)
         tk.rewind_state = fresh_init(make_learner().model, inits[ln.seed], tk.masks, s)
     tk.rewind(cl.model)
     label = label or method
-    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=label if control is None else f'{label}+{control}', seed=ln.seed)]
+    kind = label if control is None else f'{label}+{control}'
+    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)]
 
 def _imp_branch(ln, r, control, make_learner, inits):
     m = control_member(control, make_learner, ln, r, inits[ln.seed])
     m.kind = f'imp+{control}'
     return [m]
 
+# %% ../nbs/15a_methods.ipynb #b13e7c39
+def _check_methods(methods, granularity:str, epochs:int) -> list:
+    "`methods` as a list, each one of `compare_method_names`, and what they need of the other arguments"
+    methods = [methods] if isinstance(methods, str) else list(methods or [])
+    if not methods: raise ValueError(f"methods: expected one or more of {', '.join(compare_methods_default)}")
+    for m in methods: check_choice(m, 'methods', compare_method_names)
+    if nm_pattern(granularity) is not None and any(m in density_methods for m in methods):
+        raise ValueError(f"methods: {', '.join(m for m in methods if m in density_methods)} set each layer's count by "
+                         f"a rule, which an N:M granularity ({granularity!r}) fixes itself")
+    if 'gmp' in methods and epochs < 2:
+        raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: at least 2 epochs, got {epochs}")
+    return methods
+
+def _method_branches(methods, controls, ss, make_learner, inits, pai, label) -> list:
+    "A branch per (method, control) beside IMP's lineage: IMP's controls, then each other method and its controls"
+    branches = ([partial(_imp_branch, control=c, make_learner=make_learner, inits=inits) for c in controls]
+                if 'imp' in methods else [])
+    return branches + [partial(_init_branch, method=m, control=c, sparsities=ss, make_learner=make_learner, inits=inits,
+                               pai=pai, label=label[m])
+                       for m in methods if m != 'imp' for c in [None] + ([] if m == 'gmp' else controls)]
+
+def _method_columns(exp, runs:dict, imp:bool):
+    "The `method`, `control` and `iterations` columns of a comparison's table (no IMP tickets when IMP was not asked)"
+    t = exp.table
+    t.insert(2, 'method', [('dense' if r == 0 else k.split('+')[0]) for k,r in zip(t['kind'], t['round'])])
+    t.insert(3, 'control', [(k.split('+')[1] if '+' in k else 'none') for k in t['kind']])
+    # an init ticket's scoring rounds (None: IMP, GMP, dense)
+    t.insert(4, 'iterations', [runs.get(m) for m in t['method']])
+    if not imp: exp.tickets = {k: v for k,v in exp.tickets.items() if k[1] != 'imp'}
+    return exp
+
+@delegates(Pruner, but=['granularity', 'context', 'criteria', 'schedule', 'n_rounds', 'layer_density'])
 def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
                     sparsities, # the % of prunable weights removed at each level, e.g. [50, 80, 90, 95]
-                    methods=compare_methods_default, # any of `compare_method_names`: 'imp', `init_methods`, 'gmp', 'random_erk', 'random_er', 'random_smart_ratio'
+                    methods=compare_methods_default, # any of `compare_method_names`: 'imp', `init_methods`, 'gmp'...
                     controls=(), # sanity checks trained beside every method: any of `compare_controls`
-                    seeds=0, # a seed or a list of seeds (each draws one initialization, shared by every method)
+                    seed=0, # a seed or a list of seeds (each draws one initialization, shared by every method)
                     epochs:int=10, # epochs of every training (IMP's rounds and each init ticket's)
                     lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
-                    fit_fn:str='fit', # 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
+                    fit_fn:str='fit', # one of `fit_fns`: 'fit', 'fit_one_cycle', 'fit_flat_cos' or 'fit_sgdr'
                     granularity:str='weight', # what is removed together, for every method ('2:4': an N:M pattern)
                     context:str='global', # 'global' (one ranking, as the pruning-at-initialization papers) or 'local'
-                    iterations:int|None=None, # scoring rounds of the init methods (None: their own); other counts labelled (`method_label`)
+                    iterations:int|None=None, # scoring rounds of the init methods (None: their own; `method_label`)
                     n_batches:int=1, # training batches the data-driven scores use
                     eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                     train_metrics:bool=False, # measure the training set at the end of each training
                     data_seed:int=0, # the data order of every training
                     stack:bool=True, # train a level's networks together where the model allows it
+                    cbs=None, # extra callbacks for every training (they turn stacking off)
                     threads='auto', # intra-op threads for the whole run (`resolve_threads`)
                     checkpoint=None, # a file written after every level, from which an interrupted comparison resumes
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
-                    as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
-                    **kwargs, # more `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias
+                    as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                    update_every:int|None=None, # RigL/SET: steps between mask updates (None: 100)
+                    stop_at:float|None=None, # RigL/SET: the share of the training after which masks stay (None: 0.75)
+                    drop_fraction:float|None=None, # RigL/SET: the share moved at the first update (None: 0.3)
+                    dynamic_density:str|None=None, # RigL/SET: the layers' densities ('erk' or 'uniform'; None: 'erk')
+                    **kwargs
                    ) -> LotteryExperiment: # a row per training, with `method`, `control` and `iterations` columns
-    "Every (method, control, sparsity, seed) trained from the seed's initialization on the same data order, IMP through its rounds; one level per sparsity"
-    methods = [methods] if isinstance(methods, str) else list(methods or [])
-    if not methods: raise ValueError(f"methods: expected one or more of {', '.join(compare_methods_default)}")
-    for m in methods: check_choice(m, 'methods', compare_method_names)
-    controls = [controls] if isinstance(controls, str) else list(controls or [])
-    for c in controls: check_choice(c, 'controls', compare_controls)
-    ss = _check_sparsities(sparsities)
-    check_int(epochs, 'epochs', 1); check_int(data_seed, 'data_seed', 0); check_choice(fit_fn, 'fit_fn', fit_fns)
-    check_int(iterations, 'iterations', 1, none_ok=True); check_int(n_batches, 'n_batches', 1)
-    seeds = check_seeds(seeds, 'seeds')
-    dyn = _dynamic_options(methods, kwargs, granularity, checkpoint, as_ranks)   # RigL/SET's own arguments, checked (below)
+    "Every method and control at every sparsity and seed, trained from the seed's initialization on one data order"
+    seed = renamed_arg(kwargs, 'seeds', 'seed', seed, 0)
+    a = check_experiment(locals(), controls=compare_controls)
+    methods,controls,ss = _check_methods(methods, granularity, epochs),a.controls,_check_sparsities(sparsities)
+    check_int(iterations, 'iterations', 1, none_ok=True)
+    check_int(n_batches, 'n_batches', 1)
+    dyn = _dynamic_options(methods, dict(update_every=update_every, stop_at=stop_at, drop_fraction=drop_fraction,
+                                         dynamic_density=dynamic_density), kwargs, granularity, checkpoint, as_ranks)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
-        pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)   # IMP: round r prunes to the r-th sparsity
-    lineages,inits,metric = seeded_lineages(make_learner, seeds, pruner, epochs, lr, fit_fn, data_seed)
-    for ln in lineages: ln.kind,ln.carry_only,ln.keep_pruned_from = 'imp','imp' not in methods,'invert' in controls
+        # IMP: round r prunes to the r-th sparsity
+        pruner = Pruner(ss[-1], granularity, context, schedule=ss, **kwargs)
+    lineages,inits,metric = seeded_lineages(make_learner, a.seed, pruner, epochs, lr, fit_fn, data_seed, kind='imp',
+                                            carry_only='imp' not in methods, keep_pruned_from='invert' in controls)
     _check_dynamic_steps(dyn, methods, lineages, epochs)
-    if nm_pattern(granularity) is not None and any(m in density_methods for m in methods):
-        raise ValueError(f"methods: {', '.join(m for m in methods if m in density_methods)} set each layer's count by a rule, which an N:M granularity ({granularity!r}) fixes itself")
-    if 'gmp' in methods and epochs < 2: raise ValueError(f"epochs: 'gmp' trains dense for an epoch, then prunes: it needs at least 2 epochs, got {epochs}")
-    for m in methods:   # each init method on the first seed's learner, before any training: what it needs, the model supports
-        if m in init_methods: init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1, n_batches=n_batches, warn=False, **kwargs)
+    # each init method on the first seed's learner, before any training: what it needs, the model supports
+    for m in methods:
+        if m in init_methods:
+            init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1,
+                        n_batches=n_batches, warn=False, **kwargs)
     pai = dict(granularity=granularity, context=context, iterations=iterations, n_batches=n_batches, **kwargs)
-    branches = ([partial(_imp_branch, control=c, make_learner=make_learner, inits=inits) for c in controls] if 'imp' in methods else [])
-    label = {m: method_label(m, iterations) for m in methods}   # what each row ran: 'snip (iterative, 10)', 'synflow (one-shot)'...
-    branches += [partial(_init_branch, method=m, control=c, sparsities=ss, make_learner=make_learner, inits=inits, pai=pai, label=label[m])
-                 for m in methods if m != 'imp' for c in [None] + ([] if m == 'gmp' else controls)]
+    label = {m: method_label(m, iterations) for m in methods}   # what each row ran: 'snip (iterative, 10)'...
+    branches = _method_branches(methods, controls, ss, make_learner, inits, pai, label)
     kinds = [k for m in methods for k in [label[m]] + ([] if m == 'gmp' else [f'{label[m]}+{c}' for c in controls])]
-    runs = {label[m]: (iterations or (100 if m == 'synflow' else 1)) for m in methods if m in init_methods or m in density_methods}
-    meta = dict(rounds=len(ss), seeds=seeds, kinds=kinds, methods=[label[m] for m in methods], controls=controls, sparsities=ss, metric=metric,
-                epochs=epochs, iterations=runs, data_seed=data_seed, context=context, granularity=granularity, criteria='large_final', rewind_iter=0,
-                eval_every=eval_every, fit_fn=fit_fn)
-    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, verbose=verbose, stack=stack, eval_every=eval_every,
-                         train_metrics=train_metrics, threads=threads, checkpoint=checkpoint, resume=resume, as_ranks=as_ranks)
-    t = exp.table
-    t.insert(2, 'method', [('dense' if r == 0 else k.split('+')[0]) for k,r in zip(t['kind'], t['round'])])
-    t.insert(3, 'control', [(k.split('+')[1] if '+' in k else 'none') for k in t['kind']])
-    t.insert(4, 'iterations', [runs.get(m) for m in t['method']])   # the scoring rounds of an init ticket (None: IMP, GMP, dense)
-    if 'imp' not in methods: exp.tickets = {k: v for k,v in exp.tickets.items() if k[1] != 'imp'}
-    exp = _dynamic_controls(exp, lineages, make_learner, inits, stack, eval_every, train_metrics, verbose)   # RigL/SET's static controls
-    return exp
+    runs = {label[m]: (iterations or (100 if m == 'synflow' else 1))   # the scoring rounds of each init method
+            for m in methods if m in init_methods or m in density_methods}
+    meta = dict(rounds=len(ss), seeds=a.seed, kinds=kinds, methods=[label[m] for m in methods], controls=controls,
+                sparsities=ss, metric=metric, epochs=epochs, iterations=runs, data_seed=data_seed, context=context,
+                granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
+    opts = options_of(a)
+    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts)
+    exp = _method_columns(exp, runs, 'imp' in methods)
+    return _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
 
 # %% ../nbs/15a_methods.ipynb #32ab1488
 @patch
@@ -172,12 +218,13 @@ def _method_curve(t, method, control, col, scale, x='pct_remaining'):
 
 def _x_axis(ax, t, x):
     if x == 'pct_remaining': return pct_axis(ax, t['pct_remaining'])
-    ax.set_xscale('log'); ax.set_xlabel({'theoretical_speedup': 'theoretical speedup (dense / nonzero multiply-adds)',
-                                         'compression_ratio': 'compression ratio (all / nonzero parameters)'}.get(x, x))
+    ax.set_xscale('log')
+    ax.set_xlabel({'theoretical_speedup': 'theoretical speedup (dense / nonzero multiply-adds)',
+                   'compression_ratio': 'compression ratio (all / nonzero parameters)'}.get(x, x))
 
 @patch
 def plot_methods(self:LotteryExperiment, ax=None, x:str='pct_remaining'):
-    "The metric at early stop against `x` (% of weights remaining, 'theoretical_speedup' or 'compression_ratio'), one line per method, mean ± std over seeds"
+    "The metric at early stop against `x` ('pct_remaining', 'theoretical_speedup', 'compression_ratio'), mean ± std"
     import matplotlib.pyplot as plt
     if ax is None: _,ax = plt.subplots(figsize=(6, 4))
     t,m = self.table,self.metric
@@ -186,7 +233,10 @@ def plot_methods(self:LotteryExperiment, ax=None, x:str='pct_remaining'):
         xs,y,e = _method_curve(t, method, 'none', m, scale, x)
         ax.errorbar(xs, y, yerr=e, capsize=3, marker='os^vDP'[i % 6], label=method)
     ax.axhline(t[t['round'] == 0][m].mean()*scale, color='gray', ls='--', lw=1, label='dense')
-    _x_axis(ax, t, x); ax.set_ylabel(f"{m}{' (%)' if scale == 100 else ''} at early stop"); ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    _x_axis(ax, t, x)
+    ax.set_ylabel(f"{m}{' (%)' if scale == 100 else ''} at early stop")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return ax
 
 @patch
@@ -194,37 +244,50 @@ def plot_sanity(self:LotteryExperiment, axs=None):
     "One panel per method: the method beside its sanity checks (Frankle et al. 2021's figures)"
     import matplotlib.pyplot as plt
     ms,t,m = self.meta['methods'],self.table,self.metric
-    if axs is None: _,axs = plt.subplots(1, len(ms), figsize=(4*len(ms), 3.4), squeeze=False); axs = axs[0]
+    if axs is None:
+        _,axs = plt.subplots(1, len(ms), figsize=(4*len(ms), 3.4), squeeze=False)
+        axs = axs[0]
     scale = 100 if 'acc' in m else 1
     for ax,method in zip(axs, ms):
         for j,c in enumerate(['none'] + self.meta['controls']):
             x,y,e = _method_curve(t, method, c, m, scale)
-            if len(x): ax.errorbar(x, y, yerr=e, capsize=2, marker='os^vD'[j % 5], ls='-' if c == 'none' else '--', label=method if c == 'none' else c)
-        pct_axis(ax, t['pct_remaining']); ax.set_title(method); ax.legend(fontsize=7); ax.grid(alpha=0.3)
+            if not len(x): continue
+            ax.errorbar(x, y, yerr=e, capsize=2, marker='os^vD'[j % 5], ls='-' if c == 'none' else '--',
+                        label=method if c == 'none' else c)
+        pct_axis(ax, t['pct_remaining'])
+        ax.set_title(method)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     axs[0].set_ylabel(f"{m}{' (%)' if scale == 100 else ''}")
     return axs
 
 # %% ../nbs/15a_methods.ipynb #f4dbaf75
-# --- dynamic sparse training (RigL, SET) in compare_methods: trained from each seed's initialization at each level, beside
-# the control "its final mask retrained from the initialization" ('rigl+static'), trained once every level is done
+# --- dynamic sparse training (RigL, SET) in compare_methods: trained from each seed's initialization at each level,
+# beside the control "its final mask retrained from the initialization" ('rigl+static'), trained once every level is done
 from .dynamic import DynamicSparseCallback, dynamic_methods, training_speedup, update_steps
 from .rounds import train_level, Member, sample_input
 from .search import say
 compare_method_names = compare_method_names + dynamic_methods
-_dynamic_args = dict(update_every='update_every', stop_at='stop_at', drop_fraction='drop_fraction', dynamic_density='layer_density')
+_dynamic_args = dict(update_every='update_every', stop_at='stop_at', drop_fraction='drop_fraction',
+                     dynamic_density='layer_density')
 
-def _dynamic_options(methods, kwargs:dict, granularity:str, checkpoint=None, as_ranks=None) -> dict:
-    "RigL/SET's options popped from `compare_methods`' `kwargs` (update_every, stop_at, drop_fraction, dynamic_density), checked before any training"
-    opts = {v: kwargs.pop(k) for k,v in _dynamic_args.items() if k in kwargs}
+def _dynamic_options(methods, given:dict, kwargs:dict, granularity:str, checkpoint=None, as_ranks=None) -> dict:
+    "RigL/SET's options `given` to `compare_methods` (those not None), checked before any training"
+    opts = {_dynamic_args[k]: v for k,v in given.items() if v is not None}
     dyn = [m for m in methods if m in dynamic_methods]
     if not dyn:
-        if opts: raise ValueError(f"{', '.join(k for k,v in _dynamic_args.items() if v in opts)}: only for the methods {', '.join(dynamic_methods)}")
+        if opts: raise ValueError(f"{', '.join(k for k,v in _dynamic_args.items() if v in opts)}: "
+                                  f"only for the methods {', '.join(dynamic_methods)}")
         return opts
     for k in ('layer_sparsity', 'prune_bias'):
-        if kwargs.get(k): raise ValueError(f"{k}: not with the methods {', '.join(dyn)} (their layers' counts follow `dynamic_density`, weights only)")
-    if checkpoint is not None: raise ValueError(f"checkpoint: not yet with the methods {', '.join(dyn)} (their controls train after the last level)")
+        if kwargs.get(k): raise ValueError(f"{k}: not with the methods {', '.join(dyn)} "
+                                           f"(their layers' counts follow `dynamic_density`, weights only)")
+    if checkpoint is not None:
+        raise ValueError(f"checkpoint: not yet with the methods {', '.join(dyn)} "
+                         f"(their controls train after the last level)")
     if as_ranks is not None: raise ValueError(f"as_ranks: not yet with the methods {', '.join(dyn)}")
-    for m in dyn: DynamicSparseCallback(50, m, granularity=granularity, verbose=False, **opts)   # refuses what it cannot do
+    # refuses what it cannot do
+    for m in dyn: DynamicSparseCallback(50, m, granularity=granularity, verbose=False, **opts)
     return opts
 
 def _check_dynamic_steps(opts:dict, methods, lineages:list, epochs:int):
@@ -234,15 +297,16 @@ def _check_dynamic_steps(opts:dict, methods, lineages:list, epochs:int):
     n = epochs*len(lineages[0].learn.dls.train)
     ue,sa = opts.get('update_every', 100),opts.get('stop_at', 0.75)
     if not update_steps(n, ue, sa):
-        raise ValueError(f"update_every: {ue} steps between mask updates leave no update in a training's first {int(sa*n)} of {n} steps "
-                         f"(stop_at={sa:g}); pass update_every= smaller, or train longer")
+        raise ValueError(f"update_every: {ue} steps between mask updates leave no update in a training's first "
+                         f"{int(sa*n)} of {n} steps (stop_at={sa:g}); pass update_every= smaller, or train longer")
 
 class _DynamicMember(Callback):
-    "A RigL/SET member's fit: its validation record restarts after the last mask update (the early stop is chosen among points with the final masks), and its masks go to the member's ticket"
+    "A RigL/SET member's fit: its early stop chosen among points with the final masks; its masks to the member's ticket"
     order,run_valid = Recorder.order+16,False
     def __init__(self, ticket, cb): self.tk,self.cb,self.done = ticket,cb,False
     def before_batch(self):
-        if self.training and not self.done and self.cb.log is not None and getattr(self.cb, 'steps', None) and self.train_iter >= self.cb.steps[-1]:
+        steps = getattr(self.cb, 'steps', None)
+        if self.training and not self.done and self.cb.log is not None and steps and self.train_iter >= steps[-1]:
             for ev in self.learn.cbs:
                 if isinstance(ev, EvalEvery): ev.curve,ev.best_loss,ev.best_state = [],math.inf,None
             self.done = True
@@ -252,8 +316,9 @@ class _DynamicMember(Callback):
         self.tk.meta.update(src.meta)
 
 def _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
-    "The member of RigL/SET at level `r`: a fresh learner at the seed's initialization, its masks drawn from the seed (its control trains later)"
-    if control is not None: return []   # its control is the final mask retrained from the initialization (`_dynamic_controls`)
+    "The member of RigL/SET at level `r`: a fresh learner at the seed's initialization, its masks drawn from the seed"
+    # its control is the final mask retrained from the initialization (`_dynamic_controls`)
+    if control is not None: return []
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     cb = DynamicSparseCallback(sparsities[r-1], method, seed=ln.seed*100_003 + r, verbose=False,
@@ -263,33 +328,40 @@ def _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai
     ln.dynamic_tickets[(r, method)] = tk
     return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=method, seed=ln.seed)]
 
-def _dynamic_controls(exp, lineages, make_learner, inits, stack=True, eval_every=None, train_metrics=False, verbose=True):
-    "Train every RigL/SET member's final mask from the seed's initialization ('rigl+static'), add their rows, and every such row's `train_speedup`"
+def _static_member(make_learner, ln, r:int, m:str, tk:Ticket, inits:dict) -> Member:
+    "The control of RigL/SET member `tk`: its final mask retrained from the seed's initialization"
+    cl = make_learner()
+    meta = dict(method=m, control='static', n_steps=tk.meta.get('n_steps'), dense_grad_steps=0)
+    st = Ticket({n: v.clone() for n,v in tk.masks.items()}, rewind_state=inits[ln.seed], aliases=tk.aliases,
+                n_total=tk.n_total, left_out=tk.left_out, meta=meta)
+    st.rewind(cl.model)
+    return Member(cl, st, r, ln.recipe(r), ln.data_seed, kind=f'{m}+static', seed=ln.seed)
+
+def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
+    "Each RigL/SET member's final mask trained from the initialization ('rigl+static'): rows and `train_speedup`"
     import pandas as pd
     done = [(ln, r, m, tk) for ln in lineages for (r, m),tk in sorted(getattr(ln, 'dynamic_tickets', {}).items())]
     if not done: return exp
-    members = []
-    for ln,r,m,tk in done:
-        cl = make_learner()
-        st = Ticket({n: v.clone() for n,v in tk.masks.items()}, rewind_state=inits[ln.seed], aliases=tk.aliases, n_total=tk.n_total,
-                    left_out=tk.left_out, meta=dict(method=m, control='static', n_steps=tk.meta.get('n_steps'), dense_grad_steps=0))
-        st.rewind(cl.model)
-        members.append(Member(cl, st, r, ln.recipe(r), ln.data_seed, kind=f'{m}+static', seed=ln.seed))
-    say(verbose, f"{len(members)} final masks of {', '.join(sorted({d[2] for d in done}))} retrained from the initialization")
-    recs = train_level(members, stack, eval_every, train_metrics, verbose=verbose)
+    members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
+    verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
+    say(verbose, f"{len(members)} final masks of {', '.join(dyn)} retrained from the initialization")
+    recs = train_level(members, opts.get('stack', True), opts.get('eval_every'), opts.get('train_metrics', False),
+                       cbs=opts.get('cbs'), verbose=verbose)
     metric,rows,curves,speed = exp.metric,[],[],{}
     for (ln,r,m,tk),mb,rec in zip(done, members, recs):
         ex = sample_input(mb.learn)
-        rows.append(dict(experiment_row(mb.seed, mb.kind, rec, mb.ticket, metric, mb.learn.model, ex), method=m, control='static'))
+        row = experiment_row(mb.seed, mb.kind, rec, mb.ticket, metric, mb.learn.model, ex)
+        rows.append(dict(row, method=m, control='static'))
         speed[(ln.seed, m, r)] = training_speedup(mb.learn.model, tk, ex)
         speed[(ln.seed, mb.kind, r)] = training_speedup(mb.learn.model, mb.ticket, ex)
         curves += [dict(seed=mb.seed, kind=mb.kind, round=r, **c) for c in mb.ticket.curves.get(r, [])]
         exp.tickets[(mb.seed, mb.kind)] = mb.ticket
-        say(verbose, f"seed {mb.seed} round {r:2d} {mb.kind:<12} P_m {rec['pct_remaining']:6.2f}%  {metric} {rows[-1][metric]:.4f}")
-    exp.table = pd.concat([exp.table, pd.DataFrame(rows)], ignore_index=True)
-    exp.table['train_speedup'] = [speed.get((s, k, r)) for s,k,r in zip(exp.table['seed'], exp.table['kind'], exp.table['round'])]
+        say(verbose, f"seed {mb.seed} round {r:2d} {mb.kind:<12} P_m {rec['pct_remaining']:6.2f}%  "
+                     f"{metric} {row[metric]:.4f}")
+    t = exp.table = pd.concat([exp.table, pd.DataFrame(rows)], ignore_index=True)
+    t['train_speedup'] = [speed.get((s, k, r)) for s,k,r in zip(t['seed'], t['kind'], t['round'])]
     exp.curves = pd.concat([exp.curves, pd.DataFrame(curves)], ignore_index=True)
-    dyn = sorted({d[2] for d in done})
-    exp.meta['kinds'] = [k for k in exp.meta['kinds'] if k.split('+')[0] not in dyn or '+' not in k] + [f'{m}+static' for m in dyn]
+    kinds = [k for k in exp.meta['kinds'] if k.split('+')[0] not in dyn or '+' not in k]
+    exp.meta['kinds'] = kinds + [f'{m}+static' for m in dyn]
     exp.meta['controls'] = list(exp.meta['controls']) + ['static']
     return exp

@@ -18,13 +18,14 @@ from .events import *
 from .callback import *
 from .training import *
 from .rounds import *
-from .experiment import LotteryExperiment, experiment_row, rate_pruner
+from .experiment import LotteryExperiment, experiment_row, rate_pruner, check_experiment
+from .experiment import retraining_experiment, retrain_kinds
 from .ranks import join_ranks
 
 # %% auto #0
-__all__ = ['retrain_kinds', 'interpolate_states', 'Instability', 'path_errors', 'instability', 'pruning_stability',
-           'RewindSearch', 'find_rewind_point', 'retraining_experiment', 'hamming', 'EarlyBirdCallback',
-           'early_bird_experiment']
+__all__ = ['interpolate_states', 'Instability', 'path_errors', 'instability', 'pruning_stability', 'RewindSearch',
+           'find_rewind_point', 'hamming', 'EarlyBirdCallback', 'early_bird_experiment', 'retraining_experiment',
+           'retrain_kinds']
 
 # %% ../nbs/16_stability.ipynb #a25470ac
 def interpolate_states(a:dict, b:dict, alpha:float) -> dict:
@@ -42,17 +43,23 @@ class Instability:
         "Error (%) against the interpolation coefficient"
         if ax is None: _,ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(self.alphas, [100*e for e in self.errors], marker='.', label=label or f'barrier {self.barrier:.2f} pp')
-        ax.set_xlabel('interpolation alpha'); ax.set_ylabel('error (%)'); ax.legend(fontsize=8); ax.grid(alpha=.3)
+        ax.set_xlabel('interpolation alpha')
+        ax.set_ylabel('error (%)')
+        ax.legend(fontsize=8)
+        ax.grid(alpha=.3)
         return ax
     def __repr__(self):
-        return f"Instability(barrier {self.barrier:.2f} pp, {'stable' if self.stable else 'unstable'}, endpoints {100*self.errors[0]:.2f}% / {100*self.errors[-1]:.2f}%)"
+        return (f"Instability(barrier {self.barrier:.2f} pp, {'stable' if self.stable else 'unstable'}, "
+                f"endpoints {100*self.errors[0]:.2f}% / {100*self.errors[-1]:.2f}%)")
 
 # %% ../nbs/16_stability.ipynb #a8b0b868
 def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None, skip_iter=0):
     "Train a copy of `tk` (rewound) with the data order `data_seed`; its final state"
     tk.rewind(learn.model)
     reseed(learn, data_seed)
-    with learn.no_ticket(): train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter, cbs=cbs, quiet=True)
+    with learn.no_ticket():
+        train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter, cbs=cbs,
+                    quiet=True)
     return state_copy(learn.model)
 
 def _check_points(n_points): check_int(n_points, 'n_points', 11)
@@ -84,7 +91,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
                 masks:dict|None=None, # masks kept in force (a ticket's), default none (dense)
                 fit_fn:str='fit', # how each copy trains
                 skip:int=0, # epochs skipped at the start of each copy's schedule (a rewind point at epoch `skip`)
-                skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch: weights and schedule resume together)
+                skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch)
                 n_points:int=11, # points on the path (the paper uses 30)
                 data_seeds=(1, 2), # the two copies' data orders (the SGD noise)
                 dl=None, # where the error is measured (default: the test set `dls[2]`, else the validation set)
@@ -93,8 +100,8 @@ def instability(learn, # the Learner whose model is trained (its state is restor
                 threshold:float=2., # stable below this barrier (percentage points)
                ) -> Instability:
     "Train two copies from `state` with different data orders and measure the error barrier on the line between them"
-    if len(data_seeds) != 2 or data_seeds[0] == data_seeds[1]: raise ValueError(f"data_seeds: expected two different seeds, got {data_seeds!r}")
-    _check_points(n_points)   # before any training
+    check_experiment(locals())   # epochs, lr, fit_fn, data_seeds: before any training
+    _check_points(n_points)
     before = state_copy(learn.model)
     tk = Ticket(masks=dict(masks or {}), rewind_state=state if state is not None else before)
     try:
@@ -105,7 +112,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
 
 # %% ../nbs/16_stability.ipynb #c9717cd7
 def pruning_stability(learn, # the Learner whose model is the ticket's network (its state is restored afterwards)
-                      ticket:Ticket, # a ticket with its rewind state: the ticket and the dense network both train from it
+                      ticket:Ticket, # a ticket with its rewind state: the ticket and the dense network train from it
                       epochs:int, # epochs of each training
                       lr=None, # learning rate (`lr_max` for `fit_one_cycle`)
                       fit_fn:str='fit', # how each training runs (one of `fit_fns`)
@@ -113,11 +120,13 @@ def pruning_stability(learn, # the Learner whose model is the ticket's network (
                       data_seed:int=0, # the data order of both trainings
                       skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch)
                      ) -> dict: # `distance`, `relative` (to the dense kept weights' norm) and `per_layer` distances
-    "L2 distance between the kept weights of the ticket trained in isolation and of the dense network trained from the same state"
+    "L2 distance between the kept weights of the ticket trained alone and of the dense network trained from its state"
+    check_experiment(locals())   # epochs, lr, fit_fn, data_seed: before any training
     if ticket.rewind_state is None: raise ValueError("ticket: no rewind state to train from")
     before = state_copy(learn.model)
     try:
-        wd = _train_copy(learn, Ticket(rewind_state=ticket.rewind_state), epochs, lr, fit_fn, skip, data_seed, skip_iter=skip_iter)
+        dense = Ticket(rewind_state=ticket.rewind_state)
+        wd = _train_copy(learn, dense, epochs, lr, fit_fn, skip, data_seed, skip_iter=skip_iter)
         wt = _train_copy(learn, ticket, epochs, lr, fit_fn, skip, data_seed, skip_iter=skip_iter)
     finally: get_model(learn.model).load_state_dict(before)
     per = {n: float(((wt[n]-wd[n])*m).norm()) for n,m in ticket.masks.items()}
@@ -135,6 +144,7 @@ class RewindSearch:
     def __repr__(self):
         return f"RewindSearch(best rewind iteration {self.best_iter}, {len(self.table)} candidates measured)"
 
+@delegates(Pruner, but=['end_sparsity', 'schedule', 'n_rounds'])
 def find_rewind_point(learn, # a Learner at its initialization
                       epochs:int, # epochs of a full training
                       candidates=(0, 0.25, 0.5, 1, 2), # rewind points to try, in epochs (floats allowed)
@@ -146,9 +156,11 @@ def find_rewind_point(learn, # a Learner at its initialization
                       data_seeds=(1, 2), # the two copies' data orders (the SGD noise)
                       threshold:float=2., # stable below this error barrier (percentage points)
                       stop_at_first:bool=True, # stop at the first stable candidate
-                      **kwargs # Pruner arguments for the one-shot mask (context, granularity...)
+                      **kwargs
                      ) -> RewindSearch:
     "The earliest candidate rewind point at which the ticket is stable (error barrier below `threshold`)"
+    check_experiment(locals())   # epochs, lr, fit_fn, data_seeds: before the dense training
+    _check_points(n_points)
     import pandas as pd
     n_iter = len(learn.dls.train)
     its = sorted({rewind_iteration(float(c), None, n_iter, epochs) for c in candidates})
@@ -159,15 +171,17 @@ def find_rewind_point(learn, # a Learner at its initialization
     class _Snap(Callback):
         order = Recorder.order+6
         def before_batch(self):
-            if self.train_iter in its and self.train_iter not in states: states[self.train_iter] = state_copy(self.model)
+            if self.train_iter in its and self.train_iter not in states:
+                states[self.train_iter] = state_copy(self.model)
     reseed(learn, data_seeds[0])
-    with learn.no_bar(), learn.no_logging(), learn.no_ticket(): getattr(learn, fit_fn)(epochs, lr, cbs=_Snap(), reset_opt=True)
+    with learn.no_bar(), learn.no_logging(), learn.no_ticket():
+        getattr(learn, fit_fn)(epochs, lr, cbs=_Snap(), reset_opt=True)
     if masks is None: masks = pruner.masks(learn.model, 1)
     rows,best = [],None
     try:
         for k in its:
-            inst = instability(learn, epochs, lr, state=states[k], masks=masks, fit_fn=fit_fn, skip=k//n_iter, skip_iter=k%n_iter,
-                               n_points=n_points, data_seeds=data_seeds, threshold=threshold)
+            inst = instability(learn, epochs, lr, state=states[k], masks=masks, fit_fn=fit_fn, skip=k//n_iter,
+                               skip_iter=k%n_iter, n_points=n_points, data_seeds=data_seeds, threshold=threshold)
             rows.append(dict(rewind_iter=k, rewind_epoch=k/n_iter, barrier=inst.barrier, stable=inst.stable,
                              error_a=inst.errors[0], error_b=inst.errors[-1]))
             if inst.stable and best is None:
@@ -176,55 +190,9 @@ def find_rewind_point(learn, # a Learner at its initialization
     finally: get_model(learn.model).load_state_dict(init)
     return RewindSearch(pd.DataFrame(rows), best, n_iter, states, masks)
 
-# %% ../nbs/16_stability.ipynb #df1bd682
-retrain_kinds = ('reset', 'rewind', 'lr_rewind', 'finetune')
-
-def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learner
-                          rounds:int, # pruning rounds after the dense round 0
-                          rate=20, # % of remaining weights pruned per round, or {name or pattern: rate, '*': rate}
-                          epochs:int=10, # epochs per training
-                          modes=retrain_kinds, # any of 'reset', 'rewind', 'lr_rewind', 'finetune'
-                          rewind_epoch:float=1, # the rewind point of 'rewind' and 'lr_rewind' ('reset' rewinds to 0)
-                          seed=0, # a seed or a list of seeds
-                          lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
-                          fit_fn:str='fit', # how every training runs (one of `fit_fns`)
-                          eval_every=None, # measure the validation set every this many iterations (None: each epoch)
-                          context:str='local', # 'local' (layer-wise) or 'global'
-                          data_seed:int=0, # the data order of every training
-                          stack:bool=True, # train the searches of a mode together where the model allows it
-                          threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free' (the idle cores), n, or None
-                          verbose:bool=True, # a line per round and per level
-                          as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their table, bit for bit, on CPUs)
-                          **kwargs # more `Pruner` arguments
-                         ) -> LotteryExperiment:
-    "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
-    modes = list(L(modes))
-    for m in modes: check_choice(m, 'modes', retrain_kinds)
-    check_int(epochs, 'epochs', 1); check_int(rounds, 'rounds', 1)
-    seeds = check_seeds(seed, 'seed')
-    pruner = rate_pruner(rate, rounds, context=context, **kwargs)
-    join_ranks()   # under torchrun: before any learner is built (each process on its own GPU)
-    lineages,metric = [],None
-    for s in seeds:
-        for mode in modes:
-            set_seed(s, reproducible=True)
-            learn = make_learner()
-            metric,n_iter = learn.metrics[0].name,len(learn.dls.train)
-            at = rewind_iteration(0 if mode == 'reset' else rewind_epoch, None, n_iter, epochs)
-            search = Search(pruner, at, n_iter, retrain='rewind' if mode == 'reset' else mode, verbose=False)
-            search.start(learn.model, n_epoch=epochs, n_iter=n_iter, fit_fn=fit_fn, lth=True)
-            lineages.append(Lineage(learn, search, epochs, lr, fit_fn, data_seed, seed=s, kind=mode))
-    rows,curves = [],[]
-    def on_level(r, members, recs):
-        for m,rec in zip(members, recs):
-            rows.append(experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn)))
-            curves.extend(dict(seed=m.seed, kind=m.kind, round=r, **c) for c in m.ticket.curves.get(r, []))
-        say(verbose, f"round {r}: " + '  '.join(f"{m.kind}/{m.seed} {rec['pct_remaining']:.1f}%:{rows[-len(recs)+i][metric]:.4f}" for i,(m,rec) in enumerate(zip(members, recs))))
-    run_levels(lineages, rounds, stack=stack, eval_every=eval_every, train_metrics=True, threads=threads, verbose=False, on_level=on_level, as_ranks=as_ranks)
-    import pandas as pd
-    meta = dict(rounds=rounds, seeds=seeds, kinds=modes, metric=metric, rate=rate, epochs=epochs, context=context,
-                rewind_epoch=rewind_epoch, eval_every=eval_every, fit_fn=fit_fn, data_seed=data_seed)
-    return LotteryExperiment(pd.DataFrame(rows), pd.DataFrame(curves), meta, {(ln.seed, ln.kind): ln.search.ticket for ln in lineages})
+# %% ../nbs/16_stability.ipynb #e0bcd383
+# where they lived: `from lottery_fastai.stability import *` keeps them
+_all_ = ['retraining_experiment', 'retrain_kinds']
 
 # %% ../nbs/16_stability.ipynb #79372db3
 def hamming(a:dict, b:dict) -> float:
@@ -245,8 +213,10 @@ class EarlyBirdCallback(Callback):
                  stop:bool=True, # stop training once the ticket is drawn
                  verbose:bool=True, # say when the ticket is drawn
                  **kwargs):
-        if not (isinstance(eps, (int, float)) and 0 <= eps < 1): raise ValueError(f"eps: expected a fraction in [0, 1), got {eps!r}")
-        check_int(window, 'window', 2); check_int(every, 'every', 1, none_ok=True)
+        if not (isinstance(eps, (int, float)) and 0 <= eps < 1):
+            raise ValueError(f"eps: expected a fraction in [0, 1), got {eps!r}")
+        check_int(window, 'window', 2)
+        check_int(every, 'every', 1, none_ok=True)
         self.pruner = Pruner(end_sparsity, schedule=one_shot, **kwargs)
         store_attr('eps,window,every,stop,verbose')
 
@@ -255,7 +225,8 @@ class EarlyBirdCallback(Callback):
         if not self.run: return
         check_one_search(self)
         self.search = Search(self.pruner, verbose=False)
-        self.search.start(self.model, eps=self.eps, window=self.window)   # checks the pruner against the model, opens the ticket
+        # checks the pruner against the model, opens the ticket
+        self.search.start(self.model, eps=self.eps, window=self.window)
         self.init,self.masks_seen,self.distances,self.found_iter,self.n_trained = state_copy(self.model),[],[],None,0
 
     def after_batch(self):
@@ -269,43 +240,57 @@ class EarlyBirdCallback(Callback):
         m = self.pruner.masks(self.model, 1)
         prev = self.masks_seen[-(self.window-1):]
         d = max((hamming(m, p) for p in prev), default=math.nan)
-        self.distances.append(dict(iter=self.n_trained, max_distance=d, last_distance=hamming(m, prev[-1]) if prev else math.nan))
+        last = hamming(m, prev[-1]) if prev else math.nan
+        self.distances.append(dict(iter=self.n_trained, max_distance=d, last_distance=last))
         self.masks_seen = (prev + [m])[-self.window:]
         if len(prev) == self.window-1 and d <= self.eps:
             self.found_iter = self.n_trained
             tk = self.learn.ticket = self.search.ticket
             tk.masks,tk.rewind_state = m,self.init
             tk.meta['early_bird_iter'] = self.n_trained
-            say(self.verbose, f"Early-bird ticket drawn at iteration {self.n_trained} (max distance {d:.4f}): {self.learn.ticket.describe()}")
+            say(self.verbose, f"Early-bird ticket drawn at iteration {self.n_trained} (max distance {d:.4f}): "
+                              f"{self.learn.ticket.describe()}")
             if self.stop: raise CancelFitException()
 
 # %% ../nbs/16_stability.ipynb #cb45b366
+@delegates(Pruner, but=['end_sparsity', 'schedule', 'n_rounds'])
 def early_bird_experiment(make_learner, # returns a fresh Learner (with a test set as dls[2] for test accuracy)
                           sparsity:float, # sparsity of both tickets
                           rounds:int, # rounds of the iterative search (geometric schedule)
                           epochs:int, # epochs of one full training
                           lr=None, # learning rate of every training (`lr_max` for `fit_one_cycle`)
-                          every:int|None=None, # draw the early-bird mask, and measure, every this many iterations (None: each epoch)
-                          eps:float=0.1, # largest normalized Hamming distance counted as unchanged (`EarlyBirdCallback`)
+                          every:int|None=None, # draw the early-bird mask and measure every this many iterations (None: epochs)
+                          eps:float=0.1, # largest normalized Hamming distance counted unchanged (`EarlyBirdCallback`)
                           window:int=5, # masks compared: the newest against the previous window-1
                           seed:int=0, # seed of the models' initialization and of the data order
-                          **kwargs): # Pruner arguments (context, layer_sparsity...) for both searches
+                          **kwargs
+                         ) -> pd.DataFrame: # a row per ticket: where drawn, the compute, the accuracy
     "An early-bird ticket against the iterative ticket at the same sparsity: compute and accuracy"
-    import pandas as pd
-    set_seed(seed, reproducible=True); learn = make_learner(); n_iter = len(learn.dls.train)
+    check_experiment(locals())   # rounds, epochs, lr, seed: before any training
+    check_int(seed, 'seed', 0)     # one seed: the models' initialization and the data order
+    set_seed(seed, reproducible=True)
+    learn = make_learner()
+    n_iter = len(learn.dls.train)
     eb = EarlyBirdCallback(sparsity, eps=eps, window=window, every=every, verbose=False, **kwargs)
     reseed(learn, seed)
     with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr, cbs=eb)
-    if eb.found_iter is None: raise ValueError(f"no early-bird ticket within {epochs} epochs (eps={eps}, window={window}): raise eps or train longer")
+    if eb.found_iter is None:
+        raise ValueError(f"no early-bird ticket within {epochs} epochs (eps={eps}, window={window}): "
+                         f"raise eps or train longer")
     eb_tk = learn.ticket
-    eb_tk.rewind(learn.model); reseed(learn, seed)
+    eb_tk.rewind(learn.model)
+    reseed(learn, seed)
     rec = train_round(learn, eb_tk, 1, epochs, lr, quiet=True, eval_every=every)
-    set_seed(seed, reproducible=True); it_learn = make_learner()
-    it_tk = it_learn.find_ticket(sparsity, epochs, lr, n_rounds=rounds, schedule=geometric, data_seed=seed, eval_every=every, verbose=False, **kwargs)
+    set_seed(seed, reproducible=True)
+    it_learn = make_learner()
+    it_tk = it_learn.find_ticket(sparsity, epochs, lr, n_rounds=rounds, schedule=geometric, data_seed=seed,
+                                 eval_every=every, verbose=False, **kwargs)
     full,acc = epochs*n_iter,[k for k in rec if k.endswith('_at_stop') and 'loss' not in k]
     key = next((k for k in acc if k.startswith('test_')), acc[0] if acc else None)
+    last = it_tk.history[-1]
     return pd.DataFrame([
-        dict(ticket='early-bird', pct_remaining=eb_tk.pct_remaining, drawn_at_iter=eb.found_iter, iterations=eb.found_iter + full,
-             compute_vs_iterative=(eb.found_iter + full)/((rounds+1)*full), accuracy=rec.get(key), early_stop_iter=rec.get('early_stop_iter')),
+        dict(ticket='early-bird', pct_remaining=eb_tk.pct_remaining, drawn_at_iter=eb.found_iter,
+             iterations=eb.found_iter + full, compute_vs_iterative=(eb.found_iter + full)/((rounds+1)*full),
+             accuracy=rec.get(key), early_stop_iter=rec.get('early_stop_iter')),
         dict(ticket='iterative', pct_remaining=it_tk.pct_remaining, drawn_at_iter=None, iterations=(rounds+1)*full,
-             compute_vs_iterative=1., accuracy=it_tk.history[-1].get(key), early_stop_iter=it_tk.history[-1].get('early_stop_iter'))])
+             compute_vs_iterative=1., accuracy=last.get(key), early_stop_iter=last.get('early_stop_iter'))])
