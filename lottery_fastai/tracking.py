@@ -23,7 +23,8 @@ from .experiment import LotteryExperiment, experiment_row
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['results_files', 'ExperimentProgress', 'ResultsWriter', 'read_results']
+__all__ = ['results_files', 'ExperimentProgress', 'ResultsWriter', 'read_results', 'run_name', 'MLflowCallback', 'split_kind',
+           'TrainingTrackers']
 
 # %% ../nbs/15b_tracking.ipynb #ec4b1646
 def _n_done(members) -> int: return len(members)
@@ -208,3 +209,179 @@ def read_results(out) -> LotteryExperiment:
     if not (out/'settings.json').exists(): raise FileNotFoundError(f"out: {out} holds no results (no settings.json)")
     saved = json.loads((out/'settings.json').read_text())
     return LotteryExperiment(_read_csv(out/'table.csv', saved['dtypes']['table']), _read_csv(out/'curves.csv', saved['dtypes']['curves']), saved['meta'])
+
+# %% ../nbs/15b_tracking.ipynb #7de882c8
+def run_name(seed, # the seed the training stands for
+             kind:str, # its kind ('ticket', 'reinit'...) or method ('imp', 'snip (one-shot)'...)
+             control:str|None=None, # its control, if it is one ('none' or None: not one)
+             level:int=0, # its pruning level (round)
+            ) -> str: # e.g. 'seed0-ticket-level2', 'seed1-snip-random_prune-level3'
+    "The name of one training's run in every tracker: seed, kind or method, control, level"
+    parts = [f'seed{seed}', str(kind)] + ([str(control)] if control not in (None, 'none') else []) + [f'level{level}']
+    return '-'.join(re.sub(r'[^\w.+=,]+', '_', p).strip('_') for p in parts)
+
+def _numbers(row:dict) -> dict:
+    "The entries of a table row that are finite numbers, as floats"
+    out = {}
+    for k,v in row.items():
+        if isinstance(v, (torch.Tensor, np.generic)): v = v.item()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v): out[str(k)] = float(v)
+    return out
+
+def _flat(d:dict, pre:str='') -> dict:
+    "Nested settings as flat `a.b` keys with string values (what MLflow's params hold)"
+    out = {}
+    for k,v in d.items():
+        if isinstance(v, dict) and v: out.update(_flat(v, f'{pre}{k}.'))
+        else: out[f'{pre}{k}'] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+    return out
+
+def _mlflow_key(k:str) -> str: return re.sub(r'[^\w\-. /]', '_', k)   # MLflow's names: alphanumerics, _ - . space /
+
+class MLflowCallback(Callback):
+    "Log one training to its own MLflow run through MLflow's client API: the settings as params, the smoothed training loss per step, the validation values per epoch"
+    order = Recorder.order + 1
+    def __init__(self,
+                 experiment:str, # the MLflow experiment the run belongs to (created if new)
+                 run_name:str|None=None, # the run's name
+                 params:dict|None=None, # the experiment's settings, logged as params
+                 tracking_uri:str|None=None, # MLflow's tracking URI (e.g. 'sqlite:///mlflow.db'); None: MLflow's default
+                 keep_open:bool=False, # leave the run open after the fit, for `finish` to log the final metrics and close it
+                ):
+        store_attr(); self.run_id = None
+    @property
+    def client(self):
+        from mlflow.tracking import MlflowClient
+        if getattr(self, '_client', None) is None: self._client = MlflowClient(self.tracking_uri)
+        return self._client
+
+    def before_fit(self):
+        self.run = is_training_fit(self.learn) and rank_distrib() == 0
+        if not self.run: return
+        c = self.client
+        e = c.get_experiment_by_name(self.experiment)
+        eid = e.experiment_id if e is not None else c.create_experiment(self.experiment)
+        self.run_id = c.create_run(eid, run_name=self.run_name).info.run_id
+        from mlflow.entities import Param
+        ps = [Param(_mlflow_key(k), v[:6000]) for k,v in _flat(self.params or {}).items()]
+        for i in range(0, len(ps), 100): c.log_batch(self.run_id, params=ps[i:i+100])
+        self._metrics = []
+
+    def _log(self, name, value, step):
+        from mlflow.entities import Metric
+        if value is None: return
+        v = float(value)
+        if math.isfinite(v): self._metrics.append(Metric(_mlflow_key(name), v, int(time.time()*1000), int(step)))
+        if len(self._metrics) >= 500: self._flush()
+    def _flush(self):
+        if self._metrics: self.client.log_batch(self.run_id, metrics=self._metrics); self._metrics = []
+
+    def after_batch(self):
+        if self.run and self.training: self._log('train_loss', self.smooth_loss, self.train_iter)
+    def after_epoch(self):
+        if not self.run: return
+        for n,v in zip(self.recorder.metric_names[2:-1], self.recorder.log[2:-1]): self._log(n, v, self.train_iter)
+        self._flush()
+    def after_fit(self):
+        if not self.run: return
+        self._flush()
+        if not self.keep_open: self.client.set_terminated(self.run_id)
+
+    def finish(self, row:dict|None=None):
+        "Log the training's table `row` as final metrics (`final/<column>`) and close the run"
+        if self.run_id is None: return
+        for k,v in _numbers(row or {}).items(): self._log(f'final/{k}', v, 0)
+        self._flush(); self.client.set_terminated(self.run_id)
+        self.run_id = None
+
+# %% ../nbs/15b_tracking.ipynb #9ad7b643
+def split_kind(kind:str) -> tuple:
+    "(kind or method, control or None) of a table's `kind`: `compare_methods` writes a method's control as 'method+control'"
+    k,_,c = str(kind).partition('+')
+    return k,(c or None)
+
+def _init_args(o) -> dict:
+    "fastcore's `init_args`, {} for an object without attributes (an int, a str) instead of a TypeError"
+    try: return init_args(o)
+    except TypeError: return {}
+
+def _wandb_callback(init:dict, **kwargs):
+    "fastai's `WandbCallback` in a W&B run of its own (`wandb.init(**init)` before the fit, finished after it)"
+    # fastai's WandbCallback logs into W&B's one current run (`wandb.run`): each training opens its own before its fit
+    # and closes it after. fastai 2.8.12's `before_fit` formats every argument of the learner with fastcore's
+    # `init_args`, which (fastcore 2.2.41) raises a TypeError on an int or a str, so it fails on every learner: within
+    # that `before_fit` only, the module's `init_args` is one that gives {} for those.
+    import wandb, fastai.callback.wandb as fwb
+    class _Wandb(fwb.WandbCallback):
+        def before_fit(self):
+            self.wb = wandb.init(**init) if is_training_fit(self.learn) and rank_distrib() == 0 else None
+            keep = fwb.init_args
+            fwb.init_args = _init_args
+            try: super().before_fit()
+            finally: fwb.init_args = keep
+        def after_fit(self):
+            try: super().after_fit()
+            finally:
+                if getattr(self, 'wb', None) is not None: self.wb.finish(); self.wb = None
+    _Wandb.__name__ = _Wandb.__qualname__ = 'WandbCallback'
+    return _Wandb(**kwargs)
+
+class TrainingTrackers:
+    "Each training its own copy of each tracker callback, logging to its own run (`run_name`), grouped by `experiment`, the settings as parameters"
+    def __init__(self,
+                 experiment:str, # the experiment's name: MLflow experiment, TensorBoard subfolder, W&B group, CSV subfolder
+                 settings:dict|None=None, # the experiment's settings (`LotteryExperiment.meta`): params, config, text
+                 tensorboard=None, # a folder: fastai's `TensorBoardCallback`, one run per training in `<folder>/<experiment>/<run>`
+                 mlflow:str|None=None, # a tracking URI (e.g. 'sqlite:///mlflow.db'): `MLflowCallback`, one run per training
+                 wandb=None, # a folder: fastai's `WandbCallback` in offline mode, one run per training (group `experiment`)
+                 csv=None, # a folder: fastai's `CSVLogger`, one file per training in `<folder>/<experiment>/<run>.csv`
+                 cbs=(), # more callbacks: each training gets a deep copy of each (or, for a callable `f(name)`, `f(name)`'s)
+                ):
+        store_attr('experiment,tensorboard,mlflow,wandb,csv')
+        self.settings,self.extra = _jsonable(settings or {}),list(L(cbs))
+        self.open = {}   # run name: the callbacks of that training this process made, until `finish`
+
+    def cbs(self, seed, kind:str, control:str|None=None, level:int=0) -> list:
+        "Fresh callbacks for one training (seed, kind or method, control, level), each logging to that training's own run"
+        name = run_name(seed, kind, control, level)
+        out = []
+        if self.tensorboard is not None:
+            from fastai.callback.tensorboard import TensorBoardCallback
+            out.append(TensorBoardCallback(log_dir=str(Path(self.tensorboard)/self.experiment/name), trace_model=False, log_preds=False))
+        if self.mlflow is not None: out.append(MLflowCallback(self.experiment, name, self.settings, self.mlflow, keep_open=True))
+        if self.wandb is not None:
+            Path(self.wandb).mkdir(parents=True, exist_ok=True)
+            out.append(_wandb_callback(dict(dir=str(self.wandb), mode='offline', project=self.experiment, group=self.experiment, name=name,
+                                            config=self.settings, reinit='finish_previous'), log=None, log_preds=False, log_model=False))
+        if self.csv is not None:
+            d = Path(self.csv).absolute()/self.experiment
+            d.mkdir(parents=True, exist_ok=True)   # (CSVLogger makes the learner's folder only)
+            out.append(CSVLogger(fname=d/f'{name}.csv'))
+        out += [c(name) if callable(c) and not isinstance(c, Callback) else deepcopy(c) for c in self.extra]
+        self.open[name] = out
+        return out
+
+    def member_cbs(self, m) -> list:
+        "`cbs` for one member of a level (`Member`: its seed, kind and round; `compare_methods`' `'method+control'` kinds split)"
+        return self.cbs(m.seed, *split_kind(m.kind), level=m.r)
+
+    def finish(self, seed, kind:str, control:str|None=None, level:int=0, row:dict|None=None) -> bool:
+        "Log the training's table `row` as its runs' final metrics and close them; False when this process opened none for it (another rank trained it)"
+        name = run_name(seed, kind, control, level)
+        cbs = self.open.pop(name, None)
+        if cbs is None: return False
+        nums = _numbers(row or {})
+        for c in cbs:
+            if isinstance(c, MLflowCallback): c.finish(row)
+            elif type(c).__name__ == 'TensorBoardCallback':
+                from torch.utils.tensorboard import SummaryWriter
+                with SummaryWriter(log_dir=c.log_dir) as w:
+                    for k,v in nums.items(): w.add_scalar(f'final/{k}', v, 0)
+                    w.add_text('settings', json.dumps(self.settings))
+        return True
+
+    def on_level(self, r, members, recs, metric:str):
+        "`run_levels`' `on_level`: each member's row (`experiment_row`) logged as the final metrics of its runs"
+        for m,rec in zip(members, recs):
+            row = experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn))
+            self.finish(m.seed, *split_kind(m.kind), level=r, row=row)
