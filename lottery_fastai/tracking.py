@@ -24,7 +24,7 @@ from . import checkpoint as ckpt
 
 # %% auto #0
 __all__ = ['results_files', 'ExperimentProgress', 'ResultsWriter', 'read_results', 'run_name', 'MLflowCallback', 'split_kind',
-           'TrainingTrackers']
+           'TrainingTrackers', 'MemberLearner', 'member_refusal', 'MemberCallbacks', 'stacked_member_cbs']
 
 # %% ../nbs/15b_tracking.ipynb #ec4b1646
 def _n_done(members) -> int: return len(members)
@@ -385,3 +385,88 @@ class TrainingTrackers:
         for m,rec in zip(members, recs):
             row = experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn))
             self.finish(m.seed, *split_kind(m.kind), level=r, row=row)
+
+# %% ../nbs/15b_tracking.ipynb #d17819f3
+class _MemberRecorder(GetAttr):
+    "What a callback reads of the recorder, for member `k`: the metric names and the epoch's log of its own values"
+    _default = 'rec'
+    def __init__(self, rec, names): self.rec,self.metric_names,self.log = rec,names,[]
+
+class MemberLearner(GetAttr):
+    "Member `k` of a stacked fit as a callback sees a one-member learner: its own predictions, loss, smoothed loss, recorder and logger"
+    _default = 'learn'
+    def __init__(self, learn, k:int, names:list):
+        self.learn,self.k = learn,k
+        self.recorder = _MemberRecorder(learn.recorder, names)
+        self.smooth = AvgSmoothLoss()
+        self.loss,self.smooth_loss,self.logger = tensor(0.),tensor(0.),noop
+    @property
+    def pred(self): return self.learn.pred[self.k]   # (what a callback sets on its learner stays on this view)
+
+_member_ok = ('TensorBoardCallback', 'CSVLogger', 'MLflowCallback')
+
+def member_refusal(cb) -> str|None:
+    "Why callback `cb` cannot log one member of a stacked fit (None: it can)"
+    n = type(cb).__name__
+    if n == 'WandbCallback': return "fastai's WandbCallback logs into W&B's one current run: the members of one fit would share it (the level trains one at a time)"
+    if n not in _member_ok: return f"{n} acts on the fit itself (its model, data or schedule), which a stacked fit shares among its members"
+    if n == 'TensorBoardCallback' and (cb.trace_model or cb.log_preds or cb.projector):
+        return "TensorBoardCallback traces or predicts with the member's own model, which a stacked fit does not hold apart: pass trace_model=False, log_preds=False"
+    return None
+
+class MemberCallbacks(Callback):
+    "Run callbacks `cbs` on member `k` of a stacked fit, through a `MemberLearner`: they log that member's own losses and metrics"
+    order = Recorder.order + 16   # after the members' measures (`_MembersEval`, Recorder.order+15) of each epoch
+    def __init__(self, k:int, cbs:list):
+        bad = [f"{type(c).__name__}: {member_refusal(c)}" for c in cbs if member_refusal(c)]
+        if bad: raise ValueError("cbs: these callbacks cannot log one member of a stacked fit:\n  " + '\n  '.join(bad))
+        self.k,self.cbs = k,sorted(cbs, key=attrgetter('order'))
+
+    def _members_eval(self):
+        ev = [c for c in self.learn.cbs if isinstance(getattr(c, 'curves', None), list) and len(c.curves) > self.k]
+        if not ev: raise ValueError("stacked_member_cbs: the stacked fit has no callback measuring each member (with `curves`, one list per member)")
+        return ev[0]
+
+    def _call(self, event):
+        for c in self.cbs: c(event)
+
+    def before_fit(self):
+        self.ev = self._members_eval()
+        names = ['epoch', 'train_loss', 'valid_loss'] + [mk_metric(m).name for m in self.ev.metrics] + ['time']
+        self.view = MemberLearner(self.learn, self.k, names)
+        self.view.smooth.reset()
+        for c in self.cbs: c.learn = self.view
+        self._call('before_fit')
+
+    def after_loss(self):
+        if not self.training: return
+        v = self.view
+        v.loss = self.learn.loss_func.member(self.learn.pred, self.k, *self.learn.yb).detach()
+        v.smooth.accumulate(v); v.smooth_loss = v.smooth.value
+
+    def after_batch(self):
+        if self.training: self._call('after_batch')
+    def before_epoch(self): self._call('before_epoch')
+    def before_train(self): self._call('before_train')
+    def after_train(self): self._call('after_train')
+    def after_epoch(self):
+        curve = self.ev.curves[self.k]
+        row = curve[-1] if curve else {}
+        v = self.view
+        names = v.recorder.metric_names
+        v.recorder.log = [self.epoch, float(v.smooth_loss)] + [row.get(n) for n in names[2:-1]] + [self.learn.recorder.log[-1] if self.learn.recorder.log else '']
+        v.final_record = v.recorder.log[1:-1]
+        self._call('after_epoch')
+        v.logger(v.recorder.log)
+    def after_fit(self):
+        self._call('after_fit')
+        for c in self.cbs: c.learn = None
+
+def stacked_member_cbs(learn_stacked, # the stacked fit's learner (a `StackedModel`, a `StackedLoss`)
+                       k:int, # the member
+                       cbs:list, # member `k`'s own callbacks (trackers)
+                      ) -> list: # the callbacks to add to the stacked fit
+    "Member `k`'s tracker callbacks for a stacked fit: they see that member's own loss and metrics as a one-member learner would; others refused with the reason"
+    if not cbs: return []
+    if not hasattr(learn_stacked.loss_func, 'member'): raise ValueError("learn_stacked: its loss has no per-member part (a `StackedLoss`)")
+    return [MemberCallbacks(k, list(cbs))]
