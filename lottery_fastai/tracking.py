@@ -103,7 +103,7 @@ class _TrainingDone(Callback):
         if self.run_fit and self.n:
             self.progress.training_done(float(self.n*sum(p.numel() for p in self.learn.model.parameters())), self.level)
 
-# %% ../nbs/15b_tracking.ipynb #f251a100
+# %% ../nbs/15b_tracking.ipynb #b918c45c
 results_files = ('table.csv', 'curves.csv', 'settings.json')
 
 def _jsonable(o):
@@ -210,7 +210,7 @@ def read_results(out) -> LotteryExperiment:
     saved = json.loads((out/'settings.json').read_text())
     return LotteryExperiment(_read_csv(out/'table.csv', saved['dtypes']['table']), _read_csv(out/'curves.csv', saved['dtypes']['curves']), saved['meta'])
 
-# %% ../nbs/15b_tracking.ipynb #7de882c8
+# %% ../nbs/15b_tracking.ipynb #d6541697
 def run_name(seed, # the seed the training stands for
              kind:str, # its kind ('ticket', 'reinit'...) or method ('imp', 'snip (one-shot)'...)
              control:str|None=None, # its control, if it is one ('none' or None: not one)
@@ -294,7 +294,7 @@ class MLflowCallback(Callback):
         self._flush(); self.client.set_terminated(self.run_id)
         self.run_id = None
 
-# %% ../nbs/15b_tracking.ipynb #9ad7b643
+# %% ../nbs/15b_tracking.ipynb #acca18a6
 def split_kind(kind:str) -> tuple:
     "(kind or method, control or None) of a table's `kind`: `compare_methods` writes a method's control as 'method+control'"
     k,_,c = str(kind).partition('+')
@@ -386,7 +386,7 @@ class TrainingTrackers:
             row = experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn))
             self.finish(m.seed, *split_kind(m.kind), level=r, row=row)
 
-# %% ../nbs/15b_tracking.ipynb #d17819f3
+# %% ../nbs/15b_tracking.ipynb #a7084607
 class _MemberRecorder(GetAttr):
     "What a callback reads of the recorder, for member `k`: the metric names and the epoch's log of its own values"
     _default = 'rec'
