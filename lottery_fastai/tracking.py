@@ -27,8 +27,6 @@ __all__ = ['results_files', 'ExperimentProgress', 'ResultsWriter', 'read_results
            'TrainingTrackers', 'MemberLearner', 'member_refusal', 'MemberCallbacks', 'stacked_member_cbs']
 
 # %% ../nbs/15b_tracking.ipynb #ec4b1646
-def _n_done(members) -> int: return len(members)
-
 class ExperimentProgress:
     "One overall progress of an experiment: trainings done of `total`, the level, the time elapsed and the time left"
     def __init__(self,
@@ -188,15 +186,15 @@ class ResultsWriter:
     def write(self, table=None, curves=None, meta=None):
         "Write `table`, `curves` and `meta` (default: the rows so far and the settings), each file whole or not at all (rank 0 only)"
         if not is_rank0(): return   # (under torchrun every rank holds every record: rank 0's files are whole)
-        given = table is None
-        if given: table,curves = self.frames()
+        own = table is None
+        if own: table,curves = self.frames()
         meta = _jsonable(meta if meta is not None else {**self.settings, **self.meta_now})
         _write_csv(table, self.out/'table.csv'); _write_csv(curves, self.out/'curves.csv')
-        if given:   # the rows' places in their levels
+        if own:   # the rows' places in their levels
             keys = sorted(self.rows, key=lambda k: self.rows[k][0])
             pos = [[list(k), list(self.rows[k][0])] for k in keys]
         else: pos = [[[s, k, r], [0, i]] for i,(s,k,r) in enumerate(zip(table['seed'], table['kind'], table['round']))]   # a final table: its order
-        _write_json(dict(given=self.settings, meta=meta, positions=_jsonable(pos),
+        _write_json(dict(given=self.settings, meta=meta, positions=_jsonable(pos),   # (last: it describes the two tables)
                          dtypes=dict(table=_dtypes(table), curves=_dtypes(curves))), self.out/'settings.json')
 
     def finish(self, exp):
