@@ -18,13 +18,14 @@ from .checks import *
 from .events import is_training_fit
 from .search import say, is_rank0
 from .ranks import member_cost
+from .batched import StackedModel
 from .rounds import sample_input
 from .experiment import LotteryExperiment, experiment_row
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['results_files', 'ExperimentProgress', 'ResultsWriter', 'read_results', 'run_name', 'MLflowCallback', 'split_kind',
-           'TrainingTrackers', 'MemberLearner', 'member_refusal', 'MemberCallbacks', 'stacked_member_cbs']
+__all__ = ['results_files', 'ExperimentProgress', 'TrainingDone', 'ResultsWriter', 'read_results', 'run_name', 'MLflowCallback',
+           'split_kind', 'TrainingTrackers', 'MemberLearner', 'member_refusal', 'MemberCallbacks', 'stacked_member_cbs']
 
 # %% ../nbs/15b_tracking.ipynb #ec4b1646
 class ExperimentProgress:
@@ -86,20 +87,25 @@ class ExperimentProgress:
             self.bar.on_iter_begin()
         self.bar.on_update(self.done, self.text)
 
-    def cb(self, level=None) -> Callback:
-        "The per-training hook: a callback whose fit, when it trains, counts as one training of cost its iterations x parameters"
-        return _TrainingDone(self, level)
+    def cb(self,
+           level=None, # the level of the training it goes with (shown)
+           cost:float|None=None, # its cost (`member_cost(m.learn, m.recipe)`); None: the iterations it trained x the parameters of one network
+          ) -> Callback:
+        "The per-training hook: a callback whose fit, when it trains, counts as one training (one per member inside a stacked fit)"
+        return TrainingDone(self, level, cost)
 
-class _TrainingDone(Callback):
-    "Report each training fit of the learner to `progress` when it ends"
+class TrainingDone(Callback):
+    "Report the training fit it goes with to `progress` when it ends"
     order = Recorder.order + 20
-    def __init__(self, progress, level=None): self.progress,self.level,self.n = progress,level,0
+    def __init__(self, progress, level=None, cost=None): self.progress,self.level,self.cost,self.n = progress,level,cost,0
     def before_fit(self): self.n,self.run_fit = 0,is_training_fit(self.learn)
     def after_batch(self):
         if self.training: self.n += 1
     def after_fit(self):
-        if self.run_fit and self.n:
-            self.progress.training_done(float(self.n*sum(p.numel() for p in self.learn.model.parameters())), self.level)
+        if not (self.run_fit and self.n): return
+        m = self.learn.model   # (a stacked fit's model holds its `k` members)
+        cost = self.cost if self.cost is not None else self.n*sum(p.numel() for p in m.parameters())/(m.k if isinstance(m, StackedModel) else 1)
+        self.progress.training_done(float(cost), self.level)
 
 # %% ../nbs/15b_tracking.ipynb #b918c45c
 results_files = ('table.csv', 'curves.csv', 'settings.json')
@@ -401,7 +407,7 @@ class MemberLearner(GetAttr):
     @property
     def pred(self): return self.learn.pred[self.k]   # (what a callback sets on its learner stays on this view)
 
-_member_ok = ('TensorBoardCallback', 'CSVLogger', 'MLflowCallback')
+_member_ok = ('TensorBoardCallback', 'CSVLogger', 'MLflowCallback', 'TrainingDone')
 
 def member_refusal(cb) -> str|None:
     "Why callback `cb` cannot log one member of a stacked fit (None: it can)"
