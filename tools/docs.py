@@ -40,6 +40,7 @@ NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are 
     '15_experiment':                ('Experiments and methods', 'Experiments: tickets against their controls'),
     '15a_methods':                  ('Experiments and methods', 'Comparing methods: IMP, SNIP, GraSP, SynFlow'),
     '14a_at_init':                  ('Experiments and methods', 'Tickets at initialization'),
+    '15b_tracking':                 ('Experiments and methods', 'Watching and keeping long experiments: progress, results, trackers'),
     '11a_dynamic':                  ('Experiments and methods', 'Dynamic sparse training: RigL and SET'),
     '08_models':                    ('Experiments and methods', "Models from the paper"),
     '09_data':                      ('Experiments and methods', 'MNIST data, tensors in memory'),
