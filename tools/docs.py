@@ -41,6 +41,7 @@ NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are 
     '15a_methods':                  ('Experiments and methods', 'Comparing methods: IMP, SNIP, GraSP, SynFlow'),
     '14a_at_init':                  ('Experiments and methods', 'Tickets at initialization'),
     '11a_dynamic':                  ('Experiments and methods', 'Dynamic sparse training: RigL and SET'),
+    '11b_supermask':                ('Experiments and methods', 'Strong tickets: edge-popup and supermasks'),
     '08_models':                    ('Experiments and methods', "Models from the paper"),
     '09_data':                      ('Experiments and methods', 'MNIST data, tensors in memory'),
     '06_search':                    ('Rewinding and stability', 'Rewind points and reset: a search'),
