@@ -159,7 +159,7 @@ def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
         own = mod.__dict__.get('forward')
         mod.forward = partial(_masked_forward, mod, self, n)
         self._mods.append((n, mod, own))
-    self._sel_version,self._sel = None,None
+    self._sel_version,self._sel,self._n_steps = None,None,0
 
 def _masked_forward(mod:nn.Module, cb, name:str, x):
     "A Linear or convolution's forward with its weight masked by the callback's current mask (the gradient straight through to the scores)"
@@ -177,9 +177,9 @@ def _mask(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> to
 
 @patch
 def _selection(self:SupermaskCallback, name:str, s:torch.Tensor) -> torch.Tensor:
-    "Edge-popup's boolean mask of layer `name`, recomputed only when a score changed (the scores' version counters)"
+    "Edge-popup's boolean mask of layer `name`, selected again after every optimizer step (validation batches reuse it)"
     ss = [mod.weight_score for _,mod,_ in self._mods]
-    v = tuple(t._version for t in ss)
+    v = self._n_steps   # (not the scores' version counters: fastai's optimizers step through `p.data`, which has its own)
     if v != self._sel_version:
         if self.context == 'global':
             k = sum(t.numel() for t in ss) - round(self.sparsity/100*sum(t.numel() for t in ss))
@@ -202,6 +202,10 @@ def current_masks(self:SupermaskCallback) -> dict:
     if self.method == 'sampled': return {n: mod.weight_score.detach() > 0 for n,mod,_ in self._mods}
     self._sel_version = None
     return {n: self._selection(n, mod.weight_score).clone() for n,mod,_ in self._mods}
+
+@patch
+def after_step(self:SupermaskCallback):
+    self._n_steps += 1   # the scores moved: the next forward selects again
 
 # %% ../nbs/11b_supermask.ipynb #083458c7
 @patch
