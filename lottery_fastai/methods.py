@@ -17,6 +17,7 @@ from .rounds import *
 from .at_init import *
 from .experiment import *
 from .criteria import nm_pattern
+from .supermask import supermask_compare_methods, supermask_branch
 
 # %% auto #0
 __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'method_label', 'gmp_member',
@@ -25,13 +26,14 @@ __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names',
 # %% ../nbs/15a_methods.ipynb #3dcb4ab2
 compare_methods_default = ('imp', 'snip', 'grasp', 'synflow', 'magnitude', 'random')
 density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')   # random tickets whose layer counts follow a rule
-compare_method_names = compare_methods_default + ('gmp',) + density_methods
+compare_method_names = compare_methods_default + ('gmp',) + density_methods + supermask_compare_methods
 compare_controls = ('reinit', 'shuffle', 'invert', 'sign_constant')
 
 def method_label(method:str, # one of `compare_method_names`
                  iterations:int|None=None, # the scoring rounds asked for (None: the method's own)
                 ) -> str: # its name in a comparison's table
     "`method` as it was run: its own name at its own scoring rounds (100 for SynFlow, 1 for the others), else e.g. 'snip (iterative, 10)' or 'synflow (one-shot)'"
+    if method in supermask_compare_methods: return f"{method} (weights trained: no)"   # strong tickets (`supermask_branch`)
     if method not in init_methods and method not in density_methods: return method   # IMP, GMP: `iterations` does not apply
     own = 100 if method == 'synflow' else 1
     n = iterations or own
@@ -73,6 +75,7 @@ def gmp_member(learn, sparsity:float, epochs:int, steps_per_epoch:int=4, prune_f
 def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai, label=None):
     "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization, its init ticket"
     if method in dynamic_methods: return _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai)   # RigL, SET (below)
+    if method in supermask_compare_methods: return supermask_branch(ln, r, method, control, sparsities, make_learner, inits, pai, label)   # edge-popup
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     if method == 'gmp':

@@ -22,8 +22,9 @@ from .dynamic import _rank0_seed
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['supermask_methods', 'supermask_inits', 'supermask_bn', 'supermask_layer_types', 'straight_through', 'kept_count',
-           'topk_mask', 'global_topk_masks', 'signed_constant_', 'SupermaskCallback']
+__all__ = ['supermask_methods', 'supermask_inits', 'supermask_bn', 'supermask_layer_types', 'supermask_compare_methods',
+           'supermask_controls', 'straight_through', 'kept_count', 'topk_mask', 'global_topk_masks', 'signed_constant_',
+           'SupermaskCallback', 'supermask_branch']
 
 # %% ../nbs/11b_supermask.ipynb #c06237ff
 supermask_methods = ('edge_popup', 'sampled')
@@ -329,3 +330,83 @@ def _detach(self:SupermaskCallback):
     for p,f in self._flags: p.requires_grad_(f)
     self.learn.opt = self._old_opt
     self._old_opt = None
+
+# %% ../nbs/11b_supermask.ipynb #5b8ddf0e
+# --- edge-popup in compare_methods (`lottery_fastai.methods` dispatches its methods here): each level's strong ticket
+# learned from the seed's initialization, beside the random mask of the same counts over the same frozen weights
+from .training import EvalEvery
+from .rounds import Member
+supermask_compare_methods = ('edge_popup', 'edge_popup_kaiming')   # signed-constant weights; Kaiming-normal weights
+supermask_controls = ('shuffle',)   # a random mask of each layer's count over the same frozen weights, not trained
+
+@patch
+@torch.no_grad()
+def masks_from(self:SupermaskCallback, scores:dict) -> dict:
+    "{tensor name: boolean mask} that `scores` ({tensor name: scores}) select, as at evaluation"
+    if self.method == 'sampled': return {n: s > 0 for n,s in scores.items()}
+    if self.context == 'global':
+        ss = list(scores.values()); n = sum(s.numel() for s in ss)
+        return dict(zip(scores, global_topk_masks(ss, n - round(self.sparsity/100*n))))
+    return {n: topk_mask(s, kept_count(s.numel(), self.sparsity)) for n,s in scores.items()}
+
+class _SupermaskMember(Callback):
+    "A strong-ticket member's fit: its early-stop state becomes the strong ticket at that point, and its masks go to the member's ticket"
+    order,run_valid = EvalEvery.order+1,False   # after EvalEvery's last measure (its weights: the strong ticket, the scores gone)
+    def __init__(self, ticket, cb): self.tk,self.cb = ticket,cb
+    def after_fit(self):
+        cb,src = self.cb,self.cb.tkt
+        if not cb._done or src is None: return
+        masks = src.masks
+        for ev in self.learn.cbs:
+            st = getattr(ev, 'best_state', None) if isinstance(ev, EvalEvery) else None
+            if st is None or not any(k.endswith('weight_score') for k in st): continue
+            masks = {n: m.to(src.masks[n].device) for n,m in cb.masks_from({n: st[n + '_score'] for n in src.masks}).items()}
+            ev.best_state = {k: (v*masks[k].to(v.device) if k in masks else v) for k,v in st.items() if not k.endswith('weight_score')}
+        self.tk.masks,self.tk.rewind_state,self.tk.aliases = masks,src.rewind_state,src.aliases
+        self.tk.n_total,self.tk.left_out = src.n_total,src.left_out
+        self.tk.meta.update(src.meta)
+
+class _Untrained(Callback):
+    "No optimizer step in this fit (its batches run forward and backward, BatchNorm's statistics follow them, as for a supermask): a control whose weights and mask stay as they are"
+    order,run_valid = EvalEvery.order+1,False
+    def before_step(self): raise CancelStepException()
+
+def supermask_branch(ln, # the seed's lineage (its learner, seed, recipe)
+                     r:int, # the level: sparsity `sparsities[r-1]`
+                     method:str, # one of `supermask_compare_methods`
+                     control:str|None, # None, or one of `supermask_controls` (other controls: no member)
+                     sparsities:list, # each level's sparsity (%)
+                     make_learner, # a fresh Learner
+                     inits:dict, # {seed: initial state}
+                     pai:dict, # compare_methods' pruning arguments (layer_types, exclude, granularity)
+                     label:str|None=None, # the rows' method label
+                    ) -> list: # the members of this level
+    "`compare_methods`' members for edge-popup at level `r`, from the seed's initialization (each layer its share, as the paper)"
+    if pai.get('granularity', 'weight') != 'weight':
+        raise ValueError(f"granularity: {method!r} selects single weights, got {pai['granularity']!r}")
+    if control is not None and control not in supermask_controls: return []   # (reinit, invert...: not defined for a strong ticket)
+    label = label or method
+    cl = make_learner()
+    get_model(cl.model).load_state_dict(inits[ln.seed])
+    cb = SupermaskCallback(sparsities[r-1], init='kaiming_normal' if method == 'edge_popup_kaiming' else 'signed_constant',
+                           seed=ln.seed*100_003 + r, verbose=False, **{k: pai[k] for k in ('layer_types', 'exclude') if k in pai})
+    if control is None:
+        tk = Ticket(meta=dict(method=method, weights_trained=False))
+        cl.add_cbs([cb, _SupermaskMember(tk, cb)])
+        return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=label, seed=ln.seed)]
+    m = get_model(cl.model)   # the control: the same frozen weights (the callback's own init), a random mask of each layer's count
+    targets = cb.pruner.targets(m)
+    _refuse_layers(m, targets)
+    cb._gen = torch.Generator().manual_seed(cb.seed)
+    n_total,left_out = sum(p.numel() for p in m.parameters()),cb.pruner.left_out(m, targets)
+    cb._init_weights(m, targets)
+    g,masks = torch.Generator().manual_seed(cb.seed + 7),{}
+    for n in targets:
+        p = m.get_parameter(n)
+        mk = torch.zeros(p.numel(), dtype=torch.bool); mk[torch.randperm(p.numel(), generator=g)[:kept_count(p.numel(), cb.sparsity)]] = True
+        masks[n] = mk.view(p.shape).to(p.device)
+    tk = Ticket(masks, rewind_state=state_copy(m), aliases=aliases_of(targets), n_total=n_total, left_out=left_out,
+                meta=dict(method=method, control=control, weights_trained=False, init=cb.init, seed=cb.seed))
+    tk.rewind(cl.model)
+    cl.add_cbs(_Untrained())
+    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=f'{label}+{control}', seed=ln.seed)]

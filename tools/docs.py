@@ -54,6 +54,7 @@ NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are 
     'tutorials/seed_walkthrough':   ('Tutorials', 'Winning the Lottery with fastai, step by step'),
     'tutorials/methods_comparison': ('Tutorials', 'Every way of finding a ticket'),
     'tutorials/dynamic_sparse':     ('Tutorials', 'Sparse networks trained from scratch'),
+    'tutorials/strong_tickets':     ('Tutorials', 'Strong tickets: subnetworks never trained'),
     'tutorials/stability':          ('Tutorials', 'Rewinding, stability, early-bird tickets'),
     'tutorials/dropout':            ('Tutorials', 'Dropout and winning tickets'),
     '00_checks':                    ('Internals', 'Argument checks'),
