@@ -614,8 +614,8 @@ def supermask_fit(variant, make_model, dls, n_epoch):
     from lottery_fastai.supermask import SupermaskCallback
     inside = [0.]
     class Timed(SupermaskCallback):
-        def _selection(self, name, s):
-            t0 = time.process_time(); r = SupermaskCallback._selection(self, name, s); inside[0] += time.process_time() - t0
+        def _selection(self, name, s, dtype=None):
+            t0 = time.process_time(); r = SupermaskCallback._selection(self, name, s, dtype); inside[0] += time.process_time() - t0
             return r
     cbs = {'dense fit (weights trained)': list, 'edge_popup 50%': lambda: [Timed(50, seed=0, verbose=False)],
            'sampled': lambda: [Timed(None, 'sampled', seed=0, verbose=False)]}[variant]

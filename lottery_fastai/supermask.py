@@ -45,6 +45,17 @@ def straight_through(t:torch.Tensor, # what the gradient goes to (|scores| for e
     "The straight-through estimator: forward `mask`, backward the identity to `t`"
     return _StraightThrough.apply(t, mask)
 
+class _EdgePopupWeight(torch.autograd.Function):
+    "w * m in the forward; in the backward dL/ds = dL/d(w m) * w * sign(s): `straight_through(s.abs(), m)` times `w`, in one step"
+    @staticmethod
+    def forward(ctx, s, w, m):
+        ctx.save_for_backward(s, w)
+        return w*m
+    @staticmethod
+    def backward(ctx, g):
+        s,w = ctx.saved_tensors
+        return (g*w).mul_(s.sign()), None, None
+
 def kept_count(numel:int, # the layer's weights
                sparsity:float # % removed
               ) -> int: # the weights it keeps
@@ -164,21 +175,20 @@ def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
 
 def _masked_forward(mod:nn.Module, cb, name:str, x):
     "A Linear or convolution's forward with its weight masked by the callback's current mask (the gradient straight through to the scores)"
-    w = mod.weight*cb._mask(name, mod.weight_score, mod.training)
+    if cb.method == 'sampled': w = mod.weight*cb._mask(name, mod.weight_score, mod.training)
+    else: w = _EdgePopupWeight.apply(mod.weight_score, mod.weight, cb._selection(name, mod.weight_score, mod.weight.dtype))
     return F.linear(x, w, mod.bias) if isinstance(mod, nn.Linear) else mod._conv_forward(x, w, mod.bias)
 
 @patch
 def _mask(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> torch.Tensor:
-    "The layer's mask as a straight-through tensor: edge-popup's top-k of |s|, or a Bernoulli(sigmoid(s)) sample (at evaluation: sigmoid(s) > 1/2)"
-    if self.method == 'sampled':
-        p = torch.sigmoid(s)
-        if not training: return straight_through(p, s.detach() > 0)
-        return straight_through(p, torch.bernoulli(p.detach(), generator=self._device_gen(s.device)))
-    return straight_through(s.abs(), self._selection(name, s))
+    "The sampled supermask as a straight-through tensor: a Bernoulli(sigmoid(s)) sample in training, sigmoid(s) > 1/2 at evaluation"
+    p = torch.sigmoid(s)
+    if not training: return straight_through(p, s.detach() > 0)
+    return straight_through(p, torch.bernoulli(p.detach(), generator=self._device_gen(s.device)))
 
 @patch
-def _selection(self:SupermaskCallback, name:str, s:torch.Tensor) -> torch.Tensor:
-    "Edge-popup's boolean mask of layer `name`, selected again after every optimizer step (validation batches reuse it)"
+def _selection(self:SupermaskCallback, name:str, s:torch.Tensor, dtype=None) -> torch.Tensor:
+    "Edge-popup's boolean mask of layer `name` (as `dtype`, if given), selected again after every optimizer step (validation batches reuse it)"
     ss = [mod.weight_score for _,mod,_ in self._mods]
     v = self._n_steps   # (not the scores' version counters: fastai's optimizers step through `p.data`, which has its own)
     if v != self._sel_version:
@@ -186,8 +196,10 @@ def _selection(self:SupermaskCallback, name:str, s:torch.Tensor) -> torch.Tensor
             k = sum(t.numel() for t in ss) - round(self.sparsity/100*sum(t.numel() for t in ss))
             self._sel = dict(zip(self._names, global_topk_masks(ss, k)))
         else: self._sel = {n: topk_mask(t, self._k[n]) for n,t in zip(self._names, ss)}
-        self._sel_version = v
-    return self._sel[name]
+        self._sel_version,self._fsel = v,{}
+    if dtype is None: return self._sel[name]
+    if (name, dtype) not in self._fsel: self._fsel[(name, dtype)] = self._sel[name].to(dtype)   # (cast once per step)
+    return self._fsel[(name, dtype)]
 
 @patch
 def _device_gen(self:SupermaskCallback, device) -> torch.Generator:
