@@ -107,12 +107,15 @@ class SupermaskCallback(TicketCallback):
                 ):
         check_choice(method, 'method', supermask_methods)
         if method == 'sampled' and sparsity is not None:
-            raise ValueError(f"sparsity: method 'sampled' learns how many weights it keeps (Zhou et al.'s Bernoulli masks); pass sparsity=None, got {sparsity!r}")
+            raise ValueError("sparsity: method 'sampled' learns how many weights it keeps (Zhou et al.'s Bernoulli masks); "
+                             f"pass sparsity=None, got {sparsity!r}")
         self.sparsity = None if method == 'sampled' else check_pct(sparsity, 'sparsity', lo_open=True)
         check_choice(init, 'init', supermask_inits); check_choice(context, 'context', contexts); check_choice(bn, 'bn', supermask_bn)
-        if method == 'sampled' and context != 'local': raise ValueError("context: 'global' is for method 'edge_popup' (the sampled mask ranks nothing)")
+        if method == 'sampled' and context != 'local':
+            raise ValueError("context: 'global' is for method 'edge_popup' (the sampled mask ranks nothing)")
         if not isinstance(scale_fan, bool): raise ValueError(f"scale_fan: expected True or False, got {scale_fan!r}")
-        if scale_fan and init == 'model': raise ValueError("scale_fan: only with init 'signed_constant' or 'kaiming_normal' (init='model' keeps the model's weights)")
+        if scale_fan and init == 'model':
+            raise ValueError("scale_fan: only with init 'signed_constant' or 'kaiming_normal' (init='model' keeps the model's weights)")
         if scale_fan and method == 'sampled': raise ValueError("scale_fan: scales by the kept fraction, which method 'sampled' does not fix")
         check_int(seed, 'seed', 0, none_ok=True)
         self.pruner = Pruner(self.sparsity or 0, 'weight', context, layer_types=layer_types, exclude=exclude)
@@ -227,7 +230,8 @@ def before_fit(self:SupermaskCallback):
     if not self.run: return
     if self._done:
         self.run = False
-        say(self.verbose, "SupermaskCallback: its supermask is found (learn.ticket); this fit trains the ticket's surviving weights, its masks in force")
+        say(self.verbose, "SupermaskCallback: its supermask is found (learn.ticket); this fit trains the ticket's surviving weights, "
+                          "its masks in force")
         return
     if getattr(self.opt, 'frozen_idx', 0) > 0:   # fine_tune's first fit: the supermask waits for the unfrozen one
         self.run = False
@@ -241,6 +245,10 @@ def before_fit(self:SupermaskCallback):
     self._seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
     self._gen,self._dgen,self.log = torch.Generator().manual_seed(self._seed),None,[]
     n_total,left_out = sum(p.numel() for p in m.parameters()),self.pruner.left_out(m, targets)
+    bn = {f'{mn}.{k}' if mn else k for mn,mod in m.named_modules() if isinstance(mod, nn.modules.batchnorm._NormBase)
+          for k in mod._parameters}
+    left_out = {n: (sz, f"{why}; {'trained (bn=trained)' if self.bn == 'trained' and n in bn else 'frozen'}")
+                for n,(sz,why) in left_out.items()}
     self._init_weights(m, targets)
     self._attach(m, targets)
     self._old_opt = self.learn.opt
@@ -332,7 +340,7 @@ def after_fit(self:SupermaskCallback):
 
 @patch
 def _detach(self:SupermaskCallback):
-    "Undo `_attach`: the scores leave the model (kept in `self.scores`), the forwards and `requires_grad` flags are restored, and the optimizer the learner had"
+    "Undo `_attach`: the scores leave the model (into `self.scores`); the forwards, `requires_grad` flags and the learner's optimizer come back"
     self.scores = {}
     for n,mod,own in self._mods:
         self.scores[n] = mod._parameters.pop('weight_score').detach()
@@ -373,13 +381,14 @@ class _SupermaskMember(Callback):
             st = getattr(ev, 'best_state', None) if isinstance(ev, EvalEvery) else None
             if st is None or not any(k.endswith('weight_score') for k in st): continue
             masks = {n: m.to(src.masks[n].device) for n,m in cb.masks_from({n: st[n + '_score'] for n in src.masks}).items()}
-            ev.best_state = {k: (v*masks[k].to(v.device) if k in masks else v) for k,v in st.items() if not k.endswith('weight_score')}
+            ev.best_state = {k: (v*masks[k].to(v.device) if k in masks else v) for k,v in st.items()
+                             if not k.endswith('weight_score')}
         self.tk.masks,self.tk.rewind_state,self.tk.aliases = masks,src.rewind_state,src.aliases
         self.tk.n_total,self.tk.left_out = src.n_total,src.left_out
         self.tk.meta.update(src.meta)
 
 class _Untrained(Callback):
-    "No optimizer step in this fit (its batches run forward and backward, BatchNorm's statistics follow them, as for a supermask): a control whose weights and mask stay as they are"
+    "A fit without optimizer steps (batches run forward and backward; BatchNorm's statistics follow them): weights and mask stay"
     order,run_valid = EvalEvery.order+1,False
     def before_step(self): raise CancelStepException()
 
@@ -415,7 +424,8 @@ def supermask_branch(ln, # the seed's lineage (its learner, seed, recipe)
     g,masks = torch.Generator().manual_seed(cb.seed + 7),{}
     for n in targets:
         p = m.get_parameter(n)
-        mk = torch.zeros(p.numel(), dtype=torch.bool); mk[torch.randperm(p.numel(), generator=g)[:kept_count(p.numel(), cb.sparsity)]] = True
+        mk = torch.zeros(p.numel(), dtype=torch.bool)
+        mk[torch.randperm(p.numel(), generator=g)[:kept_count(p.numel(), cb.sparsity)]] = True
         masks[n] = mk.view(p.shape).to(p.device)
     tk = Ticket(masks, rewind_state=state_copy(m), aliases=aliases_of(targets), n_total=n_total, left_out=left_out,
                 meta=dict(method=method, control=control, weights_trained=False, init=cb.init, seed=cb.seed))
