@@ -652,7 +652,8 @@ of the whole fit divided by its steps, one thread; {machine()}): batch 60, Adam 
 `dense fit`: plain fastai training of every weight; `edge_popup 50%`: `SupermaskCallback(50)` (the weights frozen, a
 score per prunable weight trained, each layer's top half by |score| selected at every step with `lowest_groups`, a
 linear-time selection); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli mask drawn per step).
-`selection_ms_per_step`: the time inside edge-popup's per-step selection, measured with `process_time` around it.
+`selection_ms_per_step`: the time inside edge-popup's per-step selection, measured with `process_time` around it (0 for
+`sampled`, which selects nothing).
 Target: at most 1.5x dense training per step.
 
 {md_table(rows)}
