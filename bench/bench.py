@@ -606,6 +606,60 @@ temporary scores and masks the size of that layer (not measured here), freed bef
 <!-- dynamic: end -->
 """
 
+# ---------------------------------------------------------------- strong tickets (edge-popup, the sampled supermask)
+SM_VARIANTS = ['dense fit (weights trained)', 'edge_popup 50%', 'sampled']
+
+def supermask_fit(variant, make_model, dls, n_epoch):
+    "CPU time of one fit of `variant` on a fresh model, the time inside edge-popup's per-step selection, and the steps"
+    from lottery_fastai.supermask import SupermaskCallback
+    inside = [0.]
+    class Timed(SupermaskCallback):
+        def _selection(self, name, s, dtype=None):
+            t0 = time.process_time(); r = SupermaskCallback._selection(self, name, s, dtype); inside[0] += time.process_time() - t0
+            return r
+    cbs = {'dense fit (weights trained)': list, 'edge_popup 50%': lambda: [Timed(50, seed=0, verbose=False)],
+           'sampled': lambda: [Timed(None, 'sampled', seed=0, verbose=False)]}[variant]
+    t,learn = timed_fit(make_model, dls, n_epoch, cbs)
+    return t,inside[0],n_epoch*len(dls.train)
+
+def supermask_section(reps) -> str:
+    "The Markdown section of bench/RESULTS.md on a supermask's training cost per step against dense training of the same model"
+    reps = 2*reps + 1
+    dls = mnist_dls(bs=60)
+    conv_dls = subset_dls(dls, 60*16, 120)
+    nets = [('LeNet-300-100 (3,500 digits, 3 epochs)', lenet_300_100, dls, 3),
+            ('Conv-4 (960 digits, 1 epoch)', lambda: conv4(in_channels=1, img_size=28), conv_dls, 1)]
+    rows = []
+    for name,make,d,ne in nets:
+        supermask_fit('edge_popup 50%', make, d, 1)   # warm-up
+        times,inside = {v: [] for v in SM_VARIANTS},{v: [] for v in SM_VARIANTS}
+        for r in range(reps):
+            order = SM_VARIANTS[:]; pyrandom.Random(r).shuffle(order)
+            for v in order:
+                t,ins,n = supermask_fit(v, make, d, ne)
+                times[v].append(t); inside[v].append(ins)
+        base = np.array(times[SM_VARIANTS[0]])
+        for v in SM_VARIANTS:
+            ts = np.array(times[v]); paired = ts/base
+            rows.append(dict(network=name, variant=v, ms_per_step=round(1000*float(np.median(ts))/n, 2),
+                             ratio_vs_dense=round(float(np.median(paired)), 3), ratio_q1_q3=f"{np.quantile(paired, .25):.3f}-{np.quantile(paired, .75):.3f}",
+                             selection_ms_per_step=round(1000*float(np.median(inside[v]))/n, 3), rounds=len(ts)))
+    return f"""<!-- supermask: begin -->
+## Strong tickets: a supermask's training cost against dense training
+
+`python bench/bench.py --only supermask` ({reps} rounds, each running every variant once in a shuffled order; CPU time
+of the whole fit divided by its steps, one thread; {machine()}): batch 60, Adam (lr 1e-3), a fresh model per fit.
+`dense fit`: plain fastai training of every weight; `edge_popup 50%`: `SupermaskCallback(50)` (the weights frozen, a
+score per prunable weight trained, each layer's top half by |score| selected at every step with `lowest_groups`, a
+linear-time selection); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli mask drawn per step).
+`selection_ms_per_step`: the time inside edge-popup's per-step selection, measured with `process_time` around it (0 for
+`sampled`, which selects nothing).
+Target: at most 1.5x dense training per step.
+
+{md_table(rows)}
+<!-- supermask: end -->
+"""
+
 # ---------------------------------------------------------------- one search (find_ticket) against a plain PyTorch IMP loop
 def imp_plain(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0):
     "open_lth's way of doing find_ticket's job in plain PyTorch: Adam, masks applied after each step, `rates[name]` % of each layer's remaining weights pruned by magnitude per round, reset to the initialization, validation every `every` iterations over the validation batches, test accuracy at the lowest validation loss"
@@ -745,7 +799,7 @@ def md_table(rows):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search', 'supermask'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
@@ -753,7 +807,8 @@ def main():
     if a.child_pai: return pai_child(a.child_pai)
     if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section)[a.only](1 if a.quick else 3)
+        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section,
+                   supermask=supermask_section)[a.only](1 if a.quick else 3)
         i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
         txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return
@@ -792,6 +847,8 @@ def main():
     dyn_txt = dynamic_section(1 if q else 3)
     print('one search against a plain PyTorch loop', flush=True)
     search_txt = search_section(1 if q else 2)
+    print('strong tickets: a supermask against dense training', flush=True)
+    sm_txt = supermask_section(1 if q else 3)
     o = {r['network']: r for r in over if r['variant'] == 'LotteryCallback'}
     f = {r['network']: r for r in over if r['variant'].startswith('fasterai')}
     head = 'the time spent inside the callback, measured directly: ' + '; '.join(f"{r['network'].split(' (')[0]}: LotteryCallback {r['accounted_ratio']:.3f}x ({r['inside_lottery_ms']:.0f} ms in the fit), fasterai {r['fasterai_accounted_ratio']:.3f}x" for r in acc)
@@ -907,7 +964,8 @@ free then, and says how many; `--threads 2` is torch's default on this machine.
 {md_table(demo)}
 
 {dyn_txt}
-{search_txt}"""
+{search_txt}
+{sm_txt}"""
     Path(a.out).write_text(txt)
     print(txt)
 

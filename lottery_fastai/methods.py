@@ -17,6 +17,7 @@ from .rounds import *
 from .at_init import *
 from .experiment import *
 from .criteria import nm_pattern
+from .supermask import supermask_compare_methods, supermask_branch
 
 # %% auto #0
 __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'method_label', 'gmp_member',
@@ -26,13 +27,14 @@ __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names',
 compare_methods_default = ('imp', 'snip', 'grasp', 'synflow', 'magnitude', 'random')
 # random tickets, layer counts by a rule
 density_methods = tuple(f'random_{r}' for r in density_rules if r != 'uniform')
-compare_method_names = compare_methods_default + ('gmp',) + density_methods
+compare_method_names = compare_methods_default + ('gmp',) + density_methods + supermask_compare_methods
 compare_controls = ('reinit', 'shuffle', 'invert', 'sign_constant')
 
 def method_label(method:str, # one of `compare_method_names`
                  iterations:int|None=None, # the scoring rounds asked for (None: the method's own)
                 ) -> str: # its name in a comparison's table
     "`method` as run: its name at its own scoring rounds (SynFlow 100, others 1), else e.g. 'snip (iterative, 10)'"
+    if method in supermask_compare_methods: return f"{method} (weights trained: no)"   # strong tickets
     if method not in init_methods and method not in density_methods: return method   # IMP, GMP: no `iterations`
     own = 100 if method == 'synflow' else 1
     n = iterations or own
@@ -87,6 +89,8 @@ def _init_branch(ln, r, method, control, sparsities, make_learner, inits, pai, l
     "The members of `method` (and `control`, if not None) at level `r`: a fresh learner at the seed's initialization"
     if method in dynamic_methods:   # RigL, SET (below)
         return _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai)
+    if method in supermask_compare_methods:   # edge-popup (`supermask_branch`)
+        return supermask_branch(ln, r, method, control, sparsities, make_learner, inits, pai, label)
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
     if method == 'gmp':   # the same granularity, context...
