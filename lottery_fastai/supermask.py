@@ -30,7 +30,8 @@ __all__ = ['supermask_methods', 'supermask_inits', 'supermask_bn', 'supermask_la
 supermask_methods = ('edge_popup', 'sampled')
 supermask_inits = ('signed_constant', 'kaiming_normal', 'model')
 supermask_bn = ('frozen', 'trained')
-supermask_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)   # the layers whose forward takes its weight as an argument
+# the layers whose forward takes its weight as an argument
+supermask_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 class _StraightThrough(torch.autograd.Function):
     "`mask` in the forward (in `t`'s dtype); in the backward the gradient goes to `t` unchanged"
@@ -46,7 +47,8 @@ def straight_through(t:torch.Tensor, # what the gradient goes to (|scores| for e
     return _StraightThrough.apply(t, mask)
 
 class _EdgePopupWeight(torch.autograd.Function):
-    "w * m in the forward; in the backward dL/ds = dL/d(w m) * w * sign(s): `straight_through(s.abs(), m)` times `w`, in one step"
+    """w * m in the forward; in the backward dL/ds = dL/d(w m) * w * sign(s): `straight_through(s.abs(), m)` times `w`,
+    in one step"""
     @staticmethod
     def forward(ctx, s, w, m):
         ctx.save_for_backward(s, w)
@@ -59,14 +61,16 @@ class _EdgePopupWeight(torch.autograd.Function):
 def kept_count(numel:int, # the layer's weights
                sparsity:float # % removed
               ) -> int: # the weights it keeps
-    "How many weights a layer keeps at `sparsity`: numel - round(sparsity/100 x numel), the pruned count rounded as every mask of this library"
+    """How many weights a layer keeps at `sparsity`: numel - round(sparsity/100 x numel), the pruned count rounded as
+    every mask of this library"""
     return numel - round(sparsity/100*numel)
 
 @torch.no_grad()
 def topk_mask(scores:torch.Tensor, # a layer's scores (any shape)
               k:int # how many to keep
              ) -> torch.Tensor: # a boolean mask of `scores`' shape, True at the `k` largest |score|
-    "Edge-popup's selection in one layer: exactly the `k` weights of largest |score| (ties: the first in order are pruned)"
+    """Edge-popup's selection in one layer: exactly the `k` weights of largest |score| (ties: the first in order are
+    pruned)"""
     a = scores.detach().abs()
     return ~lowest_groups(a, a.numel() - k).view(a.shape)   # a linear-time selection, not a sort (`lowest_groups`)
 
@@ -82,15 +86,19 @@ def global_topk_masks(scores:list, # every layer's scores
 def signed_constant_(w:torch.Tensor, # a layer's weight, changed in place (its signs are kept)
                      kept:float=1. # the fraction of weights the layer keeps, when the fan is scaled by it (else 1)
                     ) -> torch.Tensor: # `w`, now sign(w) x gain/sqrt(fan_in x kept)
-    "Ramanujan et al.'s signed constant: each weight +-gain/sqrt(fan_in) with its own sign (gain of ReLU: sqrt(2)); `kept` < 1 scales the fan"
+    """Ramanujan et al.'s signed constant: each weight +-gain/sqrt(fan_in) with its own sign (gain of ReLU: sqrt(2));
+    `kept` < 1 scales the fan"""
     std = nn.init.calculate_gain('relu')/math.sqrt(nn.init._calculate_correct_fan(w, 'fan_in')*kept)
     with torch.no_grad(): return w.copy_(w.sign()*std)
 
 # %% ../nbs/11b_supermask.ipynb #cc5e2147
 class SupermaskCallback(TicketCallback):
-    "A strong lottery ticket inside `fit`: the weights stay frozen at their initialization and a score per weight learns which to keep"
-    order,run_valid,name = DistributedTrainer.order-2,False,'supermask'   # before fastai's DDP wraps the model: the scores are its parameters
-    _searches = True   # at most one search per fit (with `LotteryCallback`, `DynamicSparseCallback` or another of these)
+    """A strong lottery ticket inside `fit`: the weights stay frozen at their initialization and a score per weight
+    learns which to keep"""
+    # before fastai's DDP wraps the model: the scores are its parameters
+    order,run_valid,name = DistributedTrainer.order-2,False,'supermask'
+    # at most one search per fit (with `LotteryCallback`, `DynamicSparseCallback` or another of these)
+    _searches = True
     def __init__(self,
                  sparsity:float|None=50, # % of prunable weights removed, in (0, 100); None with method='sampled' (its density is learned)
                  method:str='edge_popup', # 'edge_popup' (Ramanujan et al.: top-k by |score|) or 'sampled' (Zhou et al.: Bernoulli(sigmoid(score)))
@@ -107,39 +115,62 @@ class SupermaskCallback(TicketCallback):
                 ):
         check_choice(method, 'method', supermask_methods)
         if method == 'sampled' and sparsity is not None:
-            raise ValueError("sparsity: method 'sampled' learns how many weights it keeps (Zhou et al.'s Bernoulli masks); "
-                             f"pass sparsity=None, got {sparsity!r}")
+            raise ValueError(
+                "sparsity: method 'sampled' learns how many weights it keeps (Zhou et al.'s Bernoulli masks); "
+                f"pass sparsity=None, got {sparsity!r}"
+            )
         self.sparsity = None if method == 'sampled' else check_pct(sparsity, 'sparsity', lo_open=True)
-        check_choice(init, 'init', supermask_inits); check_choice(context, 'context', contexts); check_choice(bn, 'bn', supermask_bn)
+        check_choice(init, 'init', supermask_inits)
+        check_choice(context, 'context', contexts)
+        check_choice(bn, 'bn', supermask_bn)
         if method == 'sampled' and context != 'local':
             raise ValueError("context: 'global' is for method 'edge_popup' (the sampled mask ranks nothing)")
         if not isinstance(scale_fan, bool): raise ValueError(f"scale_fan: expected True or False, got {scale_fan!r}")
         if scale_fan and init == 'model':
-            raise ValueError("scale_fan: only with init 'signed_constant' or 'kaiming_normal' (init='model' keeps the model's weights)")
-        if scale_fan and method == 'sampled': raise ValueError("scale_fan: scales by the kept fraction, which method 'sampled' does not fix")
+            raise ValueError(
+                "scale_fan: only with init 'signed_constant' or 'kaiming_normal' (init='model' keeps the model's weights)"
+            )
+        if scale_fan and method == 'sampled':
+            raise ValueError("scale_fan: scales by the kept fraction, which method 'sampled' does not fix")
         check_int(seed, 'seed', 0, none_ok=True)
         self.pruner = Pruner(self.sparsity or 0, 'weight', context, layer_types=layer_types, exclude=exclude)
         store_attr('method,init,scale_fan,context,bn,seed,checkpoint,resume,verbose')
         super().__init__(None)
-        self._done,self._resume,self._skip_cb,self._saver,self._mods,self.scores,self.log = False,None,None,None,[],{},[]
+        self._done, self._resume, self._skip_cb, self._saver, self._mods, self.scores, self.log = (
+            False,
+            None,
+            None,
+            None,
+            [],
+            {},
+            [],
+        )
 
 # %% ../nbs/11b_supermask.ipynb #8d36f7d9
-_refused = {nn.RNNBase: "a recurrent layer computes with its weights inside one fused call (`_VF.lstm`, cuDNN), so its forward cannot "
-                        "take masked weights", nn.MultiheadAttention: "attention computes with `in_proj_weight` inside "
-                        "`F.multi_head_attention_forward` (and its fused fast path), so its forward cannot take masked weights"}
+_refused = {
+    nn.RNNBase: "a recurrent layer computes with its weights inside one fused call (`_VF.lstm`, cuDNN), so its forward cannot "
+    "take masked weights",
+    nn.MultiheadAttention: "attention computes with `in_proj_weight` inside "
+    "`F.multi_head_attention_forward` (and its fused fast path), so its forward cannot take masked weights",
+}
 
 def _refuse_layers(m:nn.Module, targets:dict):
-    "A `ValueError` for every target a supermask cannot mask (recurrent, attention, weight-dropped or unknown layers), saying why"
+    """A `ValueError` for every target a supermask cannot mask (recurrent, attention, weight-dropped or unknown layers),
+    saying why"""
     bad,mha = [],[n for n,mod in m.named_modules() if isinstance(mod, nn.MultiheadAttention)]
     for n,t in targets.items():
         mod = m.get_submodule(t['module'])
         why = next((w for k,w in _refused.items() if isinstance(mod, k) or isinstance(_wrapped(mod), k)), None)
-        if why is None and any(t['module'].startswith(a + '.') for a in mha): why = _refused[nn.MultiheadAttention]   # (its out_proj)
+        # (its out_proj)
+        if why is None and any(t['module'].startswith(a + '.') for a in mha): why = _refused[nn.MultiheadAttention]
         if why is None and (not isinstance(mod, supermask_layer_types) or t['local'] != 'weight'):
             why = f"{type(mod).__name__} is not one of {', '.join(c.__name__ for c in supermask_layer_types)}"
         if why is not None: bad.append(f"{n} ({type(mod).__name__}): {why}")
-    if bad: raise ValueError("SupermaskCallback: cannot put a supermask on " + '; '.join(bad[:3]) + ". Keep those layers dense and "
-                             "frozen with exclude=[...], or pass layer_types=(nn.Linear, nn.Conv2d) (their weights stay frozen as they are)")
+    if bad:
+        raise ValueError(
+            "SupermaskCallback: cannot put a supermask on " + '; '.join(bad[:3]) + ". Keep those layers dense and "
+            "frozen with exclude=[...], or pass layer_types=(nn.Linear, nn.Conv2d) (their weights stay frozen as they are)"
+        )
 
 @patch
 def _init_weights(self:SupermaskCallback, m:nn.Module, targets:dict):
@@ -156,19 +187,27 @@ def _init_weights(self:SupermaskCallback, m:nn.Module, targets:dict):
 
 @patch
 def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
-    "Register a score per masked weight (Kaiming uniform, a=sqrt(5)), freeze every other parameter, and mask each layer's forward"
+    """Register a score per masked weight (Kaiming uniform, a=sqrt(5)), freeze every other parameter, and mask each
+    layer's forward"""
     self._flags = [(p, p.requires_grad) for p in m.parameters()]
     trained = set()
     if self.bn == 'trained':
-        trained = {id(p) for mod in m.modules() if isinstance(mod, nn.modules.batchnorm._NormBase) for p in mod.parameters(recurse=False)}
+        trained = {
+            id(p)
+            for mod in m.modules()
+            if isinstance(mod, nn.modules.batchnorm._NormBase)
+            for p in mod.parameters(recurse=False)
+        }
     for p in m.parameters(): p.requires_grad_(id(p) in trained)
     self._mods,self._names,self._k = [],list(targets),{}
     for n,t in targets.items():
         mod = m.get_submodule(t['module'])
         w = mod.weight
-        if hasattr(mod, 'weight_score'): raise ValueError(f"SupermaskCallback: {t['module']} already has a `weight_score`")
+        if hasattr(mod, 'weight_score'):
+            raise ValueError(f"SupermaskCallback: {t['module']} already has a `weight_score`")
         s = torch.empty(w.shape, dtype=torch.float32)
-        nn.init.kaiming_uniform_(s, a=math.sqrt(5), generator=self._gen)   # edge-popup's scores (PyTorch's own weight init)
+        # edge-popup's scores (PyTorch's own weight init)
+        nn.init.kaiming_uniform_(s, a=math.sqrt(5), generator=self._gen)
         mod.register_parameter('weight_score', nn.Parameter(s.to(w.device)))
         if self.sparsity is not None: self._k[n] = kept_count(w.numel(), self.sparsity)
         own = mod.__dict__.get('forward')
@@ -177,23 +216,30 @@ def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
     self._sel_version,self._sel,self._n_steps = None,None,0
 
 def _masked_forward(mod:nn.Module, cb, name:str, x):
-    "A Linear or convolution's forward with its weight masked by the callback's current mask (the gradient straight through to the scores)"
+    """A Linear or convolution's forward with its weight masked by the callback's current mask (the gradient straight
+    through to the scores)"""
     if cb.method == 'sampled': w = mod.weight*cb._mask(name, mod.weight_score, mod.training)
-    else: w = _EdgePopupWeight.apply(mod.weight_score, mod.weight, cb._selection(name, mod.weight_score, mod.weight.dtype))
+    else:
+        w = _EdgePopupWeight.apply(
+            mod.weight_score, mod.weight, cb._selection(name, mod.weight_score, mod.weight.dtype)
+        )
     return F.linear(x, w, mod.bias) if isinstance(mod, nn.Linear) else mod._conv_forward(x, w, mod.bias)
 
 @patch
 def _mask(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> torch.Tensor:
-    "The sampled supermask as a straight-through tensor: a Bernoulli(sigmoid(s)) sample in training, sigmoid(s) > 1/2 at evaluation"
+    """The sampled supermask as a straight-through tensor: a Bernoulli(sigmoid(s)) sample in training, sigmoid(s) > 1/2
+    at evaluation"""
     p = torch.sigmoid(s)
     if not training: return straight_through(p, s.detach() > 0)
     return straight_through(p, torch.bernoulli(p.detach(), generator=self._device_gen(s.device)))
 
 @patch
 def _selection(self:SupermaskCallback, name:str, s:torch.Tensor, dtype=None) -> torch.Tensor:
-    "Edge-popup's boolean mask of layer `name` (as `dtype`, if given), selected again after every optimizer step (validation batches reuse it)"
+    """Edge-popup's boolean mask of layer `name` (as `dtype`, if given), selected again after every optimizer step
+    (validation batches reuse it)"""
     ss = [mod.weight_score for _,mod,_ in self._mods]
-    v = self._n_steps   # (not the scores' version counters: fastai's optimizers step through `p.data`, which has its own)
+    # (not the scores' version counters: fastai's optimizers step through `p.data`, which has its own)
+    v = self._n_steps
     if v != self._sel_version:
         if self.context == 'global':
             k = sum(t.numel() for t in ss) - round(self.sparsity/100*sum(t.numel() for t in ss))
@@ -214,7 +260,8 @@ def _device_gen(self:SupermaskCallback, device) -> torch.Generator:
 @patch
 @torch.no_grad()
 def current_masks(self:SupermaskCallback) -> dict:
-    "{tensor name: boolean mask} the scores select now, as at evaluation (edge-popup: the top-k; sampled: sigmoid(score) > 1/2)"
+    """{tensor name: boolean mask} the scores select now, as at evaluation (edge-popup: the top-k; sampled:
+    sigmoid(score) > 1/2)"""
     if self.method == 'sampled': return {n: mod.weight_score.detach() > 0 for n,mod,_ in self._mods}
     self._sel_version = None
     return {n: self._selection(n, mod.weight_score).clone() for n,mod,_ in self._mods}
@@ -230,12 +277,18 @@ def before_fit(self:SupermaskCallback):
     if not self.run: return
     if self._done:
         self.run = False
-        say(self.verbose, "SupermaskCallback: its supermask is found (learn.ticket); this fit trains the ticket's surviving weights, "
-                          "its masks in force")
+        say(
+            self.verbose,
+            "SupermaskCallback: its supermask is found (learn.ticket); this fit trains the ticket's surviving weights, "
+            "its masks in force",
+        )
         return
     if getattr(self.opt, 'frozen_idx', 0) > 0:   # fine_tune's first fit: the supermask waits for the unfrozen one
         self.run = False
-        say(self.verbose, "SupermaskCallback: the model is frozen (as in fine_tune's first phase): the supermask is learned at the next fit")
+        say(
+            self.verbose,
+            "SupermaskCallback: the model is frozen (as in fine_tune's first phase): the supermask is learned at the next fit",
+        )
         return
     check_one_search(self); check_no_ticket(self.learn, 'SupermaskCallback')
     if len(self.dls.train) == 0: raise ValueError("the training DataLoader is empty")
@@ -253,31 +306,50 @@ def before_fit(self:SupermaskCallback):
     self._attach(m, targets)
     self._old_opt = self.learn.opt
     self._new_opt()
-    self.tkt = Ticket(self.current_masks(), aliases=aliases_of(targets), n_total=n_total, left_out=left_out,
-                      meta=dict(method=self.method, end_sparsity=self.sparsity, init=self.init, scale_fan=self.scale_fan,
-                                context=self.context, bn=self.bn, seed=self._seed, weights_trained=False))
+    self.tkt = Ticket(
+        self.current_masks(),
+        aliases=aliases_of(targets),
+        n_total=n_total,
+        left_out=left_out,
+        meta=dict(
+            method=self.method,
+            end_sparsity=self.sparsity,
+            init=self.init,
+            scale_fan=self.scale_fan,
+            context=self.context,
+            bn=self.bn,
+            seed=self._seed,
+            weights_trained=False,
+        ),
+    )
     if self.checkpoint is not None: self._open_checkpoint()
     self.learn.ticket = self.tkt
     self._saver = _SupermaskEpoch(self); self.learn.add_cb(self._saver)
     what = (f"{self.sparsity:g}% of prunable weights removed ({self.context})" if self.sparsity is not None
             else "the kept fraction learned (Bernoulli masks)")
-    say(self.verbose, f"Supermask ({self.method}): {len(self._names)} tensors, {what}; the weights frozen ({self.init}"
-                      f"{', fan scaled' if self.scale_fan else ''}), BatchNorm {self.bn}; {sum(s.numel() for s in self._scores()):,} scores train")
+    say(
+        self.verbose,
+        f"Supermask ({self.method}): {len(self._names)} tensors, {what}; the weights frozen ({self.init}"
+        f"{', fan scaled' if self.scale_fan else ''}), BatchNorm {self.bn}; {sum(s.numel() for s in self._scores()):,} scores train",
+    )
 
 @patch
 def _scores(self:SupermaskCallback) -> list: return [mod.weight_score for _,mod,_ in self._mods]
 
 @patch
 def _new_opt(self:SupermaskCallback):
-    "The learner's optimizer rebuilt over what trains now (the scores, and BatchNorm if `bn='trained'`), with the fit's hyper-parameters"
+    """The learner's optimizer rebuilt over what trains now (the scores, and BatchNorm if `bn='trained'`), with the
+    fit's hyper-parameters"""
     old = self.learn.opt
     self.learn.create_opt()
     new = self.learn.opt
     if old is not None and len(old.hypers) == len(new.hypers):
-        for h,o in zip(new.hypers, old.hypers): h.update({k: v for k,v in o.items() if k not in ('do_wd', 'force_train')})
+        for h,o in zip(new.hypers, old.hypers):
+            h.update({k: v for k,v in o.items() if k not in ('do_wd', 'force_train')})
 
 class _SupermaskEpoch(Callback):
-    "After the recorder (order 55): the supermask's end of epoch (the current masks into `learn.ticket`, the checkpoint)"
+    """After the recorder (order 55): the supermask's end of epoch (the current masks into `learn.ticket`, the
+    checkpoint)"""
     order,run_valid = Recorder.order+5,False
     def __init__(self, cb): self.cb = cb
     def after_epoch(self): self.cb._end_epoch()
@@ -288,19 +360,43 @@ def _end_epoch(self:SupermaskCallback):
     self.tkt.masks = self.current_masks()
     self.log.append(dict(epoch=self.epoch, kept={n: int(mk.sum()) for n,mk in self.tkt.masks.items()}))
     if self.checkpoint is None: return
-    ckpt.save_checkpoint(dict(version=1, fingerprint=self._fp, epoch=self.epoch, train_iter=self.train_iter, log=self.log,
-                              gen=self._gen.get_state(), dgen=self._dgen.get_state() if self._dgen is not None else None,
-                              model=state_copy(self.model), opt=ckpt.opt_state(self.opt), ticket=ckpt.ticket_state(self.tkt),
-                              rng=ckpt.rng_state(self.dls), recorder=ckpt.recorder_state(self.learn)), self.checkpoint)
+    ckpt.save_checkpoint(
+        dict(
+            version=1,
+            fingerprint=self._fp,
+            epoch=self.epoch,
+            train_iter=self.train_iter,
+            log=self.log,
+            gen=self._gen.get_state(),
+            dgen=self._dgen.get_state() if self._dgen is not None else None,
+            model=state_copy(self.model),
+            opt=ckpt.opt_state(self.opt),
+            ticket=ckpt.ticket_state(self.tkt),
+            rng=ckpt.rng_state(self.dls),
+            recorder=ckpt.recorder_state(self.learn),
+        ),
+        self.checkpoint,
+    )
 
 @patch
 def _open_checkpoint(self:SupermaskCallback):
     "Check the checkpoint file, and load it when it exists (and `resume`): the fit then skips the epochs it holds"
     path = self.checkpoint
     ckpt.check_writable(path, ckpt.checkpoint_bytes(self.model))
-    self._fp = ckpt.fingerprint(None, self.learn, in_fit=True, n_epoch=self.n_epoch, method=self.method, sparsity=self.sparsity,
-                                init=self.init, scale_fan=self.scale_fan, context=self.context, bn=self.bn, seed=self.seed,
-                                targets=sorted(self.tkt.masks))
+    self._fp = ckpt.fingerprint(
+        None,
+        self.learn,
+        in_fit=True,
+        n_epoch=self.n_epoch,
+        method=self.method,
+        sparsity=self.sparsity,
+        init=self.init,
+        scale_fan=self.scale_fan,
+        context=self.context,
+        bn=self.bn,
+        seed=self.seed,
+        targets=sorted(self.tkt.masks),
+    )
     if not (self.resume and Path(path).exists()): ckpt.clean_orphans(path); return
     ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
     ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
@@ -312,7 +408,8 @@ def _open_checkpoint(self:SupermaskCallback):
     self._gen.set_state(ck['gen'])
     if ck.get('dgen') is not None: self._device_gen(self._scores()[0].device).set_state(ck['dgen'])
     self._sel_version = None
-    self._skip_cb = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip_cb)   # fastai's own skip of the epochs done
+    # fastai's own skip of the epochs done
+    self._skip_cb = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip_cb)
     say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}")
 
 @patch
@@ -327,7 +424,8 @@ def after_fit(self:SupermaskCallback):
     for cb in (self._skip_cb, self._saver):
         if cb is not None: self.learn.remove_cb(cb)
     self._skip_cb = self._saver = None
-    masks = _same_on_all_ranks(self.current_masks())   # (identical on every rank already: the scores are DDP parameters)
+    # (identical on every rank already: the scores are DDP parameters)
+    masks = _same_on_all_ranks(self.current_masks())
     self._detach()
     m = get_model(self.model)
     self.tkt.masks = {n: mk.to(m.get_parameter(n).device) for n,mk in masks.items()}
@@ -335,12 +433,14 @@ def after_fit(self:SupermaskCallback):
     self.tkt.apply(m)                        # the model is the strong ticket: frozen weights, pruned ones zero
     self.tkt.meta.update(kept={n: int(mk.sum()) for n,mk in self.tkt.masks.items()})
     self._done = True
-    if self.verbose and is_rank0(): print(f"Supermask ({self.method}): {self.tkt.describe()} pruned; weights trained: no")
+    if self.verbose and is_rank0():
+        print(f"Supermask ({self.method}): {self.tkt.describe()} pruned; weights trained: no")
     keep_ticket(self.learn, self.tkt, self.verbose)
 
 @patch
 def _detach(self:SupermaskCallback):
-    "Undo `_attach`: the scores leave the model (into `self.scores`); the forwards, `requires_grad` flags and the learner's optimizer come back"
+    """Undo `_attach`: the scores leave the model (into `self.scores`); the forwards, `requires_grad` flags and the
+    learner's optimizer come back"""
     self.scores = {}
     for n,mod,own in self._mods:
         self.scores[n] = mod._parameters.pop('weight_score').detach()
@@ -370,8 +470,10 @@ def masks_from(self:SupermaskCallback, scores:dict) -> dict:
     return {n: topk_mask(s, kept_count(s.numel(), self.sparsity)) for n,s in scores.items()}
 
 class _SupermaskMember(Callback):
-    "A strong-ticket member's fit: its early-stop state becomes the strong ticket at that point, and its masks go to the member's ticket"
-    order,run_valid = EvalEvery.order+1,False   # after EvalEvery's last measure (its weights: the strong ticket, the scores gone)
+    """A strong-ticket member's fit: its early-stop state becomes the strong ticket at that point, and its masks go to
+    the member's ticket"""
+    # after EvalEvery's last measure (its weights: the strong ticket, the scores gone)
+    order,run_valid = EvalEvery.order+1,False
     def __init__(self, ticket, cb): self.tk,self.cb = ticket,cb
     def after_fit(self):
         cb,src = self.cb,self.cb.tkt
@@ -380,7 +482,9 @@ class _SupermaskMember(Callback):
         for ev in self.learn.cbs:
             st = getattr(ev, 'best_state', None) if isinstance(ev, EvalEvery) else None
             if st is None or not any(k.endswith('weight_score') for k in st): continue
-            masks = {n: m.to(src.masks[n].device) for n,m in cb.masks_from({n: st[n + '_score'] for n in src.masks}).items()}
+            masks = {
+                n: m.to(src.masks[n].device) for n, m in cb.masks_from({n: st[n + '_score'] for n in src.masks}).items()
+            }
             ev.best_state = {k: (v*masks[k].to(v.device) if k in masks else v) for k,v in st.items()
                              if not k.endswith('weight_score')}
         self.tk.masks,self.tk.rewind_state,self.tk.aliases = masks,src.rewind_state,src.aliases
@@ -388,7 +492,8 @@ class _SupermaskMember(Callback):
         self.tk.meta.update(src.meta)
 
 class _Untrained(Callback):
-    "A fit without optimizer steps (batches run forward and backward; BatchNorm's statistics follow them): weights and mask stay"
+    """A fit without optimizer steps (batches run forward and backward; BatchNorm's statistics follow them): weights and
+    mask stay"""
     order,run_valid = EvalEvery.order+1,False
     def before_step(self): raise CancelStepException()
 
@@ -402,20 +507,28 @@ def supermask_branch(ln, # the seed's lineage (its learner, seed, recipe)
                      pai:dict, # compare_methods' pruning arguments (layer_types, exclude, granularity)
                      label:str|None=None, # the rows' method label
                     ) -> list: # the members of this level
-    "`compare_methods`' members for edge-popup at level `r`, from the seed's initialization (each layer its share, as the paper)"
+    """`compare_methods`' members for edge-popup at level `r`, from the seed's initialization (each layer its share, as
+    the paper)"""
     if pai.get('granularity', 'weight') != 'weight':
         raise ValueError(f"granularity: {method!r} selects single weights, got {pai['granularity']!r}")
-    if control is not None and control not in supermask_controls: return []   # (reinit, invert...: not defined for a strong ticket)
+    # (reinit, invert...: not defined for a strong ticket)
+    if control is not None and control not in supermask_controls: return []
     label = label or method
     cl = make_learner()
     get_model(cl.model).load_state_dict(inits[ln.seed])
-    cb = SupermaskCallback(sparsities[r-1], init='kaiming_normal' if method == 'edge_popup_kaiming' else 'signed_constant',
-                           seed=ln.seed*100_003 + r, verbose=False, **{k: pai[k] for k in ('layer_types', 'exclude') if k in pai})
+    cb = SupermaskCallback(
+        sparsities[r - 1],
+        init='kaiming_normal' if method == 'edge_popup_kaiming' else 'signed_constant',
+        seed=ln.seed * 100_003 + r,
+        verbose=False,
+        **{k: pai[k] for k in ('layer_types', 'exclude') if k in pai},
+    )
     if control is None:
         tk = Ticket(meta=dict(method=method, weights_trained=False))
         cl.add_cbs([cb, _SupermaskMember(tk, cb)])
         return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=label, seed=ln.seed)]
-    m = get_model(cl.model)   # the control: the same frozen weights (the callback's own init), a random mask of each layer's count
+    # the control: the same frozen weights (the callback's own init), a random mask of each layer's count
+    m = get_model(cl.model)
     targets = cb.pruner.targets(m)
     _refuse_layers(m, targets)
     cb._gen = torch.Generator().manual_seed(cb.seed)
