@@ -36,6 +36,7 @@ NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are 
     '01_criteria':                  ('Configuring a search', 'Criteria and granularities: what is pruned'),
     '02_schedules':                 ('Configuring a search', 'Schedules: how far each round prunes'),
     '05_pruner':                    ('Configuring a search', 'The pruner: layers, context, layer sparsity'),
+    '05a_groups':                   ('Configuring a search', 'Coupled channel groups (granularity group)'),
     '04_ticket':                    ('Configuring a search', 'The ticket: masks, summary, speed-up'),
     '15_experiment':                ('Experiments and methods', 'Experiments: tickets against their controls'),
     '15a_methods':                  ('Experiments and methods', 'Comparing methods: IMP, SNIP, GraSP, SynFlow'),
