@@ -56,6 +56,7 @@ NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are 
     'tutorials/dynamic_sparse':     ('Tutorials', 'Sparse networks trained from scratch'),
     'tutorials/stability':          ('Tutorials', 'Rewinding, stability, early-bird tickets'),
     'tutorials/dropout':            ('Tutorials', 'Dropout and winning tickets'),
+    'tutorials/compact':            ('Tutorials', 'A smaller, faster ResNet from a group ticket'),
     '00_checks':                    ('Internals', 'Argument checks'),
     '03_selection':                 ('Internals', 'Selection of the lowest-scoring groups'),
     '10a_events':                   ('Internals', 'Callback events'),
