@@ -854,6 +854,10 @@ vision_learner resnet18 not pretrained, one-cycle Adam 3e-3, {2 if quick else 3}
 50% after the first epoch and trained on (`lth=False`); `params`: before -> after `compact_structured`):
 
 {md_table(acc)}
+The filter ticket's dead filters stay in the compacted network: their layers' readers still read them (the constant a
+dead filter's BatchNorm passes on), and the graph path removes only unread channels (no constant folding there; the
+flat `nn.Sequential` path folds). The machine was shared (the load average above): the 2-thread rows, and the batch-32
+target, are the least reliable of this run.
 <!-- compact: end -->
 """
 
