@@ -792,6 +792,129 @@ against `model(x)` and the loss and accuracy over the same batches.
 <!-- search: end -->
 """
 
+# ---------------------------------------------------------------- compact: group tickets made physically smaller
+def _latency_ms(f, n_calls, reps) -> float:
+    "Best wall time (ms) of one call of `f`, over `reps` blocks of `n_calls` calls"
+    best = float('inf')
+    for _ in range(reps):
+        t = time.perf_counter()
+        for _ in range(n_calls): f()
+        best = min(best, (time.perf_counter() - t)/n_calls*1e3)
+    return best
+
+def _ort_session(model, x, threads):
+    "An onnxruntime session of `model` exported on `x` (dynamic batch), or None without onnxruntime"
+    try: import onnxruntime as ort
+    except ImportError: return None
+    f = Path(tempfile.mkdtemp())/'m.onnx'
+    torch.onnx.export(model.eval(), (x,), str(f), dynamo=False, input_names=['x'], dynamic_axes={'x': {0: 'n'}})
+    so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(f), so, providers=['CPUExecutionProvider'])
+
+def compact_latency(reps, quick=False) -> list:
+    "Params, MACs and latency of group tickets (50%, 75%) compacted, against their dense network, PyTorch and onnxruntime"
+    import torch_pruning as tp
+    from torchvision.models import resnet18
+    rows, all_t = [], os.cpu_count()
+    nets = [('resnet18 224x224', lambda: resnet18(num_classes=1000), (3, 224, 224)), ('Conv-4 32x32', lambda: conv4(), (3, 32, 32))]
+    for name, mk, shape in nets:
+      for ctx in ('global', 'local'):
+        for sp in (50, 75):
+            torch.manual_seed(0); dense = mk().eval()
+            x1 = torch.randn(2, *shape)
+            Pruner(sp, 'group', ctx, schedule=one_shot, example=x1).prune(dense, Ticket(), 1)
+            small = compact_structured(dense, x1)
+            macs_d, par_d = tp.utils.count_ops_and_params(dense, x1[:1]); macs_s, par_s = tp.utils.count_ops_and_params(small, x1[:1])
+            for threads in sorted({1, all_t}):
+                for bs in (1, 32):
+                    xb = torch.randn(bs, *shape)
+                    n_calls = (1 if bs == 32 else 5) if 'resnet' in name else (5 if bs == 32 else 50)
+                    torch.set_num_threads(threads)
+                    sess = {k: _ort_session(m, xb, threads) for k,m in (('dense', dense), ('compact', small))}
+                    t = {k: float('inf') for k in ('pt_dense', 'pt_compact', 'ort_dense', 'ort_compact')}
+                    with torch.no_grad():
+                        dense(xb); small(xb)   # warm up
+                        for _ in range(reps):   # interleaved: each round times every variant once, in a shuffled order
+                            fs = [('pt_dense', lambda: dense(xb)), ('pt_compact', lambda: small(xb))]
+                            if sess['dense'] is not None:
+                                xn = xb.numpy()
+                                fs += [('ort_dense', lambda: sess['dense'].run(None, {'x': xn})), ('ort_compact', lambda: sess['compact'].run(None, {'x': xn}))]
+                            pyrandom.shuffle(fs)
+                            for k,f in fs: t[k] = min(t[k], _latency_ms(f, n_calls, 1))
+                    torch.set_num_threads(1)
+                    rows.append(dict(network=name, context=ctx, sparsity=sp, threads=threads, batch=bs, params=f'{par_d:,} -> {par_s:,}',
+                                     macs_reduction=round(macs_d/macs_s, 2), pt_dense_ms=round(t['pt_dense'], 2), pt_compact_ms=round(t['pt_compact'], 2),
+                                     pt_speedup=round(t['pt_dense']/t['pt_compact'], 2),
+                                     ort_dense_ms=round(t['ort_dense'], 2), ort_compact_ms=round(t['ort_compact'], 2),
+                                     ort_speedup=round(t['ort_dense']/t['ort_compact'], 2) if t['ort_compact'] < float('inf') else None))
+                    print(rows[-1], flush=True)
+    return rows
+
+def compact_accuracy(quick=False) -> list:
+    "Test accuracy on the digits (resnet18, 3 channels): dense, a 50% 'group' ticket and a 50% 'filter' ticket, the same short training"
+    from fastai.vision.all import vision_learner, resnet18
+    rows = []
+    for kind in ('dense', 'group', 'filter'):
+        set_seed(0, reproducible=True)
+        dls = mnist_dls(bs=60, n_channels=3)
+        dls = subset_dls(dls, 60*(10 if quick else 58), 500)
+        learn = vision_learner(dls, resnet18, pretrained=False, n_out=10, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+        cbs = [] if kind == 'dense' else [LotteryCallback(50, kind, schedule=one_shot, start_epoch=1, lth=False, verbose=False)]
+        t = time.process_time()
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(2 if quick else 3, 3e-3, cbs=cbs)
+        test = mnist_dls(bs=60, n_channels=3)[2]
+        acc = float(learn.validate(dl=test)[1])
+        n = sum(p.numel() for p in learn.model.parameters())
+        small = compact_structured(learn.model.eval(), dls.one_batch()[0][:2]) if kind != 'dense' else learn.model
+        rows.append(dict(ticket=kind, test_accuracy=round(acc, 4), sparsity=round(learn.ticket.sparsity, 1) if kind != 'dense' else 0.,
+                         params=f'{n:,} -> {sum(p.numel() for p in small.parameters()):,}', cpu_s=round(time.process_time() - t)))
+        print(rows[-1], flush=True)
+    return rows
+
+def compact_section(reps, quick=False) -> str:
+    "The Markdown section of bench/RESULTS.md on compacted group tickets"
+    load0 = os.getloadavg()[0]
+    lat = compact_latency(reps, quick)
+    acc = compact_accuracy(quick)
+    load1 = os.getloadavg()[0]
+    r50 = [r for r in lat if r['network'].startswith('resnet18') and r['sparsity'] == 50 and r['context'] == 'local']
+    b32 = [r for r in r50 if r['batch'] == 32]; b1 = [r for r in r50 if r['batch'] == 1]
+    tgt32 = all(r['pt_speedup'] >= 0.8*r['macs_reduction'] for r in b32); tgt1 = all(r['pt_speedup'] >= 1.5 for r in b1)
+    lscpu = next((l.split(':', 1)[1].strip() for l in subprocess.run(['lscpu'], capture_output=True, text=True).stdout.splitlines() if l.startswith('Model name')), '?')
+    return f"""<!-- compact: begin -->
+## Group tickets made physically smaller (`compact_structured`)
+
+`python bench/bench.py --only compact` ({reps} interleaved rounds, best wall time per call; {lscpu}, {os.cpu_count()} cores,
+shared with other processes: load average {load0:.1f} at the start, {load1:.1f} at the end, so absolute times move from run
+to run and only the ratios measured in the same rounds count). Each network at random initialization is pruned one shot by
+`Pruner(s, 'group')` (magnitude, whole coupled channels, s% of the prunable weights), then compacted; `macs_reduction`:
+dense multiply-adds / compacted (Torch-Pruning's `count_ops_and_params`, one image); latency of one forward at batch 1
+and 32, on 1 thread and on all {os.cpu_count()}, in PyTorch (eval, no_grad) and onnxruntime (the same networks exported
+to ONNX).
+
+{md_table(lat)}
+
+`context`: 'global' ranks every channel of every group together (at random initialization the mean |w| is smallest where
+the fan-in is largest, so the last stage's channels go first: half the weights, few of the multiply-adds); 'local'
+removes the same fraction of every group's channels (about 29% of the channels for 50% of the weights), which cuts
+the multiply-adds about as much as the weights.
+
+Targets for resnet18 at 50% (context 'local'): speedup at batch 32 at least 80% of the multiply-add reduction: {'met' if tgt32 else 'NOT met'}
+({', '.join(f"{r['pt_speedup']}x of {r['macs_reduction']}x on {r['threads']} thread(s)" for r in b32)}); at batch 1 at least
+1.5x: {'met' if tgt1 else 'NOT met'} ({', '.join(f"{r['pt_speedup']}x on {r['threads']} thread(s)" for r in b1)}).
+
+Accuracy cost on the digits (`mnist_dls(n_channels=3)`, {'600' if quick else '3,480'} training digits, 1,000 test digits,
+vision_learner resnet18 not pretrained, one-cycle Adam 3e-3, {2 if quick else 3} epochs; the tickets pruned one shot at
+50% after the first epoch and trained on (`lth=False`); `params`: before -> after `compact_structured`):
+
+{md_table(acc)}
+The filter ticket's dead filters stay in the compacted network: their layers' readers still read them (the constant a
+dead filter's BatchNorm passes on), and the graph path removes only unread channels (no constant folding there; the
+flat `nn.Sequential` path folds). The machine was shared (the load average above): the 2-thread rows, and the batch-32
+target, are the least reliable of this run.
+<!-- compact: end -->
+"""
+
 def md_table(rows):
     if not rows: return ''
     cols = list(rows[0])
@@ -799,7 +922,7 @@ def md_table(rows):
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search', 'supermask'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search', 'supermask', 'compact'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
@@ -807,8 +930,9 @@ def main():
     if a.child_pai: return pai_child(a.child_pai)
     if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section,
-                   supermask=supermask_section)[a.only](1 if a.quick else 3)
+        secs = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section,
+                    supermask=supermask_section, compact=partial(compact_section, quick=a.quick))
+        sec = secs[a.only](1 if a.quick else 3)
         i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
         txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return

@@ -31,9 +31,10 @@ from .stability import *
 from .files import *
 from .inference import *
 from .compact import *
+from .groups import *
 from .tracking import *
 from .supermask import *
-from . import (criteria as _m1, schedules as _m2, selection as _m3, ticket as _m4, pruner as _m5, search as _m6, callback as _m7, events as _m18, at_init as _m19, methods as _m20, ranks as _m21, inference as _m22, dynamic as _m23, supermask as _m25,
+from . import (criteria as _m1, schedules as _m2, selection as _m3, ticket as _m4, pruner as _m5, search as _m6, callback as _m7, events as _m18, at_init as _m19, methods as _m20, ranks as _m21, inference as _m22, dynamic as _m23, supermask as _m25, groups as _m26,
                             training as _m8, batched as _m9, rounds as _m10, models as _m11, data as _m12, test_utils as _m13,
                             experiment as _m14, stability as _m15, files as _m16, compact as _m17, tracking as _m24)
-__all__ = list(dict.fromkeys(n for m in (_m23, _m18, _m19, _m20, _m21, _m22, _m1, _m2, _m3, _m4, _m5, _m6, _m7, _m8, _m9, _m10, _m11, _m12, _m13, _m14, _m15, _m16, _m17, _m24, _m25) for n in m.__all__))
+__all__ = list(dict.fromkeys(n for m in (_m23, _m18, _m19, _m20, _m21, _m22, _m1, _m2, _m3, _m4, _m5, _m6, _m7, _m8, _m9, _m10, _m11, _m12, _m13, _m14, _m15, _m16, _m17, _m24, _m25, _m26) for n in m.__all__))

@@ -14,6 +14,7 @@ from .criteria import *
 from .schedules import *
 from .ticket import *
 from .pruner import *
+from .groups import group_random_masks, group_inverted_masks
 from .checkpoint import rng_kept
 
 # %% auto #0
@@ -119,6 +120,7 @@ def shuffled_masks(masks:dict, # {tensor name: bool mask}
                    granularity:str='weight', # the ticket's: its groups permuted ('filter': filters); 'N:M': within each group of M
                   ) -> dict: # the shuffled masks
     "Each mask's groups permuted within its tensor: every tensor keeps its count, at random positions (Frankle et al. 2021's shuffling)"
+    if granularity == 'group': return group_random_masks(masks, seed)   # coupled channels: each group keeps its count of channels
     nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         if nm is not None: out[n] = _keep_in_groups(m, torch.rand(m.shape, generator=g).to(m.device), nm); continue
@@ -133,6 +135,7 @@ def inverted_masks(masks:dict, # {tensor name: bool mask} the pruning chose
                    seed:int=0, # seed of the random order among equal scores
                   ) -> dict: # the inverted masks
     "Each tensor's lowest-scoring `alive` groups kept, as many as `masks` keeps there (Frankle et al. 2021's inversion); ties at random"
+    if granularity == 'group': return group_inverted_masks(masks, scores, alive, seed)   # coupled channels, within each group
     nm,g,out = nm_pattern(granularity),torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         s = scores[n].detach().float().to(m.device)

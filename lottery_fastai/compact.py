@@ -7,6 +7,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/compact.html.md"""
 # %% ../nbs/18_compact.ipynb #263d0184
 from __future__ import annotations
 import copy, json, math
+from collections import OrderedDict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from fastai.torch_core import get_model
@@ -14,9 +15,14 @@ from .ticket import *
 from .pruner import *
 from .checkpoint import atomic_save
 from .inference import SparseChain, rebuild_chains, _copy
+from .groups import *
+from .groups import _graph_groups, _trace
+from .files import _digest
+from .callback import TicketCallback
 
 # %% auto #0
-__all__ = ['export_sparse', 'load_sparse', 'compact_structured']
+__all__ = ['export_sparse', 'load_sparse', 'compact_structured', 'kept_indices', 'carry_optimizer', 'compact_learner',
+           'save_compact', 'load_compact']
 
 # %% ../nbs/18_compact.ipynb #e1bd7297
 def _masks_of(model, ticket=None) -> dict:
@@ -134,10 +140,10 @@ def load_sparse(path, # a file written by `export_sparse`
 _passthrough = (nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout, nn.Identity)
 
 @torch.no_grad()
-def compact_structured(model:nn.Sequential, # a network whose structured ticket left dead units (Conv2d, Linear, BatchNorm, Flatten...)
-                       example:torch.Tensor, # an input batch: traces the shapes between the layers
-                      ) -> nn.Sequential:
-    "A smaller `nn.Sequential` without the dead units of `model`, computing the same outputs (in eval mode)"
+def _compact_sequential(model:nn.Sequential, # a network whose structured ticket left dead units (Conv2d, Linear, BatchNorm, Flatten...)
+                        example:torch.Tensor, # an input batch: traces the shapes between the layers
+                       ) -> nn.Sequential:
+    "A smaller `nn.Sequential` without the dead (or unread) units of `model`, computing the same outputs (in eval mode)"
     if not isinstance(model, nn.Sequential): raise ValueError("model: compact_structured works on nn.Sequential networks")
     ok = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.Flatten) + _passthrough
     bad = [type(l).__name__ for l in model if not isinstance(l, ok)]
@@ -151,25 +157,27 @@ def compact_structured(model:nn.Sequential, # a network whose structured ticket 
         prod,cons = layers[a],layers[b]
         w = prod.weight.flatten(1)
         dead = (w == 0).all(1) & ((prod.bias == 0) if prod.bias is not None else True)
-        if not dead.any(): continue
+        flat = any(isinstance(l, nn.Flatten) for l in layers[a+1:b])
+        per_unit = (math.prod(shapes[b]) // len(dead)) if flat else 1
+        cw = cons.weight.transpose(0, 1).reshape(len(dead), -1) if isinstance(cons, nn.Conv2d) else cons.weight.t().reshape(len(dead), -1)
+        unread = (cw == 0).all(1)   # a unit the next layer does not read (a 'group' ticket): removed whatever it computes
+        if not (dead | unread).any(): continue
         # the constant each dead unit contributes at `cons`'s input
         const = torch.zeros(len(dead))
         for l in layers[a+1:b]:
             if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 const = (const - l.running_mean)/torch.sqrt(l.running_var + l.eps)*(l.weight if l.affine else 1) + (l.bias if l.affine else 0)
             elif isinstance(l, nn.ReLU): const = const.clamp(min=0)
-        const = torch.where(dead, const, torch.zeros_like(const))
-        flat = any(isinstance(l, nn.Flatten) for l in layers[a+1:b])
-        per_unit = (math.prod(shapes[b]) // len(dead)) if flat else 1
+        const = torch.where(dead & ~unread, const, torch.zeros_like(const))
         if isinstance(cons, nn.Conv2d):
             exact = all(p == 0 for p in (cons.padding if isinstance(cons.padding, tuple) else (cons.padding,)))
-            removable = dead & ((const == 0) | exact)
+            removable = (dead & ((const == 0) | exact)) | unread
             if exact and cons.bias is None and (const[removable] != 0).any(): cons.bias = nn.Parameter(torch.zeros(cons.out_channels))
             fold = (cons.weight[:, removable].sum((2, 3)) * const[removable]).sum(1) if removable.any() else 0
             keep_in = ~removable
             cons.weight = nn.Parameter(cons.weight[:, keep_in].clone()); cons.in_channels = int(keep_in.sum())
         else:
-            removable = dead
+            removable = dead | unread
             cols = torch.arange(cons.in_features).view(len(dead), per_unit)
             if cons.bias is None and (const != 0).any(): cons.bias = nn.Parameter(torch.zeros(cons.out_features))
             fold = (cons.weight[:, cols[removable].flatten()].view(cons.out_features, -1, per_unit).sum(2) * const[removable]).sum(1) if removable.any() else 0
@@ -187,4 +195,194 @@ def compact_structured(model:nn.Sequential, # a network whose structured ticket 
                     if getattr(l, attr) is not None: setattr(l, attr, nn.Parameter(getattr(l, attr)[keep].clone()))
                 l.running_mean,l.running_var = l.running_mean[keep].clone(),l.running_var[keep].clone()
                 l.num_features = int(keep.sum())
-    return nn.Sequential(*layers).eval()
+    return nn.Sequential(OrderedDict(zip([n for n,_ in model.named_children()], layers))).eval()   # (the layers' own names)
+
+# %% ../nbs/18_compact.ipynb #b053a630
+def _readers_zero(g:dict, params:dict) -> torch.Tensor:
+    "For each channel of group `g`: True when every reader's input slice of it is exactly zero (no layer reads it)"
+    dead,seen = torch.ones(g['n'], dtype=torch.bool),torch.zeros(g['n'], dtype=torch.bool)
+    for n,dim,idx,ch,reads in g['members']:
+        if not reads: continue
+        w = params[n].detach()
+        nz = (w != 0).transpose(0, dim).reshape(w.shape[dim], -1).any(1).cpu()[idx]
+        dead[ch[nz]] = False; seen[ch] = True
+    return dead & seen
+
+def _prune_groups(DG, m:nn.Module, removed:list):
+    "Remove, with Torch-Pruning, each (root module name, channel indices) of `removed` from `m` (its traced graph `DG`)"
+    for root,idxs in removed:
+        mod = m.get_submodule(root)
+        DG.get_pruning_group(mod, DG.get_pruner_of_module(mod).prune_out_channels, idxs=list(idxs)).prune(record_history=False)
+
+def _outputs(m:nn.Module, x):
+    "The eval-mode outputs of `m` on `x`, flattened to a list of float tensors"
+    with torch.no_grad(): out = m(*x) if isinstance(x, tuple) else m(x)
+    flat = out if isinstance(out, (tuple, list)) else [out]
+    return [o.detach().float() for o in flat if isinstance(o, torch.Tensor)]
+
+def _check_same(ref:list, new:list, rtol:float=1e-5):
+    "A `ValueError` unless the outputs `new` equal `ref` within float32 rounding (relative `rtol` of each output's scale)"
+    for a,b in zip(ref, new):
+        if a.shape != b.shape or (a - b).abs().max() > rtol*max(1., float(a.abs().max())):
+            raise ValueError(f"compact_structured: the compacted network's outputs differ from the dense one's "
+                             f"(max abs difference {float((a-b).abs().max()) if a.shape == b.shape else 'shape'}); nothing returned")
+
+@torch.no_grad()
+def _compact_graph(model:nn.Module, example, ticket=None) -> nn.Module:
+    "A compacted copy of any traceable `model`: the channels no layer reads removed (see `compact_structured`)"
+    src = get_model(model)
+    x = model_example(src, example)
+    was = src.training
+    try: _outputs(src.eval(), x)   # (also leaves what its hooks keep free of autograd graphs, which deepcopy refuses)
+    finally: src.train(was)
+    m = _copy(src).eval()
+    if ticket is not None: ticket.apply(m)
+    with torch.enable_grad(): DG,groups = _graph_groups(m, x)
+    params = dict(m.named_parameters())
+    ref = _outputs(m, x)
+    removed = []
+    for g in groups:
+        if g['why'] is not None or g['n'] < 2: continue
+        dead = _readers_zero(g, params)
+        if dead.all(): dead[0] = False   # a group keeps one channel (Torch-Pruning refuses an empty layer)
+        if dead.any(): removed.append((g['root'], dead.nonzero().flatten().tolist()))
+    _prune_groups(DG, m, removed)
+    _check_same(ref, _outputs(m, x))
+    xs = x if isinstance(x, tuple) else (x,)
+    m.compacted = dict(removed=removed, example=[[list(t.shape), str(t.dtype).replace('torch.', '')] for t in xs])
+    return m
+
+# %% ../nbs/18_compact.ipynb #0aa218e7
+def _flat(m) -> bool: return isinstance(m, nn.Sequential) and not any(len(list(l.children())) for l in m)   # a chain of plain layers
+
+@torch.no_grad()
+def compact_structured(model:nn.Module, # a network whose structured ticket left dead units (an `nn.Sequential` or any model the graph traces)
+                       example, # an input batch: traces the shapes between the layers (and the coupled groups)
+                       ticket:Ticket|None=None, # its masks applied first (None: the model's own zeros)
+                      ) -> nn.Module: # a smaller network computing the same outputs in eval mode
+    "A smaller network without the dead units of `model`: for a flat `nn.Sequential`, each dead unit removed (its constant folded); for any other model, the unread channels of every coupled group"
+    if _flat(model):   # a flat chain of layers: unit by unit
+        if ticket is not None: model = ticket.apply(copy.deepcopy(model))
+        return _compact_sequential(model, example)
+    return _compact_graph(model, example, ticket)
+
+# %% ../nbs/18_compact.ipynb #21b4fc53
+def _zeros_example(rec:dict, device='cpu'):
+    "An input batch of zeros with the shapes and dtypes `rec['example']` records (what the compaction traced)"
+    xs = tuple(torch.zeros(s, dtype=getattr(torch, d), device=device) for s,d in rec['example'])
+    return xs[0] if len(xs) == 1 else xs
+
+def _replay(dense:nn.Module, rec:dict) -> nn.Module:
+    "A copy of `dense` with the channels `rec` records removed again, through its traced graph (no weights read)"
+    m = _copy(get_model(dense)).eval()
+    dev = next(m.parameters()).device
+    names = dict(m.named_modules())
+    missing = [r for r,_ in rec['removed'] if r not in names]
+    if missing: raise ValueError(f"dense_model: it has no layer {missing[0]!r}, which the compacted network was made from (another architecture?)")
+    with torch.enable_grad(): DG = _trace(m, _zeros_example(rec, dev))
+    _prune_groups(DG, m, rec['removed'])
+    return m
+
+def kept_indices(dense:nn.Module, # the dense network `small` was compacted from (its architecture)
+                 small:nn.Module, # made by `compact_structured` (any model but a flat `nn.Sequential`)
+                ) -> dict: # {parameter or buffer name: flat indices into dense's tensor}
+    "For every tensor of `small`, which entries of `dense`'s tensor of that name it kept (what moves optimizer state to the smaller tensors)"
+    rec = getattr(small, 'compacted', None)
+    if rec is None: raise ValueError("small: it carries no record of its compaction (`compact_structured` of a model other than a flat nn.Sequential)")
+    m = _copy(get_model(dense)).eval()
+    with torch.enable_grad(): DG = _trace(m, _zeros_example(rec, next(m.parameters()).device))
+    with torch.no_grad():   # each entry holds its own flat index (exact in float64): what survives the removal says where it came from
+        for t in list(m.parameters()) + [b for b in m.buffers() if b.is_floating_point()]:
+            t.data = torch.arange(t.numel(), dtype=torch.float64, device=t.device).view(t.shape)
+    _prune_groups(DG, m, rec['removed'])
+    return {n: t.detach().flatten().long().cpu() for n,t in list(m.named_parameters()) + list(m.named_buffers()) if t.is_floating_point()}
+
+def carry_optimizer(opt, # the dense network's fastai `Optimizer`, with its state
+                    new_opt, # a fastai `Optimizer` over `small`'s parameters (e.g. `learn.create_opt()` after setting `learn.model`)
+                    dense:nn.Module, # the dense network
+                    small:nn.Module, # its compacted copy (`compact_structured`)
+                   ): # `new_opt`, each state tensor cut to the entries its parameter kept
+    "Move the state of `opt` (momentum, squared averages...) to `new_opt`, each tensor shaped as its parameter cut to what `small` kept"
+    kept = kept_indices(dense, small)
+    old = dict(get_model(dense).named_parameters())
+    for n,p in get_model(small).named_parameters():
+        st = opt.state.get(old[n]) if n in old else None
+        if not st: continue
+        idx = kept[n].to(p.device)
+        new_opt.state[p] = {k: (v.flatten()[idx].view(p.shape).clone() if isinstance(v, torch.Tensor) and v.shape == old[n].shape else v)
+                            for k,v in st.items()}
+    return new_opt
+
+# %% ../nbs/18_compact.ipynb #dd30cf31
+def compact_learner(learn, # a Learner whose model holds a structured ticket (`learn.ticket`, or its own zeros)
+                    example=None, # the input traced (None: `trace_input(learn)`, a batch of its data)
+                    ticket:Ticket|None=None, # the masks applied first (None: `learn.ticket` when it has one, else the model's zeros)
+                    carry_opt:bool=True, # move the optimizer's state to the smaller tensors (False, or no optimizer yet: a fresh one at the next fit)
+                   ): # `learn`, its model compacted
+    "Replace `learn.model` by its compacted network (`compact_structured`): later fits train the smaller network, its optimizer state carried"
+    dense = learn.model
+    if ticket is None: ticket = getattr(learn, 'ticket', None)
+    x = example if example is not None else trace_input(learn)
+    small = compact_structured(dense, x, ticket)
+    dev = next(dense.parameters()).device
+    for cb in [cb for cb in learn.cbs if isinstance(cb, TicketCallback)]: learn.remove_cb(cb)   # the masks fit the dense shapes only
+    old_opt = learn.opt
+    learn.model = small.to(dev).train(dense.training)
+    learn.opt = None
+    if carry_opt and old_opt is not None and getattr(small, 'compacted', None) is not None:
+        learn.create_opt(); carry_optimizer(old_opt, learn.opt, dense, small)
+    return learn
+
+# %% ../nbs/18_compact.ipynb #b9a51902
+_COMPACT = 'lottery_fastai.compact'
+
+def _resize_sequential(m:nn.Sequential, shapes:dict) -> nn.Sequential:
+    "A flat `nn.Sequential` whose layers take the tensor shapes of `shapes` (what `_compact_sequential` leaves: fewer units, a bias added by folding)"
+    for name,l in m.named_children():
+        for k in ('weight', 'bias', 'running_mean', 'running_var'):
+            s = shapes.get(f'{name}.{k}')
+            if s is None: continue
+            t = getattr(l, k, None)
+            if k in ('running_mean', 'running_var'): l._buffers[k] = torch.zeros(s, dtype=t.dtype, device=t.device); continue
+            ref = l.weight if t is None else t
+            l._parameters[k] = nn.Parameter(torch.zeros(s, dtype=ref.dtype, device=ref.device))
+        w = shapes.get(f'{name}.weight')
+        if isinstance(l, nn.Conv2d): l.out_channels,l.in_channels = w[0],w[1]*l.groups
+        elif isinstance(l, nn.Linear): l.out_features,l.in_features = w[0],w[1]
+        elif isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)): l.num_features = shapes[f'{name}.running_mean'][0]
+    return m
+
+def save_compact(model:nn.Module, # a network made by `compact_structured`
+                 path, # the safetensors file written
+                ) -> Path: # the file written
+    "Write a compacted network as its tensors (safetensors) and what was removed (each group's root layer and channels), checksummed; no code is pickled"
+    from safetensors.torch import save_file
+    m = get_model(model)
+    rec = getattr(m, 'compacted', None)
+    if rec is None and _flat(m): rec = dict(kind='sequential')   # (unit by unit: rebuilt from the shapes)
+    if rec is None: raise ValueError("model: not a network made by `compact_structured` (it carries no `compacted` record)")
+    t = {k: v.detach().cpu().clone().contiguous() for k,v in m.state_dict().items()}   # (clones: safetensors refuses shared memory)
+    meta = dict(format=_COMPACT, version='1', compacted=json.dumps(rec), shapes=json.dumps({k: list(v.shape) for k,v in t.items()}))
+    meta['checksum'] = _digest(t, meta)
+    return atomic_save(lambda p: save_file(t, p, metadata=meta), path)
+
+def load_compact(path, # a file written by `save_compact`
+                 dense_model:nn.Module, # a network of the dense architecture (its weights are not read)
+                ) -> nn.Module: # the compacted network, in eval mode
+    "Rebuild a compacted network from `dense_model`'s architecture and the file's record, then load its tensors: no code is unpickled; the checksum is verified first"
+    from safetensors import safe_open
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework='pt', device='cpu') as f: meta,t = f.metadata() or {},{k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+    if meta.get('format') != _COMPACT: raise ValueError(f"{path} is not a compacted network of lottery_fastai (format {meta.get('format')!r})")
+    if _digest(t, meta) != meta.get('checksum'): raise ValueError(f"{path}: the checksum does not match: the file was modified or damaged after it was written")
+    rec = json.loads(meta['compacted'])
+    if rec.get('kind') == 'sequential': m = _resize_sequential(_copy(get_model(dense_model)).eval(), json.loads(meta['shapes']))
+    else: m = _replay(dense_model, rec)
+    own = m.state_dict()
+    bad = [k for k in own if k not in t or tuple(own[k].shape) != tuple(t[k].shape)]
+    if bad or len(own) != len(t): raise ValueError(f"{path}: its tensors do not fit the rebuilt network ({(bad or sorted(set(t) - set(own)))[:3]}): another architecture?")
+    m.load_state_dict({k: v.to(own[k].device, own[k].dtype) for k,v in t.items()})
+    if rec.get('kind') != 'sequential': m.compacted = rec
+    return m.eval()

@@ -91,7 +91,8 @@ def nm_pattern(granularity:str) -> tuple|None:
     return int(n),int(m)
 
 def check_granularity(granularity:str):
-    "Raise a `ValueError` unless `granularity` is one of `granularities` or an 'N:M' pattern with 0 < N < M"
+    "Raise a `ValueError` unless `granularity` is one of `granularities`, 'group' (coupled channel groups: `groups`) or an 'N:M' pattern with 0 < N < M"
+    if granularity == 'group': return   # whole coupled channel groups, traced from the model (the `groups` module)
     nm = nm_pattern(granularity)
     if nm is not None:
         if not 0 < nm[0] < nm[1]:
@@ -99,12 +100,14 @@ def check_granularity(granularity:str):
         return
     if granularity not in _kept_dims:
         raise ValueError(
-            f"granularity: unknown value {granularity!r}; accepted: {', '.join(granularities)}, or 'N:M' (e.g. '2:4')"
+            f"granularity: unknown value {granularity!r}; accepted: {', '.join(granularities)}, 'group', or 'N:M' (e.g. '2:4')"
         )
 
 def reduced_dims(granularity:str, ndim:int) -> tuple:
     "The dims averaged over to score one group of `granularity` in a tensor of `ndim` dims ('N:M' ranks single weights)"
     check_granularity(granularity)
+    if granularity == 'group':
+        raise ValueError("granularity 'group': a channel's weights span several tensors; its score is `groups.channel_scores`")
     if nm_pattern(granularity) is not None: return ()
     kept = _kept_dims[granularity](ndim) if ndim >= 2 else tuple(range(ndim))
     return tuple(d for d in range(ndim) if d not in kept)

@@ -35,7 +35,7 @@ def random_masks(masks:dict, # {tensor name: bool mask}: the counts to keep
                  granularity:str='weight', # the ticket's: whole groups drawn ('filter': filters); N:M: within groups
                 ) -> dict: # the random masks
     "Random boolean masks keeping as many groups of `granularity` in each tensor as `masks` does"
-    if nm_pattern(granularity) is not None: return shuffled_masks(masks, seed, granularity)
+    if granularity == 'group' or nm_pattern(granularity) is not None: return shuffled_masks(masks, seed, granularity)   # (within each group)
     g,out = torch.Generator().manual_seed(seed),{}
     for n,m in masks.items():
         u = _units(m, granularity)

@@ -15,6 +15,7 @@ from .criteria import *
 from .schedules import *
 from .selection import *
 from .ticket import *
+from .groups import *
 
 # %% auto #0
 __all__ = ['default_layer_types', 'contexts', 'density_rules', 'smart_ratio_linear', 'weight_names', 'bias_names', 'aliases_of',
@@ -147,7 +148,7 @@ class Pruner:
     "What, how and how far to prune: builds the masks of each round into a `Ticket`"
     def __init__(self,
                  end_sparsity:float, # final % of prunable weights removed, in [0, 100)
-                 granularity:str='weight', # one of `granularities` ('weight', 'filter', 'row', 'channel', 'column', 'kernel'), or 'N:M' (e.g. '2:4')
+                 granularity:str='weight', # one of `granularities` ('weight', 'filter', 'row', 'channel', 'column', 'kernel'), 'group' (coupled channels), or 'N:M' (e.g. '2:4')
                  context:str='global', # 'global' (one threshold over all layers) or 'local' (each layer to the same sparsity)
                  criteria=large_final, # a `Criteria`, its name, or a callable f(w, w0) -> scores (low is pruned)
                  schedule=iterative, # a `Schedule`, its name, or a list of per-round sparsities
@@ -156,7 +157,9 @@ class Pruner:
                  exclude=None, # module names (or glob patterns) never pruned
                  layer_sparsity:dict|None=None, # {module name or pattern: final sparsity %}, pruned locally to it
                  prune_bias:bool=False, # prune the biases of those modules too
-                 layer_density:str|None=None): # how many weights each layer keeps: a rule of `density_rules` instead of the ranking
+                 layer_density:str|None=None, # how many weights each layer keeps: a rule of `density_rules` instead of the ranking
+                 example=None, # 'group': the input batch the model's groups are traced on (None: `model_example`'s synthetic one)
+                ):
         self.end_sparsity = check_pct(end_sparsity, 'end_sparsity')
         check_granularity(granularity); check_choice(context, 'context', contexts)
         self.criteria = get_criteria(criteria)
@@ -179,7 +182,11 @@ class Pruner:
                                  f"end_sparsity must be at least {100*(m-n)/m:g}, got {self.end_sparsity:g}")
             for arg,v in (('layer_sparsity', self.layer_sparsity), ('layer_density', layer_density), ('prune_bias', prune_bias)):
                 if v: raise ValueError(f"{arg}: not with granularity {granularity!r} (the N:M pattern sets every matrix's count; biases have no rows)")
+        if granularity == 'group':   # a group spans several layers: no layer's own count to set
+            for arg,v in (('layer_sparsity', self.layer_sparsity), ('layer_density', layer_density)):
+                if v: raise ValueError(f"{arg}: not with granularity 'group' (a coupled group spans several layers: a layer's own count cannot be set)")
         self.granularity,self.context,self.layer_types,self.prune_bias,self.layer_density = granularity,context,layer_types,prune_bias,layer_density
+        self.example,self._groups = example,None
         self.call_order = None   # module names in forward order (`call_order`), the depth 'smart_ratio' reads; None: registration order
 
     @property
@@ -263,6 +270,7 @@ def _score(self:Pruner, name, p, init, finite:bool=False):
 def check(self:Pruner, model:nn.Module, init:dict|None=None) -> dict:
     "`targets(model)`, with the criterion evaluated once on every target (right shape, no NaN); the random generators are left as they were"
     targets,m = self.targets(model),get_model(model)
+    if self.granularity == 'group': self.groups(m, targets)   # traced now: a model it cannot trace is refused before any training
     with torch.random.fork_rng(devices=[]):
         for n in targets: self._score(n, m.get_parameter(n), init if init is not None else {n: m.get_parameter(n)}, finite=True)
     return targets
@@ -275,6 +283,7 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
     "Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is (`targets`: `self.targets(model)`, if known; `scores`: {name: scores} computed elsewhere, instead of the criterion)"
     m = get_model(model)
     targets = self.targets(model) if targets is None else targets
+    if self.granularity == 'group': return self._group_masks(m, r, old, init, targets, scores)
     params = {n: m.get_parameter(n) for n in targets}
     # with whole units removed, a unit's bias goes with its weights rather than being ranked on its own
     tied = {}
@@ -343,3 +352,34 @@ def prune(self:Pruner, model:nn.Module, ticket:Ticket, r:int) -> Ticket:
 def __repr__(self:Pruner):
     return (f"Pruner({self.end_sparsity:g}%, {self.granularity}, {self.context}, {self.criteria.name}, "
             f"{self.schedule.name} in {self.n_rounds} round{'s'*(self.n_rounds > 1)})")
+
+# %% ../nbs/05_pruner.ipynb #4a55f796
+@patch
+def groups(self:Pruner, model:nn.Module, targets:dict|None=None) -> list:
+    "The coupled channel groups of `model` (`coupled_groups`), traced once per architecture on `self.example`"
+    m = get_model(model)
+    targets = self.targets(m) if targets is None else targets
+    shapes = {n: tuple(m.get_parameter(n).shape) for n in targets}
+    key,cached = architecture_key(shapes),getattr(self, '_groups', None)
+    if cached is None or cached[0] != key:
+        self._groups = cached = (key, coupled_groups(m, getattr(self, 'example', None)))
+    return remember_groups(cached[1], shapes)   # (what the controls of a 'group' ticket read: `known_groups`)
+
+@patch
+def _group_masks(self:Pruner, m:nn.Module, r:int, old, init, targets:dict, scores) -> dict:
+    "Round `r`'s masks under 'group': the lowest-scoring coupled channels removed whole (`channel_scores`, `select_channels`)"
+    groups = self.groups(m, targets)
+    params = {n: m.get_parameter(n) for n in targets}
+    shapes = {n: tuple(p.shape) for n,p in params.items()}
+    if scores is None: sc = {n: self._score(n, params[n], init).cpu() for n in targets}
+    else:
+        for n in targets:
+            if n not in scores or tuple(scores[n].shape) != shapes[n]: raise ValueError(f"scores: expected a tensor of shape {shapes[n]} for {n}")
+        sc = {n: scores[n].detach().float().cpu() for n in targets}
+    ids = prunable_groups(groups, targets)
+    n_prune = round(self.round_sparsity(r)/100*sum(math.prod(s) for s in shapes.values()))
+    oldc = {n: o.cpu() for n,o in old.items()} if old else None
+    removed = select_channels(groups, ids, channel_scores(groups, ids, sc, oldc), shapes, n_prune, self.context)
+    new = channel_masks(groups, ids, removed, shapes)
+    out = {n: (new[n] & oldc[n] if oldc and n in oldc else new[n]).to(params[n].device) for n in targets}
+    return _same_on_all_ranks(out)
