@@ -16,11 +16,13 @@ from .checks import *
 from .criteria import *
 from .ticket import *
 from .search import is_rank0
+from .runtime import rng_state, set_rng_state, rng_kept
+_all_ = ['rng_state', 'set_rng_state', 'rng_kept']   # (defined in `runtime`)
 
 # %% auto #0
 __all__ = ['clean_orphans', 'atomic_save', 'check_writable', 'criteria_id', 'callable_id', 'fingerprint', 'fingerprint_diff',
-           'check_fingerprint', 'rng_state', 'set_rng_state', 'rng_kept', 'opt_state', 'recorder_state', 'ticket_state',
-           'save_checkpoint', 'load_checkpoint', 'checkpoint_bytes', 'restore']
+           'check_fingerprint', 'opt_state', 'recorder_state', 'ticket_state', 'save_checkpoint', 'load_checkpoint',
+           'checkpoint_bytes', 'restore', 'rng_state', 'set_rng_state', 'rng_kept']
 
 # %% ../nbs/07_checkpoint.ipynb #0d6c17df
 def _tmp_glob(path:Path) -> str: return f'.{path.name}.*.tmp'
@@ -155,30 +157,6 @@ def check_fingerprint(path, saved:dict, now:dict):
                               "Delete it or pass resume=False to start over")
 
 # %% ../nbs/07_checkpoint.ipynb #2cecead7
-def rng_state(dls=None) -> dict:
-    "Every random state a fit consumes: Python, NumPy, torch (and CUDA), and each DataLoader's shuffling"
-    npst = np.random.get_state()
-    st = dict(python=pyrandom.getstate(), numpy=dict(keys=torch.from_numpy(npst[1].astype(np.int64)), pos=int(npst[2]),
-              has_gauss=int(npst[3]), gauss=float(npst[4])), torch=torch.get_rng_state(),
-              dls=[dl.rng.getstate() for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')])
-    if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
-    return st
-
-def set_rng_state(st:dict, dls=None):
-    "Restore the random states saved by `rng_state`"
-    pyrandom.setstate(st['python'])
-    n = st['numpy']; np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
-    torch.set_rng_state(st['torch'])
-    if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-    for dl,s in zip([dl for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')], st['dls']): dl.rng.setstate(s)
-
-@contextlib.contextmanager
-def rng_kept(dls=None):
-    "Run the block, then put back every random state that `rng_state` holds: whatever the block draws, no later draw changes"
-    st = rng_state(dls)
-    try: yield
-    finally: set_rng_state(st, dls)
-
 def _plain(o):
     "Containers as plain lists and dicts (fastcore's `L` is not allowed by `weights_only` loading)"
     if isinstance(o, dict): return {k: _plain(v) for k,v in o.items()}

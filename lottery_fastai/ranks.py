@@ -10,19 +10,16 @@ import atexit, contextlib, os, time
 import torch, torch.distributed as dist
 from fastai.basics import *
 from datetime import timedelta
-from .search import say
-from .checkpoint import rng_state, set_rng_state, ticket_state
+from .runtime import say, world
+_all_ = ['world']   # (defined in `runtime`)
+from .runtime import rng_state, set_rng_state
+from .checkpoint import ticket_state
 
 # %% auto #0
-__all__ = ['ranks_timeout', 'world', 'ranks_backend', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result',
-           'apply_result', 'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level']
+__all__ = ['ranks_timeout', 'ranks_backend', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result',
+           'apply_result', 'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level', 'world']
 
 # %% ../nbs/13a_ranks.ipynb #c93eb1e4
-def world() -> tuple:
-    "(this process's rank, the number of processes) in torch.distributed's default group; (0, 1) without one"
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(),dist.get_world_size()
-    return 0,1
-
 ranks_timeout = timedelta(hours=24)   # a rank waits this long for the others' share of a level (torch's default, 10-30 min, is shorter than many levels)
 
 def _leave():

@@ -12,21 +12,14 @@ from fastai.torch_core import get_model
 from .checks import *
 from .ticket import *
 from .pruner import *
+from .runtime import is_rank0, say
 
 # %% auto #0
-__all__ = ['retrain_modes', 'is_rank0', 'say', 'rewind_iteration', 'round_record', 'Search']
+__all__ = ['retrain_modes', 'rewind_iteration', 'round_record', 'Search', 'is_rank0', 'say']
 
 # %% ../nbs/06_search.ipynb #e5cd5007
 retrain_modes = ('rewind', 'lr_rewind', 'finetune')
-
-def is_rank0() -> bool:
-    "True unless this is a process of rank > 0 in torch.distributed"
-    d = torch.distributed
-    return not (d.is_available() and d.is_initialized()) or d.get_rank() == 0
-
-def say(verbose:bool, *args):
-    "Print `args` when `verbose`, from rank 0 only"
-    if verbose and is_rank0(): print(*args)
+_all_ = ['is_rank0', 'say']   # (defined in `runtime`)
 
 # %% ../nbs/06_search.ipynb #b079106c
 def rewind_iteration(rewind_epoch=0, # the rewind point in epochs (0: the initialization)

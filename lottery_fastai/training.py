@@ -17,58 +17,13 @@ from .ticket import *
 from .search import *
 from .callback import *
 from .events import *
-from .checkpoint import rng_kept
+from .runtime import *
+_all_ = ['reseed', 'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']   # (defined in `runtime`)
 
 # %% auto #0
-__all__ = ['thread_choices', 'fit_fns', 'reseed', 'free_cores', 'auto_threads', 'resolve_threads', 'using_threads',
-           'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view',
-           'RoundCallback', 'SkipIters', 'train_round', 'recompute_bn']
-
-# %% ../nbs/12_training.ipynb #7e9254ec
-def reseed(learn, seed:int):
-    "Seed Python, NumPy, torch and the shuffling of every DataLoader of `learn`, so trainings see the same data order"
-    set_seed(seed, reproducible=True)
-    for dl in learn.dls.loaders:
-        if hasattr(dl, 'rng'): dl.rng.seed(seed)
-
-# %% ../nbs/12_training.ipynb #bd13989b
-def _cpu_times():
-    with open('/proc/stat') as f: v = [int(x) for x in f.readline().split()[1:]]
-    return v[3] + v[4], sum(v)   # idle + iowait, total
-
-def free_cores(interval:float=0.1) -> float:
-    "How many cores are idle right now (measured over `interval` seconds on Linux; elsewhere all of them)"
-    n = os.cpu_count() or 1
-    try:
-        i0,t0 = _cpu_times(); time.sleep(interval); i1,t1 = _cpu_times()
-    except (OSError, ValueError, IndexError): return float(n)
-    return n*(i1-i0)/max(t1-t0, 1)
-
-thread_choices = ('auto', 'free')
-
-def auto_threads(model:nn.Module|None=None, free:bool=False) -> int:
-    "The intra-op threads for training `model`: one for a model under 100,000 parameters, else torch's setting (`free`: the cores idle now)"
-    if model is not None and sum(p.numel() for p in model.parameters()) < 100_000: return 1
-    if free: return max(1, min(os.cpu_count() or 1, int(free_cores() + 0.5)))
-    return torch.get_num_threads()
-
-def resolve_threads(threads='auto', model:nn.Module|None=None) -> int|None:
-    "The thread count a run keeps: `threads` itself, `auto_threads(model)` for 'auto', the idle cores for 'free', None for torch's setting"
-    if threads is None: return None
-    if isinstance(threads, str):
-        if threads not in thread_choices: raise ValueError(f"threads: expected 'auto', 'free', None or an integer >= 1, got {threads!r}")
-        return auto_threads(model, free=threads == 'free')
-    return check_int(threads, 'threads', 1)
-
-@contextlib.contextmanager
-def using_threads(threads='auto', model:nn.Module|None=None):
-    "Run the block with `resolve_threads(threads, model)` intra-op threads, then restore torch's setting"
-    n = resolve_threads(threads, model)
-    if n is None: yield; return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try: yield n
-    finally: torch.set_num_threads(before)
+__all__ = ['fit_fns', 'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view',
+           'RoundCallback', 'SkipIters', 'train_round', 'recompute_bn', 'reseed', 'free_cores', 'thread_choices',
+           'auto_threads', 'resolve_threads', 'using_threads']
 
 # %% ../nbs/12_training.ipynb #73063c09
 _eval_events = ('before_validate', 'before_batch', 'after_pred', 'after_loss')

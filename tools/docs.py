@@ -56,6 +56,7 @@ NAV = {   # notebook (under nbs/, no .ipynb): (group, sidebar title); pages are 
     'tutorials/stability':          ('Tutorials', 'Rewinding, stability, early-bird tickets'),
     'tutorials/dropout':            ('Tutorials', 'Dropout and winning tickets'),
     '00_checks':                    ('Internals', 'Argument checks'),
+    '00a_runtime':                  ('Internals', 'Runtime: threads, random states, rank 0'),
     '03_selection':                 ('Internals', 'Selection of the lowest-scoring groups'),
     '10a_events':                   ('Internals', 'Callback events'),
     '12_training':                  ('Internals', 'Training engine: one ticket'),
