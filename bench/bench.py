@@ -341,9 +341,9 @@ def raw_loop(ms, dls):
     "A plain PyTorch loop over the same batches for each member, one after another (Adam, masks after each step, no evaluation)"
     import torch.nn.functional as F
     xs,ys = dls.train.dataset.tensors
-    bs,n_epoch = dls.train.bs,ms[0].recipe['n_epoch']
+    bs,n_epoch = dls.train.bs,ms[0].recipe.n_epoch
     for m in ms:
-        model = m.learn.model; opt = torch.optim.Adam(model.parameters(), m.recipe['lr'])
+        model = m.learn.model; opt = torch.optim.Adam(model.parameters(), m.recipe.lr)
         ps,masks = m.ticket.bind(model)
         g = torch.Generator().manual_seed(0)
         for e in range(n_epoch):
@@ -358,13 +358,13 @@ def raw_stacked_loop(ms, dls):
     import torch.nn.functional as F
     from lottery_fastai.batched import StackedModel
     xs,ys = dls.train.dataset.tensors
-    bs,n_epoch,K = dls.train.bs,ms[0].recipe['n_epoch'],len(ms)
+    bs,n_epoch,K = dls.train.bs,ms[0].recipe.n_epoch,len(ms)
     model = StackedModel([m.learn.model for m in ms])
     own = dict(model.named_parameters())
     names = [(mk, sk) for mk,sk in model.keys.items() if sk in own and mk in ms[0].ticket.masks]
     ps = [own[sk] for _,sk in names]
     masks = [torch.cat([m.ticket.masks[mk] for m in ms]).float() for mk,_ in names]
-    opt = torch.optim.Adam(model.parameters(), ms[0].recipe['lr'], fused=True)
+    opt = torch.optim.Adam(model.parameters(), ms[0].recipe.lr, fused=True)
     g = torch.Generator().manual_seed(0)
     for e in range(n_epoch):
         perm = torch.randperm(len(xs), generator=g)
@@ -648,13 +648,15 @@ def imp_plain(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0):
 
 def imp_library(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0, lean=True):
     "`learn.find_ticket` doing the same job (as `lenet_ticket` does it); `lean=False`: every round through the learner's own fastai fit"
-    from lottery_fastai.training import train_round
-    import lottery_fastai.rounds as rounds
+    import dataclasses
+    from lottery_fastai.training import _train_alone
+    import lottery_fastai.batched as batched
     torch.manual_seed(seed)
     learn = Learner(dls, make_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=Adam, lr=lr)
     names = [n.rsplit('.', 1)[0] for n,_ in learn.model.named_parameters() if n.endswith('weight')]
     default = max(set(rates.values()), key=list(rates.values()).count)
-    with mock.patch.object(rounds, 'train_round', partial(train_round, lean=False)) if not lean else contextlib.nullcontext():
+    alone = lambda ms, run: _train_alone(ms, dataclasses.replace(run, lean=False))   # every round through the learner's own fit
+    with mock.patch.object(batched, '_train_alone', alone) if not lean else contextlib.nullcontext():
         with learn.no_bar(), learn.no_logging():
             tk = learn.find_ticket(rate_to_sparsity(default, n_rounds), n_epoch, lr, n_rounds=n_rounds, context='local',
                                    layer_sparsity={n: rate_to_sparsity(rates[n], n_rounds) for n in names if rates[n] != default},

@@ -21,7 +21,7 @@ from .search import *
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket', 'LotteryCallback']
+__all__ = ['TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket', 'LotteryCallback', 'FitCheckpoint']
 
 # %% ../nbs/11_callback.ipynb #3e270aa9
 class TicketCallback(Callback):
@@ -195,13 +195,15 @@ def before_fit(self:LotteryCallback):
         return
     self._conflicts()
     n_iter,at = self._plan()
-    self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth or self.reset_end,
-                         rewind_device=self.rewind_device, verbose=self.verbose)
+    self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth,
+                         rewind_device=self.rewind_device, verbose=self.verbose, reset_end=self.reset_end)
     self.tkt = self.search.start(self.model, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=n_iter, lth=self.lth)
     self._rows,self._round_start,self._resume,self._cancelled = [],0,None,False
     if self.checkpoint is not None:
         ckpt.check_writable(self.checkpoint, ckpt.checkpoint_bytes(self.model))
-        self._fp = ckpt.fingerprint(self.search, self.learn, in_fit=True, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
+        fp = ckpt.fingerprint(self.search, self.learn, in_fit=True, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth,
+                              reset_end=self.reset_end)
+        self._ck = FitCheckpoint(self.checkpoint, fp)
         if self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
         else: ckpt.clean_orphans(self.checkpoint)
     p = self.pruner
@@ -209,7 +211,7 @@ def before_fit(self:LotteryCallback):
                       f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}"
                       + (" (start_epoch=0: round 1 ranks the untrained initialization; start_epoch>=1 trains the dense network first)"
                          if self.start_epoch == 0 else ""))
-    if self._resume is None and self.search.keep_rewind and at == 0: self.search.save_rewind(self.model)
+    if self._resume is None and self.search.due(0): self.search.save_rewind(self.model)
     self.bind(apply=self._resume is not None)
     rec = getattr(self.learn, 'recorder', None)
     if rec is not None:
@@ -227,7 +229,7 @@ def before_train(self:LotteryCallback):
 @patch
 def before_batch(self:LotteryCallback):
     it,s = self.train_iter,self.search
-    if it == s.rewind_iter and s.keep_rewind and self.tkt.rewind_state is None: s.save_rewind(self.model)
+    if s.due(it): s.save_rewind(self.model)
     if s.round < len(self._bounds) and it == self._bounds[s.round]: self._next_round()
 
 @patch
@@ -256,7 +258,7 @@ def after_epoch(self:LotteryCallback):
     row = epoch_row(self.learn)
     row.update(round=self.search.round, epoch=self.epoch, iter=self.train_iter-self._round_start)
     self._rows.append(row)
-    if self.checkpoint is not None: self._save_checkpoint()
+    if self.checkpoint is not None: self._ck.save(self)
 
 @patch
 def after_cancel_fit(self:LotteryCallback): self._cancelled = True
@@ -270,7 +272,7 @@ def after_fit(self:LotteryCallback):
                           f"incomplete ({self.tkt.describe()} pruned, not {self.pruner.end_sparsity:g}%); no ticket is kept. "
                           "A fit with checkpoint=... resumes from the last epoch")
         return
-    if self.reset_end: self.tkt.rewind(self.model)
+    self.search.finish(self.model)   # (reset_end: back to the rewind point)
     self._done = True
     if self.verbose and is_rank0():
         mem = self.tkt.memory()
@@ -279,25 +281,40 @@ def after_fit(self:LotteryCallback):
     keep_ticket(self.learn, self.tkt, self.verbose)
 
 # %% ../nbs/11_callback.ipynb #7f6c673f
-@patch
-def _save_checkpoint(self:LotteryCallback):
-    ckpt.save_checkpoint(dict(version=2, fingerprint=self._fp, epoch=self.epoch, train_iter=self.train_iter, round=self.search.round,
-                              round_start=self._round_start, rows=self._rows, model=state_copy(self.model), opt=ckpt.opt_state(self.opt),
-                              ticket=ckpt.ticket_state(self.tkt), rng=ckpt.rng_state(self.dls), recorder=ckpt.recorder_state(self.learn)),
-                         self.checkpoint)
+class FitCheckpoint:
+    "The file `LotteryCallback` writes after every epoch and resumes from: one schema, checked against the fit first"
+    version = 2
+    _needs = ('epoch', 'train_iter', 'round', 'round_start', 'rows')
+    def __init__(self, path, fp:dict): self.path,self.fp = Path(path),fp # `fp`: the fit's fingerprint
+
+    def save(self, cb:LotteryCallback):
+        "After `cb`'s epoch: the search's place and rows, the weights, optimizer, ticket, random states and smoothed loss"
+        ckpt.save_checkpoint(dict(version=self.version, fingerprint=self.fp, epoch=cb.epoch, train_iter=cb.train_iter, round=cb.search.round,
+                                  round_start=cb._round_start, rows=cb._rows, model=state_copy(cb.model), opt=ckpt.opt_state(cb.opt),
+                                  ticket=ckpt.ticket_state(cb.tkt), rng=ckpt.rng_state(cb.dls), recorder=ckpt.recorder_state(cb.learn)),
+                             self.path)
+
+    def load(self, device=None) -> dict:
+        "The saved fit, checked against this one (its version, its fingerprint, its fields); nothing is put back yet"
+        ck = ckpt.load_checkpoint(self.path, map_location=device)
+        if ck.get('version') != self.version:
+            raise ValueError(f"checkpoint {self.path}: a LotteryCallback checkpoint of version {ck.get('version')!r}; this lottery_fastai "
+                             f"reads version {self.version}. Delete it or pass resume=False to start over")
+        ckpt.check_fingerprint(self.path, ck.get('fingerprint'), self.fp)
+        for k in self._needs:
+            if k not in ck: raise ValueError(f"checkpoint {self.path} cannot be resumed: {k} is missing. Nothing was changed")
+        return ck
 
 @patch
 def _load_checkpoint(self:LotteryCallback):
     path = self.checkpoint
-    ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
-    ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
-    for k in ('epoch', 'train_iter', 'round', 'round_start', 'rows'):
-        if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
+    ck = self._ck.load(next(self.model.parameters()).device)
     ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
     ckpt.clean_orphans(path)
     self.search.round,self._round_start,self._rows = ck['round'],ck['round_start'],list(ck['rows'])
     self._resume = dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
-    self._skip = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip)   # fastai's own skip of the epochs already done
+    self._skip = SkipToEpoch(ck['epoch']+1)   # fastai's own skip of the epochs already done
+    self.learn.add_cb(self._skip)
     say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}, round {self.search.round}, {self.tkt.describe()} pruned")
 
 @patch

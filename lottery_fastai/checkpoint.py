@@ -173,10 +173,10 @@ def recorder_state(learn) -> dict:
     sl = learn.recorder.smooth_loss
     return dict(count=sl.count, val=sl.val.detach().clone().as_subclass(torch.Tensor))   # fastai's TensorBase is not a weights-only type
 
-_ticket_fields = ('masks', 'rewind_state', 'init', 'history', 'curves', 'aliases', 'n_total', 'left_out')
+_ticket_fields = tuple(k for k in ticket_fields if k != 'meta')   # what a checkpoint holds of a ticket
 def ticket_state(tk:Ticket) -> dict:
-    "A ticket's fields as plain containers"
-    return {k: getattr(tk, k) for k in _ticket_fields}
+    "A ticket in a checkpoint: `Ticket.state()` without `meta`, which the resumed search rebuilds as it was"
+    return tk.state(meta=False)
 
 # %% ../nbs/07_checkpoint.ipynb #31737cb2
 def save_checkpoint(obj:dict, path) -> Path|None:
@@ -226,7 +226,7 @@ def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, record
         t = ck.get('ticket')
         if not isinstance(t, dict) or any(k not in t for k in _ticket_fields): problems.append("ticket: missing fields")
         else:
-            try: Ticket(**t).validate(m, source=f'checkpoint {path}')
+            try: Ticket.from_state(t).validate(m, source=f'checkpoint {path}')
             except ValueError as e: problems.append(str(e))
     if rng and 'rng' not in ck: problems.append("rng: missing")
     if problems: raise ValueError(f"checkpoint {path} cannot be resumed: {'; '.join(problems)}. Nothing was changed")
@@ -239,7 +239,7 @@ def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, record
             sd = ck['opt']
             if 'hypers' in sd and type(opt).__name__ != 'OptimWrapper': sd = {**sd, 'hypers': L(sd['hypers'])}
             opt.load_state_dict(sd)
-        if ticket is not None: ticket.__dict__.update(ck['ticket'])
+        if ticket is not None: ticket.load_state(ck['ticket'])
         if recorder_learn is not None and 'recorder' in ck:
             sl = recorder_learn.recorder.smooth_loss; sl.count,sl.val = ck['recorder']['count'],ck['recorder']['val']
         if rng: set_rng_state(ck['rng'], dls)

@@ -46,17 +46,18 @@ def save_ticket(ticket:Ticket, path, signature_of:nn.Module|None=None) -> Path|N
     if not ticket.masks: raise ValueError("ticket: it has no masks to save (was it pruned?)")
     ticket.validate(source='ticket')
     if not is_rank0(): return None
-    t,shared = {f'mask/{n}': m.detach().to('cpu', torch.bool).contiguous() for n,m in ticket.masks.items()},{}
-    for part,d in (('rewind', ticket.rewind_state), ('init', ticket.init)):
+    st = ticket.state()   # the one plain form of a ticket (its `curves` stay out of the file)
+    t,shared = {f'mask/{n}': m.detach().to('cpu', torch.bool).contiguous() for n,m in st['masks'].items()},{}
+    for part,d in (('rewind', st['rewind_state']), ('init', st['init'])):
         seen = {}
         for k,v in (d or {}).items():
             if id(v) in seen: shared[f'{part}/{k}'] = f'{part}/{seen[id(v)]}'; continue   # a tied tensor is stored once
             seen[id(v)] = k; t[f'{part}/{k}'] = v.detach().cpu().contiguous()
-    src = ticket.rewind_state if signature_of is None else get_model(signature_of).state_dict()
+    src = st['rewind_state'] if signature_of is None else get_model(signature_of).state_dict()
     sig = {k: [list(v.shape), str(v.dtype)] for k,v in (src or {}).items()}
-    meta = dict(format=_FORMAT, version=_VERSION, meta=json.dumps(_jsonable(ticket.meta)), history=json.dumps(_jsonable(ticket.history)),
-                signature=json.dumps(sig), sparsity=f'{ticket.sparsity:.4f}', shared=json.dumps(shared), aliases=json.dumps(ticket.aliases),
-                n_total=json.dumps(ticket.n_total), left_out=json.dumps({k: list(v) for k,v in ticket.left_out.items()}))
+    meta = dict(format=_FORMAT, version=_VERSION, meta=json.dumps(_jsonable(st['meta'])), history=json.dumps(_jsonable(st['history'])),
+                signature=json.dumps(sig), sparsity=f'{ticket.sparsity:.4f}', shared=json.dumps(shared), aliases=json.dumps(st['aliases']),
+                n_total=json.dumps(st['n_total']), left_out=json.dumps({k: list(v) for k,v in st['left_out'].items()}))
     meta['checksum'] = _digest(t, meta)
     return atomic_save(lambda p: save_file(t, p, metadata=meta), path)
 
@@ -91,8 +92,8 @@ def load_ticket(path, device='cpu') -> Ticket:
     if not masks: raise ValueError(f"{path}: the ticket has no masks (missing keys)")
     missing_sig = [k for k in rewind if k not in sig] if rewind else []
     if missing_sig: raise ValueError(f"{path}: rewind tensors {missing_sig[:5]} are not in the signature")
-    tk = Ticket(masks=masks, rewind_state=rewind or None, init=init or None, history=hist, meta=m_meta, aliases=aliases,
-                n_total=n_total, left_out={k: tuple(v) for k,v in left.items()})
+    tk = Ticket.from_state(dict(masks=masks, rewind_state=rewind or None, init=init or None, history=hist, meta=m_meta, aliases=aliases,
+                                n_total=n_total, left_out={k: tuple(v) for k,v in left.items()}))
     tk.validate(source=str(path), dtypes={k: v[1] for k,v in sig.items()})
     tk.meta['signature'] = sig
     if str(device) != 'cpu':

@@ -13,7 +13,7 @@ from datetime import timedelta
 from .runtime import say, world
 _all_ = ['world']   # (defined in `runtime`)
 from .runtime import rng_state, set_rng_state
-from .checkpoint import ticket_state
+from .search import RoundResult, as_recipe
 
 # %% auto #0
 __all__ = ['ranks_timeout', 'ranks_backend', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result',
@@ -44,10 +44,11 @@ def join_ranks() -> int:
     return dist.get_world_size()
 
 # %% ../nbs/13a_ranks.ipynb #77c293b1
-def member_cost(learn, recipe:dict) -> float:
+def member_cost(learn, recipe) -> float:
     "What a training costs, in units that compare across members: epochs trained x batches per epoch x parameters"
     n_iter = max(1, len(learn.dls.train))
-    epochs = recipe['n_epoch'] - recipe.get('skip', 0) - recipe.get('skip_iter', 0)/n_iter
+    rp = as_recipe(recipe, n_iter)
+    epochs = rp.n_epoch - rp.skip - rp.skip_iter/n_iter
     return float(max(1, epochs) * n_iter * sum(p.numel() for p in learn.model.parameters()))
 
 def plan_ranks(groups:list, # lists of member indices, each trained together (stacked) or alone
@@ -85,20 +86,21 @@ def tensors_to(o, device):
 
 def _cpu(t): return t.detach().as_subclass(torch.Tensor).cpu()
 
-def member_result(learn, ticket, rec:dict, last_lr) -> dict:
-    "What training a member changed, on the CPU: weights and buffers, ticket, record, last learning rate, the DataLoaders' shuffling"
-    return _map(dict(model=get_model(learn.model).state_dict(), ticket=dict(ticket_state(ticket), meta=ticket.meta), rec=rec, last_lr=last_lr,
+def member_result(learn, ticket, res:RoundResult) -> dict:
+    "What training a member changed, on the CPU: weights and buffers, its `RoundResult` with the ticket's `state()`, the DataLoaders' shuffling"
+    return _map(dict(model=get_model(learn.model).state_dict(), result=dict(vars(res), ticket=ticket.state()),
                      dls=[dl.rng.getstate() for dl in learn.dls.loaders if hasattr(dl, 'rng')]), _cpu)
 
-def apply_result(res:dict, learn, ticket, rewind_device=None) -> tuple:
-    "Put a `member_result` made elsewhere into this process's `learn` and `ticket` (tensors on their devices here); returns (record, last learning rate)"
+def apply_result(msg:dict, learn, rewind_device=None) -> RoundResult:
+    "Put a `member_result` made elsewhere into this process's `learn` (weights, shuffling); its `RoundResult` for the search to write"
     dev = next(learn.model.parameters()).device
-    get_model(learn.model).load_state_dict(res['model'])
-    for k,v in res['ticket'].items():
-        d = rewind_device if k == 'rewind_state' and rewind_device is not None else dev
-        setattr(ticket, k, _map(v, lambda t: t.to(d)))
-    for dl,s in zip([dl for dl in learn.dls.loaders if hasattr(dl, 'rng')], res['dls']): dl.rng.setstate(s)
-    return res['rec'],res['last_lr']
+    get_model(learn.model).load_state_dict(msg['model'])
+    for dl,s in zip([dl for dl in learn.dls.loaders if hasattr(dl, 'rng')], msg['dls']): dl.rng.setstate(s)
+    to = lambda d: (lambda t: t.to(d))
+    res = dict(msg['result'])
+    st = {k: _map(v, to(rewind_device if k == 'rewind_state' and rewind_device is not None else dev)) for k,v in res.pop('ticket').items()}
+    kept = _map(res.pop('rewind_state'), to(rewind_device if rewind_device is not None else dev))
+    return RoundResult(**res, rewind_state=kept, ticket=st)
 
 def _rng_now() -> dict:
     "The global random state, with the CUDA generator of this process's device only (ranks may see different devices)"
@@ -160,12 +162,12 @@ def spreads(learns:list, as_ranks:int|None=None) -> bool:
 
 def spread_level(members:list, # the level's members (`Member`: learn, ticket, recipe)
                  groups:list, # lists of member indices trained together, in the order one process would train them
-                 train_unit, # `train_unit(indices, stacked) -> (records, last learning rates)`: trains those members here (`stacked`: as a stacked fit, even one member)
+                 train_unit, # `train_unit(indices, stacked) -> [RoundResult]`: trains those members here (`stacked`: as a stacked fit, even one member)
                  rewind_device=None, # where rewind copies live
                  as_ranks:int|None=None, # in one process: train the level in the parts `as_ranks` processes would share, one after the other
                  verbose:bool=True, # say (rank 0) who trained what and who waited
                 ) -> tuple:
-    "Train this rank's share of a level, then give every rank every member's result; returns the records, the last learning rates, and the log of who trained what"
+    "Train this rank's share of a level, then give every rank every member's result; returns each member's `RoundResult` and the log of who trained what"
     rank,n = world()
     ranks = [rank] if n > 1 else list(range(as_ranks or 1))   # the shares trained here
     if n == 1: n = as_ranks or 1
@@ -173,21 +175,19 @@ def spread_level(members:list, # the level's members (`Member`: learn, ticket, r
     plan = plan_ranks(groups, costs, n)
     last = groups[-1][-1]   # the training one process would run last: the random state after it is the next level's
     stacked = {i: len(g) > 1 for g in groups for i in g}
-    shares = []
+    shares,out = [],[None]*len(members)
     for rk in ranks:
         mine,rng_last,t0 = {},None,time.perf_counter()
         for u in plan[rk]:
             # a part of a stacked group trains as a stacked fit, even alone, as one process would train it with `as_ranks`
-            with alone(): recs,lasts = train_unit(u, stacked[u[0]])
-            for i,rec,lr in zip(u, recs, lasts): mine[i] = member_result(members[i].learn, members[i].ticket, rec, lr)
+            with alone(): res = train_unit(u, stacked[u[0]])
+            for i,x in zip(u, res): out[i],mine[i] = x,(member_result(members[i].learn, members[i].ticket, x) if len(ranks) == 1 else None)
             if last in u: rng_last = _map(_rng_now(), _cpu)
         shares.append(dict(results=mine, rng=rng_last, secs=time.perf_counter() - t0))
     got = gather_all(shares[0]) if len(ranks) == 1 else shares
-    recs,lasts = [None]*len(members),[None]*len(members)
     for k,g in enumerate(got):
-        for i,res in g['results'].items():
-            if k in ranks: recs[i],lasts[i] = res['rec'],res['last_lr']
-            else: recs[i],lasts[i] = apply_result(res, members[i].learn, members[i].ticket, rewind_device)
+        if k not in ranks:
+            for i,msg in g['results'].items(): out[i] = apply_result(msg, members[i].learn, rewind_device)
         if g['rng'] is not None: _set_rng(g['rng'])
     slowest = max(g['secs'] for g in got)
     log = [dict(rank=k, trainings=[f"{members[i].kind}/{members[i].seed}" for u in plan[k] for i in u],
@@ -196,4 +196,4 @@ def spread_level(members:list, # the level's members (`Member`: learn, ticket, r
     say(verbose, f"{level_label(members)} " + (f"over {n} processes: " if len(ranks) == 1 else f"as {n} processes would share it: ") + '; '.join(
         f"rank {d['rank']} trained {len(d['trainings'])} in {d['fits']} fit(s), {d['seconds']:.1f} s" + (f", waited {d['waited']:.1f} s" if d['waited'] >= 0.05 else '')
         for d in log))
-    return recs,lasts,log
+    return out,log

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from fastai.torch_core import get_model
 
 # %% auto #0
-__all__ = ['mul_all_', 'state_copy', 'Ticket', 'carried_state', 'layer_macs', 'theoretical_speedup']
+__all__ = ['mul_all_', 'ticket_fields', 'state_copy', 'Ticket', 'carried_state', 'layer_macs', 'theoretical_speedup']
 
 # %% ../nbs/04_ticket.ipynb #8cf32a1f
 def state_copy(model:nn.Module, device=None) -> dict:
@@ -268,18 +268,37 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
     return self
 
 # %% ../nbs/04_ticket.ipynb #c0adca1f
+ticket_fields = ('masks', 'rewind_state', 'init', 'history', 'meta', 'curves', 'aliases', 'n_total', 'left_out')   # `Ticket`'s arguments
+
+@patch
+def state(self:Ticket, meta:bool=True) -> dict:
+    "Every field of the ticket as plain containers (`meta=False`: all but `meta`, for a state whose reader rebuilds it)"
+    return {k: getattr(self, k) for k in ticket_fields if meta or k != 'meta'}
+
+@patch(cls_method=True)
+def from_state(cls:Ticket, state:dict) -> Ticket:
+    "The ticket a `Ticket.state()` describes (fields it lacks take their defaults; masks packed as bits are unpacked)"
+    d = {k: v for k,v in state.items() if k in ticket_fields}
+    d['masks'] = {n: _unpack(m) if isinstance(m, tuple) else m for n,m in (d.get('masks') or {}).items()}
+    return cls(**d)
+
+@patch
+def load_state(self:Ticket, state:dict) -> Ticket:
+    "Put the fields `state` holds into this ticket, in place (the others stay)"
+    new = Ticket.from_state(state).__dict__
+    self.__dict__.update({k: new[k] for k in state if k in ticket_fields})
+    return self
+
 @patch
 def masks_only(self:Ticket) -> Ticket:
     "The ticket without its rewind state, initial weights and curves (what inference needs)"
-    return Ticket(masks=self.masks, history=self.history, meta=self.meta, aliases=self.aliases, n_total=self.n_total, left_out=self.left_out)
+    return Ticket.from_state({k: v for k,v in self.state().items() if k not in ('rewind_state', 'init', 'curves')})
 
 @patch
 def __getstate__(self:Ticket):   # masks pickle as bits (an exported learner stays about the size of its model)
-    return {**self.__dict__, 'masks': {n: _pack(m) for n,m in self.masks.items()}}
+    return dict(self.state(), masks={n: _pack(m) for n,m in self.masks.items()})
 @patch
-def __setstate__(self:Ticket, d):
-    self.__dict__.update({'aliases': {}, 'n_total': None, 'left_out': {}, **d})
-    self.masks = {n: _unpack(m) if isinstance(m, tuple) else m for n,m in d['masks'].items()}
+def __setstate__(self:Ticket, d): self.__dict__.update(Ticket.from_state(d).__dict__)   # (a pickle of 0.1.x lacks the later fields)
 
 @patch
 def __repr__(self:Ticket):

@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/training.html.md"""
 
 # %% ../nbs/12_training.ipynb #9a6a9a7e
 from __future__ import annotations
-import contextlib, itertools, math, os, time
+import contextlib, dataclasses, itertools, math, os, time
 from fastai.basics import *
 from copy import copy, deepcopy
 from fastai.callback.progress import *
@@ -21,9 +21,9 @@ from .runtime import *
 _all_ = ['reseed', 'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']   # (defined in `runtime`)
 
 # %% auto #0
-__all__ = ['fit_fns', 'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view',
-           'RoundCallback', 'SkipIters', 'train_round', 'recompute_bn', 'reseed', 'free_cores', 'thread_choices',
-           'auto_threads', 'resolve_threads', 'using_threads']
+__all__ = ['fit_fns', 'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view', 'Member',
+           'RoundCallback', 'SkipIters', 'test_dl_of', 'final_measures', 'train_round', 'recompute_bn', 'reseed',
+           'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']
 
 # %% ../nbs/12_training.ipynb #73063c09
 _eval_events = ('before_validate', 'before_batch', 'after_pred', 'after_loss')
@@ -90,42 +90,60 @@ def evaluate(learn, dl=None, metrics=None) -> dict:
     return _Evaluator(learn, metrics)(dl)
 
 # %% ../nbs/12_training.ipynb #34aa7c18
+class _OneModel:
+    "What `EvalEvery` measures of a learner: its model, on a second learner (`_Evaluator`); its epoch rows are the recorder's"
+    k = 1
+    def __init__(self, learn): self.learn,self._ev = learn,None
+    def epoch_rows(self) -> list: return [epoch_row(self.learn)]
+    def measure(self) -> list:
+        if self._ev is None: self._ev = _Evaluator(self.learn)
+        return [self._ev()]
+    def state(self, k:int, cache:dict) -> dict: return state_copy(self.learn.model)
+
 class EvalEvery(Callback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
     order,run_valid = Recorder.order+15,False
     def __init__(self,
                  every:int|None=None, # iterations between measurements; None: each epoch, from the recorder
-                 keep_best:bool=False): # keep a copy of the weights at the minimum validation loss (`best_state`)
+                 keep_best:bool=False, # keep a copy of the weights at the minimum validation loss (`best_state`)
+                 members=None, # `members(learn)` -> what measures K members of a stacked fit (default: the learner's model)
+                ):
         check_int(every, 'eval_every', 1, none_ok=True)
         store_attr()
 
     def before_fit(self):
         self.run = is_training_fit(self.learn)
-        self.curve,self.best_loss,self.best_state,self.n_trained,self.epochs = [],math.inf,None,0,0
-        if self.run and self.every: self._eval = _Evaluator(self.learn)
+        self.of = self.members(self.learn) if self.members is not None else _OneModel(self.learn)
+        k = self.of.k
+        self.curves,self.best_losses,self.best_states,self.n_trained,self.epochs = [[] for _ in range(k)],[math.inf]*k,[None]*k,0,0
 
     def before_epoch(self): self._trained = False
     def before_train(self): self._trained = True; self.epochs += 1   # epochs skipped by SkipToEpoch never train
     def after_batch(self):
         if not self.training: return
         self.n_trained += 1
-        if self.every and self.n_trained % self.every == 0: self._add(None)
+        if self.every and self.n_trained % self.every == 0: self._add(self.of.measure())
 
+    def _new(self) -> bool: return bool(self.n_trained) and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained)
     def after_epoch(self):
-        if self.every is None and self._trained: self._add(epoch_row(self.learn))
-
+        if self.every is None and self._trained and self._new(): self._add(self.of.epoch_rows())
     def after_fit(self):
-        if self.every and self.n_trained and (not self.curve or self.curve[-1]['iter'] != self.n_trained): self._add(None)
+        if self.every and self._new(): self._add(self.of.measure())
 
-    def _add(self, row):
-        if row is None:   # measure now
-            res = self._eval()
-            row = {'valid_loss': res.pop('loss'), **res}
-        row['iter'] = self.n_trained
-        self.curve.append(row)
-        loss = row.get('valid_loss', math.nan)
-        if self.keep_best and isinstance(loss, float) and loss < self.best_loss:
-            self.best_loss,self.best_state = loss,state_copy(self.model)
+    def _add(self, rows:list):
+        cache = {}
+        for k,row in enumerate(rows):
+            if 'loss' in row: row = {'valid_loss': row.pop('loss'), **row}
+            row['iter'] = self.n_trained
+            self.curves[k].append(row)
+            loss = row.get('valid_loss', math.nan)
+            if self.keep_best and isinstance(loss, float) and loss < self.best_losses[k]:
+                self.best_losses[k],self.best_states[k] = loss,self.of.state(k, cache)
+
+    # one model: its curve, lowest loss and weights there
+    curve = property(lambda self: self.curves[0], lambda self, v: self.curves.__setitem__(0, v))
+    best_loss = property(lambda self: self.best_losses[0], lambda self, v: self.best_losses.__setitem__(0, v))
+    best_state = property(lambda self: self.best_states[0], lambda self, v: self.best_states.__setitem__(0, v))
 
 # %% ../nbs/12_training.ipynb #db09bdc4
 from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat, adam_step, sgd_step, momentum_step, debias
@@ -200,14 +218,34 @@ def lean_view(learn):
 # %% ../nbs/12_training.ipynb #5b2309ea
 fit_fns = ('fit', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr')
 
+class Member:
+    "One training of a level: a learner and the ticket whose masks it keeps, with the recipe it trains by"
+    def __init__(self,
+                 learn, # the learner whose model is the ticket's network
+                 ticket, # its masks are kept in force
+                 r, # the round (recorded)
+                 recipe, # a `Recipe` (or a dict of its fields, `skip`/`skip_iter` in place of `start`)
+                 data_seed=None, # reseed the data order first (None: as it comes)
+                 lineage=None, # the `Lineage` it trains for (its kind and seed)
+                 kind='ticket', # what it stands for (recorded)
+                 seed=None, # the seed it stands for (recorded)
+                 save_at=None, # round 0: where it keeps the rewind state (a `RewindPoint`)
+                 cbs=None, # callbacks of this training alone (in a stacked fit: `stacked_member_cbs`)
+                ):
+        store_attr()
+        self.recipe = as_recipe(recipe, len(learn.dls.train))
+        if isinstance(save_at, int): self.save_at = RewindPoint(save_at, len(learn.dls.train))
+        self.kind,self.seed = (lineage.kind,lineage.seed) if lineage is not None else (kind,seed)
+    def key(self) -> tuple: return (self.recipe, self.data_seed, self.save_at)
+
 class RoundCallback(TicketCallback):
-    "Keeps the masks in force during one round; in round 0, saves the rewind state at iteration `save_at`"
-    def __init__(self, ticket, save_at=None, rewind_device=None):
+    "Keeps the masks in force during one round; in round 0, keeps the weights at `save_at` (`rewind_state`), for the search"
+    def __init__(self, ticket, save_at:RewindPoint|None=None, rewind_device=None):
         super().__init__(ticket)
-        self.save_at,self.rewind_device = save_at,rewind_device
+        self.save_at,self.rewind_device,self.rewind_state = save_at,rewind_device,None
     def before_batch(self):
-        if self.save_at is not None and self.train_iter == self.save_at and self.tkt.rewind_state is None:
-            self.tkt.rewind_state = state_copy(self.model, self.rewind_device)
+        if self.save_at is not None and self.train_iter == self.save_at.iteration and self.rewind_state is None:
+            self.rewind_state = state_copy(self.model, self.rewind_device)
 
 class _SkipBatches(GetAttr):
     "An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length stays the epoch's"
@@ -230,14 +268,61 @@ class SkipIters(Callback):
         self.learn.pct_train += n/(len(self.dl)*self.n_epoch)
         self.learn.dl = _SkipBatches(self.dl, n)
 
-def _at_weights(learn, state, dl, prefix, suffix=''):
-    "`evaluate` on `dl` with the weights `state` loaded (then restored), keys renamed `{prefix}{name}{suffix}`"
-    now = None
-    if state is not None: now = state_copy(learn.model); get_model(learn.model).load_state_dict(state)
-    try: res = evaluate(learn, dl)
-    finally:
-        if now is not None: get_model(learn.model).load_state_dict(now)
-    return {f'{prefix}{k}{suffix}': v for k,v in res.items()}
+def _fit(learn, rp:Recipe, cbs:list):
+    "fastai's `rp.fit_fn` on `learn`: a fresh optimizer, the schedule started at `rp.start`"
+    skip = [SkipIters(rp.skip_iter)] if rp.skip_iter else []
+    getattr(learn, rp.fit_fn)(rp.n_epoch, rp.lr, cbs=L(cbs)+skip, reset_opt=True, start_epoch=rp.skip)
+
+# %% ../nbs/12_training.ipynb #529fedad
+def test_dl_of(learn):
+    "The learner's test set (`dls[2]`), or None"
+    return learn.dls[2] if len(learn.dls.loaders) > 2 else None
+
+def final_measures(measure, # `measure(dl) -> [dict]`: each member's loss and metrics on `dl`, with the weights in place
+                   load, # `load(state)` puts the weights `state` in place
+                   final:dict, # the weights at the end of the training (in place afterwards)
+                   best:dict|None=None, # the weights at the lowest validation loss (None: no test measure there)
+                   test_dl=None, # the test set
+                   train_dl=None, # `train_dl()` -> the whole training set, in order (None: not measured)
+                   k:int=1, # the number of members
+                  ) -> list:
+    "Each member's measures after training: `test_*_at_stop` at the weights `best`, `final_test_*` and `train_set_*` at `final`"
+    out = [{} for _ in range(k)]
+    def add(dl, state, prefix, suffix=''):
+        load(state)
+        for o,res in zip(out, measure(dl)): o.update({f'{prefix}{n}{suffix}': v for n,v in res.items()})
+    if test_dl is not None:
+        if best is not None: add(test_dl, best, 'test_', '_at_stop')
+        add(test_dl, final, 'final_test_')
+    if train_dl is not None: add(train_dl(), final, 'train_set_')   # (made here: a new DataLoader draws its seed)
+    load(final)
+    return out
+
+@dataclasses.dataclass
+class _Run:
+    "How every training of a level runs (what `train_members` is given beside its members)"
+    eval_every:int|None=None # measure the validation set every this many iterations (None: each epoch)
+    train_metrics:bool=False # also measure the whole training set at the end
+    cbs:list|None=None # more callbacks for every training
+    rewind_device:str|None=None # where rewind copies live
+    quiet:bool=True # no progress bar nor fastai's log
+    lean:bool=True # through the lean engine where the learner allows it (`lean_why`)
+    measure_bs:int|None=None # batch size of the training-set measure (None: the training set's)
+
+def _train_alone(members:list, run:_Run) -> tuple:
+    "Train the one member of `members` by itself; (the learner whose recorder holds the fit, [its `RoundResult`])"
+    m = members[0]
+    learn,rp,cbs,test_dl = m.learn,m.recipe,L(run.cbs)+L(m.cbs),test_dl_of(m.learn)
+    rc,ev = RoundCallback(m.ticket, m.save_at, run.rewind_device),EvalEvery(run.eval_every, keep_best=test_dl is not None)
+    with (ContextManagers([learn.no_bar(), learn.no_logging()]) if run.quiet else contextlib.nullcontext()):
+        with (lean_view(learn) if run.lean and lean_why(learn, cbs) is None else contextlib.nullcontext(learn)) as fl:
+            _fit(fl, rp, cbs+[rc, ev])
+    rec = round_record(m.r, m.ticket, ev.curve, epochs=ev.epochs)
+    final = state_copy(learn.model)
+    tdl = lambda: learn.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or learn.dls.train.bs)
+    rec.update(final_measures(lambda dl: [evaluate(learn, dl)], get_model(learn.model).load_state_dict, final,
+                              ev.best_state if ev.best_state is not None else final, test_dl, tdl if run.train_metrics else None)[0])
+    return learn,[RoundResult(rec, ev.curve, rewind_state=rc.rewind_state)]
 
 def train_round(learn, # the learner whose model is the ticket's network
                 ticket:Ticket, # its masks are kept in force
@@ -256,22 +341,14 @@ def train_round(learn, # the learner whose model is the ticket's network
                 quiet:bool=False, # no progress bar nor log
                 lean:bool=True, # train through the lean engine when the learner allows it (`lean_why`); False: the learner's own fit
                ) -> dict:
-    "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force) and return its record"
-    test_dl = learn.dls[2] if len(learn.dls.loaders) > 2 else None
-    rc = RoundCallback(ticket, save_at=save_at, rewind_device=rewind_device)
-    ev = EvalEvery(eval_every, keep_best=test_dl is not None)
+    "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force), put the result in `ticket` and return its record"
+    n = len(learn.dls.train)
     check_int(skip_iter, 'skip_iter', 0)
-    if skip_iter >= len(learn.dls.train): raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {len(learn.dls.train)} batches of an epoch")
-    with (ContextManagers([learn.no_bar(), learn.no_logging()]) if quiet else contextlib.nullcontext()):
-        with (lean_view(learn) if lean and lean_why(learn, cbs) is None else contextlib.nullcontext(learn)) as fl:
-            getattr(fl, fit_fn)(n_epoch, lr, cbs=L(cbs)+[rc, ev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
-    rec = round_record(r, ticket, ev.curve, epochs=ev.epochs)
-    if test_dl is not None:
-        rec.update(_at_weights(learn, ev.best_state, test_dl, 'test_', '_at_stop'))
-        rec.update(_at_weights(learn, None, test_dl, 'final_test_'))
-    if train_metrics: rec.update(_at_weights(learn, None, learn.dls.train.new(shuffle=False, drop_last=False, bs=measure_bs or learn.dls.train.bs), 'train_set_'))
-    ticket.curves[r] = ev.curve
-    return rec
+    if skip_iter >= n: raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {n} batches of an epoch")
+    m = Member(learn, ticket, r, Recipe(fit_fn, n_epoch, lr, RewindPoint(skip*n + skip_iter, n)), save_at=save_at)
+    _,(res,) = _train_alone([m], _Run(eval_every, train_metrics, cbs, rewind_device, quiet, lean, measure_bs))
+    Search.write(ticket, r, res, rewind_device)
+    return res.record
 
 # %% ../nbs/12_training.ipynb #9ce8f84a
 @torch.no_grad()
