@@ -28,7 +28,8 @@ __all__ = ['clean_orphans', 'atomic_save', 'check_writable', 'criteria_id', 'cal
 def _tmp_glob(path:Path) -> str: return f'.{path.name}.*.tmp'
 
 def _oserror(code:int, msg:str) -> OSError:
-    "An `OSError` whose only argument is `msg` (fastai re-raises a callback's errors with their first argument), `errno` set"
+    ("An `OSError` whose only argument is `msg` (fastai re-raises a callback's errors with their first argument), "
+     "`errno` set")
     e = OSError(msg); e.errno = code
     return e
 
@@ -44,10 +45,14 @@ def clean_orphans(path) -> list:
 
 def _disk_error(e:Exception, path:Path) -> OSError|None:
     "A clear `OSError` for a full disk or a read-only file system, else None"
-    no_space = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or 'unexpected pos' in str(e) or 'No space left' in str(e)
-    if no_space: return _oserror(errno.ENOSPC, f"no space left on the device to write {path}; the previous file (if any) is intact")
+    no_space = (isinstance(e, OSError) and e.errno in (errno.ENOSPC,
+                                                       errno.EDQUOT)) or 'unexpected pos' in str(e) or 'No space left' in str(e)
+    if no_space: return _oserror(errno.ENOSPC,
+                                 f"no space left on the device to write {path}; the previous file (if any) is intact")
     if isinstance(e, OSError) and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return _oserror(e.errno, f"cannot write {path}: {'read-only file system' if e.errno == errno.EROFS else 'permission denied'}; the previous file (if any) is intact")
+        return _oserror(e.errno, f"cannot write {path}: "
+                                 f"{'read-only file system' if e.errno == errno.EROFS else 'permission denied'}; the "
+                                 f"previous file (if any) is intact")
     return None
 
 def atomic_save(writer, path) -> Path:
@@ -78,10 +83,13 @@ def check_writable(path, need_bytes:int=0):
     except OSError as e: fail(e.strerror or str(e))
     try:
         fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd); os.unlink(tmp)
-    except OSError as e: raise (_disk_error(e, path) or _oserror(e.errno, f"checkpoint: cannot write {path}: {e.strerror}")) from None
+    except OSError as e: raise (_disk_error(e, path) or _oserror(e.errno, f"checkpoint: cannot "
+                                                                          f"write {path}: {e.strerror}")) from None
     free = shutil.disk_usage(path.parent).free + (path.stat().st_size if path.exists() else 0)
     if need_bytes and free < need_bytes:
-        raise _oserror(errno.ENOSPC, f"checkpoint: {path.parent} has {free/2**20:.1f} MiB free, and one checkpoint needs about {need_bytes/2**20:.1f} MiB")
+        raise _oserror(errno.ENOSPC,
+                       f"checkpoint: {path.parent} has {free/2**20:.1f} MiB free, and one checkpoint needs about "
+                       f"{need_bytes/2**20:.1f} MiB")
 
 # %% ../nbs/07_checkpoint.ipynb #3366f1bb
 def _code_digest(fn) -> str:
@@ -118,21 +126,29 @@ def _round_floats(o):
     return o
 
 def fingerprint(search=None, learn=None, model=None, in_fit:bool=False, **config) -> dict:
-    "Everything that changes a run's result: `config`, the search's pruner, and the learner's optimizer, data and model (`in_fit`: the live optimizer's hyper-parameters too)"
+    ("Everything that changes a run's result: `config`, the search's pruner, and the learner's optimizer, data and "
+     "model (`in_fit`: the live optimizer's hyper-parameters too)")
     fp = dict(config=_round_floats(config))
     if search is not None:
         p = search.pruner
-        fp['search'] = dict(granularity=p.granularity, context=p.context, criteria=criteria_id(p.criteria), schedule=p.schedule.name,
-                            targets=_round_floats(p.schedule.targets(p.end_sparsity)), retrain=search.retrain, rewind_iter=search.rewind_iter,
-                            layers=_round_floats({n: t['end'] for n,t in p.targets(model if model is not None else learn.model).items()}))
-        if getattr(p, 'layer_density', None) is not None: fp['search']['layer_density'] = p.layer_density   # (absent: the fingerprints of earlier runs stay equal)
+        fp['search'] = dict(granularity=p.granularity, context=p.context, criteria=criteria_id(p.criteria),
+                            schedule=p.schedule.name,
+                            targets=_round_floats(p.schedule.targets(p.end_sparsity)), retrain=search.retrain,
+                            rewind_iter=search.rewind_iter,
+                            layers=_round_floats({n: t['end'] for n,
+                                                  t in p.targets(model if model is not None else learn.model).items()}))
+        # (absent: the fingerprints of earlier runs stay equal)
+        if getattr(p, 'layer_density', None) is not None: fp['search']['layer_density'] = p.layer_density
     if learn is not None:
-        fp['optimizer'] = _round_floats(dict(opt_func=callable_id(learn.opt_func), lr=learn.lr, wd=learn.wd, moms=list(learn.moms)))
+        fp['optimizer'] = _round_floats(dict(opt_func=callable_id(learn.opt_func), lr=learn.lr, wd=learn.wd,
+                                             moms=list(learn.moms)))
         opt = getattr(learn, 'opt', None)
-        if in_fit and opt is not None and getattr(opt, 'hypers', None):   # inside a fit: what `fit` set (its `lr`, `wd`)
+        if in_fit and opt is not None and getattr(opt, 'hypers',
+                                                  None):   # inside a fit: what `fit` set (its `lr`, `wd`)
             fp['optimizer']['hypers'] = _round_floats({k: v for k,v in dict(opt.hypers[-1]).items() if isinstance(v, (int, float, torch.Tensor))})
         dls = learn.dls
-        fp['data'] = dict(n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), bs=dls.train.bs, n_iter=len(dls.train))
+        fp['data'] = dict(n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), bs=dls.train.bs,
+                          n_iter=len(dls.train))
         model = learn.model if model is None else model
     if model is not None: fp['model'] = {k: list(v.shape) for k,v in get_model(model).state_dict().items()}
     return fp
@@ -146,7 +162,8 @@ def fingerprint_diff(saved:dict, now:dict) -> list:
             if a != b: out.append(f"{part}: {a!r} there, {b!r} now")
             continue
         keys = [k for k in sorted(set(a) | set(b), key=str) if a.get(k) != b.get(k)]
-        if part == 'model' and keys: out.append(f"model: {len(keys)} parameters or buffers differ ({', '.join(keys[:5])})")
+        if part == 'model' and keys: out.append(f"model: {len(keys)} parameters or buffers "
+                                                f"differ ({', '.join(keys[:5])})")
         else: out += [f"{part}.{k}: {a.get(k)!r} there, {b.get(k)!r} now" for k in keys]
     return out
 
@@ -171,7 +188,8 @@ def opt_state(opt) -> dict:
 def recorder_state(learn) -> dict:
     "The recorder's smoothed training loss (it runs across epochs)"
     sl = learn.recorder.smooth_loss
-    return dict(count=sl.count, val=sl.val.detach().clone().as_subclass(torch.Tensor))   # fastai's TensorBase is not a weights-only type
+    # fastai's TensorBase is not a weights-only type
+    return dict(count=sl.count, val=sl.val.detach().clone().as_subclass(torch.Tensor))
 
 _ticket_fields = tuple(k for k in ticket_fields if k != 'meta')   # what a checkpoint holds of a ticket
 def ticket_state(tk:Ticket) -> dict:
@@ -187,11 +205,13 @@ def load_checkpoint(path, map_location=None) -> dict:
     "Read a checkpoint written by `save_checkpoint` (weights only: no code can run)"
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e: raise ValueError(f"checkpoint {path} is corrupted or not a lottery_fastai checkpoint: {e}") from None
-    if not isinstance(ck, dict) or 'version' not in ck: raise ValueError(f"checkpoint {path} is not a lottery_fastai checkpoint")
+    if not isinstance(ck, dict) or 'version' not in ck: raise ValueError(f"checkpoint {path} is not a "
+                                                                         f"lottery_fastai checkpoint")
     return ck
 
 def checkpoint_bytes(model:nn.Module, opt_states:int=2, ticket_copies:int=1) -> int:
-    "About how many bytes one checkpoint of `model` takes: the weights, `opt_states` optimizer tensors per weight, the ticket"
+    ("About how many bytes one checkpoint of `model` takes: the weights, `opt_states` optimizer tensors per weight, "
+     "the ticket")
     n = sum(v.numel()*v.element_size() for v in get_model(model).state_dict().values())
     return int(n*(1 + opt_states + ticket_copies) + n//4)
 
@@ -211,13 +231,15 @@ def _check_opt(opt, sd) -> list:
     if not isinstance(sd, dict) or 'state' not in sd or 'hypers' not in sd: return ["opt: missing or not an optimizer state"]
     ps = [p for pg in opt.param_lists for p in pg]
     if len(sd['hypers']) != len(opt.param_lists) or len(sd['state']) != len(ps):
-        return [f"opt: {len(sd['state'])} parameters in {len(sd['hypers'])} groups, the optimizer has {len(ps)} in {len(opt.param_lists)}"]
+        return [f"opt: {len(sd['state'])} parameters in {len(sd['hypers'])} groups, the optimizer has {len(ps)} "
+                f"in {len(opt.param_lists)}"]
     bad = [i for i,(p,s) in enumerate(zip(ps, sd['state'])) if not isinstance(s, dict)
            or any(isinstance(v, torch.Tensor) and v.ndim and v.shape != p.shape for v in s.values())]
     return [f"opt: the state of {len(bad)} parameters does not fit them"] if bad else []
 
 def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, recorder_learn=None, dls=None, rng:bool=True):
-    "Check everything in checkpoint `ck` against the live objects, then apply it; nothing is changed unless all of it applies"
+    ("Check everything in checkpoint `ck` against the live objects, then apply it; nothing is changed unless all of it "
+     "applies")
     m = get_model(model) if model is not None else None
     problems = []
     if m is not None: problems += _check_state(path, 'model', m.state_dict(), ck.get('model'))
@@ -230,7 +252,8 @@ def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, record
             except ValueError as e: problems.append(str(e))
     if rng and 'rng' not in ck: problems.append("rng: missing")
     if problems: raise ValueError(f"checkpoint {path} cannot be resumed: {'; '.join(problems)}. Nothing was changed")
-    before = dict(model=state_copy(m) if m is not None else None, opt=copy.deepcopy(opt.state_dict()) if opt is not None else None,
+    before = dict(model=state_copy(m) if m is not None else None,
+                  opt=copy.deepcopy(opt.state_dict()) if opt is not None else None,
                   ticket=dict(ticket.__dict__) if ticket is not None else None,
                   rec=recorder_state(recorder_learn) if recorder_learn is not None else None)
     try:

@@ -59,13 +59,16 @@ def find_ticket(self:Learner,
     n_iter = len(self.dls.train)
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
     at = rewind_iteration(rewind_epoch, rewind_iter, n_iter, n_epoch)
-    if checkpoint is not None and data_seed is None: data_seed = 0     # a resumed round must see the data order it would have seen
-    search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose, reset_end=reset_end)
+    # a resumed round must see the data order it would have seen
+    if checkpoint is not None and data_seed is None: data_seed = 0
+    search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose,
+                    reset_end=reset_end)
     tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
     ln = Lineage(self, search, n_epoch, lr, fit_fn, data_seed)
     why = lean_why(self, cbs)
     if why: say(verbose, f"Each round trains through the learner's own fastai fit: {why}")
-    run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, rewind_device=rewind_device,
+    run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs,
+               rewind_device=rewind_device,
                threads=threads, checkpoint=checkpoint, resume=resume, verbose=verbose)
     search.finish(self.model)
     keep_ticket(self, tk, verbose)
@@ -98,12 +101,15 @@ class Lineage:
         return LevelView(self, self.last_lr if last_lr is None else last_lr, pruned_from)
 
 class LevelView:
-    "A lineage at one level, as its branches `f(view, r) -> [Member]` see it: `last_lr` and `pruned_from` as they were then"
-    def __init__(self, lineage:Lineage, last_lr, pruned_from): self.__dict__.update(lineage=lineage, last_lr=last_lr, pruned_from=pruned_from)
+    ("A lineage at one level, as its branches `f(view, r) -> [Member]` see it: `last_lr` and `pruned_from` as they "
+     "were then")
+    def __init__(self, lineage:Lineage, last_lr, pruned_from):
+        self.__dict__.update(lineage=lineage, last_lr=last_lr, pruned_from=pruned_from)
     def __getattr__(self, k):   # the lineage's other attributes (learn, search, seed, kind, data_seed, ...) read through
         if k.startswith('__'): raise AttributeError(k)
         return getattr(self.__dict__['lineage'], k)
-    def __setattr__(self, k, v): raise AttributeError(f"{k}: a level's view of a lineage is read only (set it on the lineage)")
+    def __setattr__(self, k, v): raise AttributeError(f"{k}: a level's view of a lineage is read "
+                                                      f"only (set it on the lineage)")
     def recipe(self, r:int) -> Recipe:
         "How round `r` trains, from the learning rate the lineage had at this level"
         ln = self.lineage
@@ -123,7 +129,8 @@ def train_level(members:list, # the level's `Member`s
                 log:list|None=None, # under several processes, who trained what is appended here
                 as_ranks:int|None=None, # in one process, train the parts `as_ranks` processes would (`spread_level`)
                ) -> list:
-    "Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records, which their searches keep"
+    ("Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records, "
+     "which their searches keep")
     groups,why = _stack_groups(members, stack, cbs)
     recs = [None]*len(members)
     n_stacked = sum(len(g) for g in groups if len(g) > 1)
@@ -132,7 +139,8 @@ def train_level(members:list, # the level's `Member`s
     def train_unit(g, stacked:bool) -> list:
         return train_members([members[i] for i in g], stacked, eval_every, train_metrics, cbs, rewind_device, quiet)
     if members and spreads([m.learn for m in members], as_ranks):
-        res,lg = spread_level(members, groups, train_unit, rewind_device=rewind_device, as_ranks=as_ranks, verbose=verbose or not quiet)
+        res,lg = spread_level(members, groups, train_unit, rewind_device=rewind_device, as_ranks=as_ranks,
+                              verbose=verbose or not quiet)
         if log is not None: log.append(dict(level=members[0].r, ranks=lg))
     else:
         res = [None]*len(members)
@@ -142,7 +150,8 @@ def train_level(members:list, # the level's `Member`s
     return [x.record for x in res]
 
 def keep_result(m, res:RoundResult) -> dict:
-    "Member `m`'s result in its ticket: its lineage's search records it (and its last learning rate); any other ticket is written alone"
+    ("Member `m`'s result in its ticket: its lineage's search records it (and its last learning rate); any other "
+     "ticket is written alone")
     if m.lineage is None:
         Search.write(m.ticket, m.r, res)
         return res.record
@@ -151,13 +160,16 @@ def keep_result(m, res:RoundResult) -> dict:
 
 # %% ../nbs/14_rounds.ipynb #43222f20
 class LevelsCheckpoint:
-    "The file `run_levels` writes after every level and resumes from: one schema, checked against the run before anything is put back"
+    ("The file `run_levels` writes after every level and resumes from: one schema, checked against the run before "
+     "anything is put back")
     version = 2
     def __init__(self, path, lineages:list, n_rounds:int, branches=(), eval_every=None, train_metrics:bool=False):
         self.path = Path(path)
-        fps = [ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn, data_seed=ln.data_seed,
+        fps = [ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn,
+                                data_seed=ln.data_seed,
                                 seed=ln.seed, kind=ln.kind) for ln in lineages]
-        self.fp = dict(n_rounds=n_rounds, lineages=fps, branches=[getattr(b, '__name__', type(b).__name__) for b in branches],
+        self.fp = dict(n_rounds=n_rounds, lineages=fps,
+                       branches=[getattr(b, '__name__', type(b).__name__) for b in branches],
                        eval_every=eval_every, train_metrics=train_metrics)
         if world()[0] == 0: ckpt.check_writable(self.path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
 
@@ -170,21 +182,26 @@ class LevelsCheckpoint:
             if rank == 0: ckpt.clean_orphans(self.path)
             return None
         if ck.get('version') != self.version:
-            raise ValueError(f"checkpoint {self.path}: a levels checkpoint of version {ck.get('version')!r}; this lottery_fastai reads version "
+            raise ValueError(f"checkpoint {self.path}: a levels checkpoint of version {ck.get('version')!r}; this "
+                             f"lottery_fastai reads version "
                              f"{self.version}. Delete it or pass resume=False to start over")
         if ck.get('pending') and not pending_ok:
-            raise ValueError(f"checkpoint {self.path} was written by a run shared out over processes, whose last level's controls are "
+            raise ValueError(f"checkpoint {self.path} was written by a run shared out over processes, whose "
+                             f"last level's controls are "
                              "still to train: resume it with several processes (torchrun) or as_ranks=N in one")
         if n_proc > 1: ck = tensors_to(ck, dev)   # (their disks need not hold it)
         saved = ck.get('fingerprint') or {}
         for a,b in zip(saved.get('lineages', []), self.fp['lineages']): ckpt.check_fingerprint(self.path, a, b)
-        ckpt.check_fingerprint(self.path, {k: v for k,v in saved.items() if k != 'lineages'}, {k: v for k,v in self.fp.items() if k != 'lineages'})
+        ckpt.check_fingerprint(self.path, {k: v for k,v in saved.items() if k != 'lineages'},
+                               {k: v for k,v in self.fp.items() if k != 'lineages'})
         if len(ck.get('lineages', [])) != len(lineages):
-            raise ValueError(f"checkpoint {self.path} holds {len(ck.get('lineages', []))} searches, this run {len(lineages)}")
+            raise ValueError(f"checkpoint {self.path} holds {len(ck.get('lineages', []))} searches, "
+                             f"this run {len(lineages)}")
         return ck
 
     def restore(self, ck:dict, lineages:list, restore_extra=None, verbose:bool=True):
-        "Put every lineage back as the checkpoint `ck` holds it (weights, ticket, last rate, round), and the caller's own results"
+        ("Put every lineage back as the checkpoint `ck` holds it (weights, ticket, last rate, round), and the caller's "
+         "own results")
         for ln,st in zip(lineages, ck['lineages']): ckpt.restore(self.path, st, model=ln.learn.model, ticket=ln.search.ticket, rng=False)
         for ln,st in zip(lineages, ck['lineages']): ln.last_lr,ln.search.round = st['last_lr'],ck['round']
         if restore_extra is not None: restore_extra(ck.get('extra', {}))
@@ -192,25 +209,32 @@ class LevelsCheckpoint:
         say(verbose, f"Resuming from {self.path}: level {ck['round']+1}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
 
     def save(self, r:int, run:_LevelsRun, lineages:list, new:list, pend_info:list, extra_state=None):
-        "After level `r`: every record so far, each lineage's weights, ticket and last rate, the branches still to train"
-        lns = [dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket), last_lr=ln.last_lr) for ln in lineages]
+        ("After level `r`: every record so far, each lineage's weights, ticket and last rate, the branches still to "
+         "train")
+        lns = [dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket),
+                    last_lr=ln.last_lr) for ln in lineages]
         pending = dict(r=r, lineages=pend_info, pos=[list(m.pos) for m in new]) if new else None
-        ckpt.save_checkpoint(dict(version=self.version, fingerprint=self.fp, round=r, records=run.out, positions=[list(p) for p in run.pos],
-                                  ranks=run.ranks, lineages=lns, pending=pending, extra=extra_state() if extra_state is not None else {}), self.path)
+        ckpt.save_checkpoint(dict(version=self.version, fingerprint=self.fp, round=r, records=run.out,
+                                  positions=[list(p) for p in run.pos],
+                                  ranks=run.ranks, lineages=lns, pending=pending,
+                                  extra=extra_state() if extra_state is not None else {}), self.path)
 
 @dataclasses.dataclass
 class _LevelsRun:
-    "What a run of levels holds so far: every record (`out`), each one's place in its level (`pos`), who trained what (`ranks`)"
+    ("What a run of levels holds so far: every record (`out`), each one's place in its level (`pos`), who trained what "
+     "(`ranks`)")
     out:list; pos:list; ranks:list; start:int=0 # the first level still to train
 
     @classmethod
     def of(cls, ck:dict|None) -> _LevelsRun:
         if ck is None: return cls([], [], [])
-        return cls(list(ck['records']), [tuple(p) for p in ck.get('positions', [])], list(ck.get('ranks', [])), ck['round']+1)
+        return cls(list(ck['records']), [tuple(p) for p in ck.get('positions', [])],
+                   list(ck.get('ranks', [])), ck['round']+1)
 
     def add(self, members:list, recs:list):
         for m,rec in zip(members, recs):
-            self.out.append(dict(kind=m.kind, seed=m.seed, **rec)); self.pos.append(getattr(m, 'pos', (m.r, len(self.pos))))
+            self.out.append(dict(kind=m.kind, seed=m.seed,
+                                 **rec)); self.pos.append(getattr(m, 'pos', (m.r, len(self.pos))))
 
     def records(self, pipe:bool) -> list:
         "Every record, in each level's order (pipelined, a level's branches were trained a step later)"
@@ -227,12 +251,14 @@ def _pending_members(ck, lineages, branches) -> list:
     return pending
 
 def _level_members(lineages, branches, r, n_rounds, pipe) -> tuple:
-    "Level `r`: each lineage pruned and rewound (`begin_round`), its member, and its branches (in `new` when they train a level later); (members, new, pending info)"
+    ("Level `r`: each lineage pruned and rewound (`begin_round`), its member, and its branches (in `new` when they "
+     "train a level later); (members, new, pending info)")
     members,new,pend_info,i = [],[],[],0
     for ln in (lineages if r <= n_rounds else []):
         last_lr,pruned_from = ln.last_lr,None
         if r > 0 and not ln.carry_only:
-            pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None   # what the pruning ranks, for a branch that ranks it too
+            # what the pruning ranks, for a branch that ranks it too
+            pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None
             ln.search.begin_round(ln.learn.model, r)
         elif r == 0: say(ln.search.verbose, ln.search.round_line(0))
         if r == 0 or not ln.carry_only:
@@ -248,7 +274,8 @@ def _level_members(lineages, branches, r, n_rounds, pipe) -> tuple:
     return members,new,pend_info
 
 def _level_steps(lineages, branches, n_rounds:int, start:int, pending:list, pipe:bool, n_threads):
-    "Each step of the run: (level, its lineage members, the branches of the level before, its own branches, their state to save)"
+    ("Each step of the run: (level, its lineage members, the branches of the level before, its own branches, their "
+     "state to save)")
     # Shared out over processes (or `as_ranks`), a level's branches (the controls) train with the next level's lineage
     # members: the next pruning waits only for the lineage members it ranks, and each process's share mixes both.
     # `on_level` then sees a level's lineage members as they finish, and its branches one level later (`Member.pos`
@@ -259,14 +286,16 @@ def _level_steps(lineages, branches, n_rounds:int, start:int, pending:list, pipe
         pending = new
 
 def _run_threads(lineages, threads, verbose) -> int|None:
-    "The intra-op threads of the whole run, chosen once (a run's sums do not change with the load), noted in each ticket"
+    ("The intra-op threads of the whole run, chosen once (a run's sums do not change with the load), noted in each "
+     "ticket")
     n = resolve_threads(threads, lineages[0].learn.model)
     if threads == 'free': say(verbose, f"Threads: {n} (the cores free now; threads={n} repeats this run exactly)")
     for ln in lineages: ln.search.ticket.meta['threads'] = n
     return n
 
 def _level_rng(lineages, branches):
-    "With several trainings a level, the random state after it is the one before it: what the next pruning draws (a `random` criterion) does not depend on how many trainings ran, stacked or not, or in which process"
+    ("With several trainings a level, the random state after it is the one before it: what the next pruning draws (a "
+     "`random` criterion) does not depend on how many trainings ran, stacked or not, or in which process")
     return ckpt.rng_kept() if len(lineages) > 1 or branches else contextlib.nullcontext()
 
 def _report(on_level, r, members, pending, recs):
@@ -292,20 +321,25 @@ def run_levels(lineages:list, # one `Lineage` per search
                on_level=None, # `f(r, members, records)` after every level (records, plots...)
                as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
               ) -> list:
-    "Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and seed"
+    ("Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and "
+     "seed")
     check_int(n_rounds, 'n_rounds', 0); check_int(as_ranks, 'as_ranks', 1, none_ok=True)
     join_ranks()   # under torchrun: the processes share out each level's trainings (`spread_level`)
-    shared = world()[1] > 1 or (as_ranks or 1) > 1   # each level's trainings shared out over processes (or as they would be)
+    # each level's trainings shared out over processes (or as they would be)
+    shared = world()[1] > 1 or (as_ranks or 1) > 1
     pipe,n_threads = bool(branches) and shared,_run_threads(lineages, threads, verbose)
-    ck = LevelsCheckpoint(checkpoint, lineages, n_rounds, branches, eval_every, train_metrics) if checkpoint is not None else None
+    ck = LevelsCheckpoint(checkpoint, lineages, n_rounds, branches, eval_every,
+                          train_metrics) if checkpoint is not None else None
     saved = ck.load(lineages, pending_ok=pipe, resume=resume) if ck is not None else None
     if saved is not None: ck.restore(saved, lineages, restore_extra, verbose)
     run,quiet = _LevelsRun.of(saved),not (verbose and len(lineages) == 1)
-    steps = _level_steps(lineages, branches, n_rounds, run.start, _pending_members(saved, lineages, branches), pipe, n_threads)
+    steps = _level_steps(lineages, branches, n_rounds, run.start,
+                         _pending_members(saved, lineages, branches), pipe, n_threads)
     for r,members,pending,new,pend_info in steps:
         train = members + pending
         with using_threads(n_threads), _level_rng(lineages, branches):
-            recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=quiet, verbose=verbose and len(train) > 1,
+            recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=quiet,
+                               verbose=verbose and len(train) > 1,
                                log=run.ranks, as_ranks=as_ranks)
         if shared:
             for ln in lineages: ln.search.ticket.meta['ranks'] = run.ranks

@@ -39,16 +39,19 @@ def free_cores(interval:float=0.1) -> float:
 thread_choices = ('auto', 'free')
 
 def auto_threads(model:nn.Module|None=None, free:bool=False) -> int:
-    "The intra-op threads for training `model`: one for a model under 100,000 parameters, else torch's setting (`free`: the cores idle now)"
+    ("The intra-op threads for training `model`: one for a model under 100,000 parameters, else torch's setting "
+     "(`free`: the cores idle now)")
     if model is not None and sum(p.numel() for p in model.parameters()) < 100_000: return 1
     if free: return max(1, min(os.cpu_count() or 1, int(free_cores() + 0.5)))
     return torch.get_num_threads()
 
 def resolve_threads(threads='auto', model:nn.Module|None=None) -> int|None:
-    "The thread count a run keeps: `threads` itself, `auto_threads(model)` for 'auto', the idle cores for 'free', None for torch's setting"
+    ("The thread count a run keeps: `threads` itself, `auto_threads(model)` for 'auto', the idle cores for 'free', "
+     "None for torch's setting")
     if threads is None: return None
     if isinstance(threads, str):
-        if threads not in thread_choices: raise ValueError(f"threads: expected 'auto', 'free', None or an integer >= 1, got {threads!r}")
+        if threads not in thread_choices: raise ValueError(f"threads: expected 'auto', 'free', None or an "
+                                                           f"integer >= 1, got {threads!r}")
         return auto_threads(model, free=threads == 'free')
     return check_int(threads, 'threads', 1)
 
@@ -75,14 +78,17 @@ def rng_state(dls=None) -> dict:
 def set_rng_state(st:dict, dls=None):
     "Restore the random states saved by `rng_state`"
     pyrandom.setstate(st['python'])
-    n = st['numpy']; np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
+    n = st['numpy']; np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'],
+                                          n['has_gauss'], n['gauss']))
     torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-    for dl,s in zip([dl for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')], st['dls']): dl.rng.setstate(s)
+    for dl,s in zip([dl for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')],
+                    st['dls']): dl.rng.setstate(s)
 
 @contextlib.contextmanager
 def rng_kept(dls=None):
-    "Run the block, then put back every random state that `rng_state` holds: whatever the block draws, no later draw changes"
+    ("Run the block, then put back every random state that `rng_state` holds: whatever the block draws, no later draw "
+     "changes")
     st = rng_state(dls)
     try: yield
     finally: set_rng_state(st, dls)

@@ -31,10 +31,13 @@ def rewind_iteration(rewind_epoch=0, # the rewind point in epochs (0: the initia
                      n_epoch:int|None=None, # when given, the point must fall inside the first `n_epoch` epochs
                     ) -> int:
     "The rewind point as an iteration, checked"
-    if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` or `rewind_iter`, not both")
-    check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
+    if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` "
+                                                                  "or `rewind_iter`, not both")
+    check_number(rewind_epoch, 'rewind_epoch',
+                 what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
     at = rewind_iter if rewind_iter is not None else round(rewind_epoch*n_iter)
-    if n_epoch is not None and not at < n_epoch*n_iter: raise ValueError(f"the rewind point (iteration {at}) must fall inside round 0's {n_epoch*n_iter} iterations")
+    if n_epoch is not None and not at < n_epoch*n_iter: raise ValueError(f"the rewind point (iteration {at}) must fall "
+                                                                         f"inside round 0's {n_epoch*n_iter} iterations")
     return at
 
 # %% ../nbs/06_search.ipynb #ec374022
@@ -72,7 +75,8 @@ class Recipe:
     def skip_iter(self) -> int: return self.start.iters
 
 def as_recipe(recipe, n_iter:int) -> Recipe:
-    "`recipe` as a `Recipe`: itself, or from a dict of `fit_fn`, `n_epoch`, `lr`, `skip` and `skip_iter` (epochs of `n_iter` iterations)"
+    ("`recipe` as a `Recipe`: itself, or from a dict of `fit_fn`, `n_epoch`, `lr`, `skip` and `skip_iter` (epochs of "
+     "`n_iter` iterations)")
     if isinstance(recipe, Recipe): return recipe
     d = dict(recipe)
     at = RewindPoint(d.pop('skip', 0)*n_iter + d.pop('skip_iter', 0), n_iter)
@@ -137,10 +141,12 @@ class Search:
         p,m = self.pruner,get_model(model)
         init = {n: m.get_parameter(n).detach().clone() for n in p.targets(m)} if p.criteria.needs_init else None
         targets = p.check(m, init)
-        about = dict(end_sparsity=p.end_sparsity, granularity=p.granularity, context=p.context, criteria=p.criteria.name,
+        about = dict(end_sparsity=p.end_sparsity, granularity=p.granularity, context=p.context,
+                     criteria=p.criteria.name,
                      needs_init=p.criteria.needs_init, schedule=p.schedule.name, n_rounds=p.n_rounds)
         self.ticket = Ticket(init=init, n_total=sum(t.numel() for t in m.parameters()), left_out=p.left_out(m, targets),
-                             aliases=aliases_of(targets), meta=dict(about, rewind_iter=self.rewind_iter, retrain=self.retrain, **meta))
+                             aliases=aliases_of(targets),
+                             meta=dict(about, rewind_iter=self.rewind_iter, retrain=self.retrain, **meta))
         if self.n_iter: self.ticket.meta['rewind_epoch'] = self.rewind_iter/self.n_iter
         self.round = 0
         return self.ticket
@@ -148,7 +154,8 @@ class Search:
 # %% ../nbs/06_search.ipynb #abae10b0
 @patch
 def due(self:Search, it:int) -> bool:
-    "Whether the rewind state is to be kept at iteration `it` of round 0 (inside one fit): the rewind point, none kept yet"
+    ("Whether the rewind state is to be kept at iteration `it` of round 0 (inside one fit): the rewind point, none "
+     "kept yet")
     return self.keep_rewind and it == self.rewind_iter and self.ticket.rewind_state is None
 
 @patch
@@ -159,7 +166,8 @@ def save_rewind(self:Search, model:nn.Module):
 
 @patch
 def save_point(self:Search, r:int, n_iter:int|None=None) -> RewindPoint|None:
-    "Where round `r`'s training keeps the rewind state for this search: the rewind point in round 0 (if kept), else None"
+    ("Where round `r`'s training keeps the rewind state for this search: the rewind point in round 0 (if kept), else "
+     "None")
     return self.point(n_iter) if r == 0 and self.keep_rewind else None
 
 @patch
@@ -196,7 +204,8 @@ def end_round(self:Search, r:int, curve:list, epochs:int|None=None, **extra) -> 
 
 @patch(cls_method=True)
 def write(cls:Search, ticket:Ticket, r:int, res:RoundResult, rewind_device=None) -> Ticket:
-    "Put training result `res` of round `r` into `ticket`: the state another process trained, the curve, the rewind state kept"
+    ("Put training result `res` of round `r` into `ticket`: the state another process trained, the curve, the rewind "
+     "state kept")
     if res.ticket is not None: ticket.load_state(res.ticket)
     ticket.curves[r] = res.curve
     if res.rewind_state is not None and ticket.rewind_state is None:

@@ -18,7 +18,8 @@ from .search import *
 from .callback import *
 from .events import *
 from .runtime import *
-_all_ = ['reseed', 'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']   # (defined in `runtime`)
+# (defined in `runtime`)
+_all_ = ['reseed', 'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']
 
 # %% auto #0
 __all__ = ['fit_fns', 'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view', 'Member',
@@ -30,7 +31,8 @@ _eval_events = ('before_validate', 'before_batch', 'after_pred', 'after_loss')
 _evaluator_own = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)   # the second learner has its own
 
 def eval_callbacks(learn) -> list:
-    "Copies of `learn`'s callbacks that act on a validation batch or its predictions, for a second `Learner` sharing the model"
+    ("Copies of `learn`'s callbacks that act on a validation batch or its predictions, for a second `Learner` sharing "
+     "the model")
     return [copy(cb) for cb in learn.cbs if not isinstance(cb, _evaluator_own) and getattr(cb, 'run_valid', True)
             and not getattr(cb, '_only_train_loop', False) and any(defines_event(cb, e) for e in _eval_events)]
 
@@ -44,18 +46,22 @@ class _Batch:
     def x(self): return self.xb[0]
     @property
     def y(self): return self.yb[0]
-    def to_detach(self, b, cpu=True, gather=True): return self.dl.to_detach(b, cpu, gather) if hasattr(self.dl, 'to_detach') else to_detach(b, cpu, gather)
+    def to_detach(self, b, cpu=True, gather=True):
+        return self.dl.to_detach(b, cpu, gather) if hasattr(self.dl, 'to_detach') else to_detach(b, cpu, gather)
 
 class _Evaluator:
-    "A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that validates"
+    ("A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that "
+     "validates")
     def __init__(self, learn, metrics=None):
         mets = [deepcopy(m) for m in (learn.metrics if metrics is None else L(metrics).map(mk_metric))]
-        self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets, cbs=eval_callbacks(learn))
+        self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets,
+                                               cbs=eval_callbacks(learn))
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
         self.lean = all(isinstance(c, _evaluator_own) for c in self.ev.cbs) and all(type(m) in (AvgMetric, AccumMetric) for m in mets)
 
     def _validate(self, dl) -> list:
-        "fastai's validation of `dl` (`Learner.validate`'s loop and its Recorder's averages), on the second learner's model, loss and metrics"
+        ("fastai's validation of `dl` (`Learner.validate`'s loop and its Recorder's averages), on the second learner's "
+         "model, loss and metrics")
         ev = self.ev
         mets = [AvgLoss()] + list(ev.metrics)
         for m in mets: m.reset()
@@ -86,12 +92,14 @@ class _Evaluator:
         return {n: float(v) for n,v in zip(names, res)}
 
 def evaluate(learn, dl=None, metrics=None) -> dict:
-    "Loss and metrics of `learn.model` on `dl` (default: the validation set), as `learn.validate` gives them, disturbing nothing of `learn`"
+    ("Loss and metrics of `learn.model` on `dl` (default: the validation set), as `learn.validate` gives them, "
+     "disturbing nothing of `learn`")
     return _Evaluator(learn, metrics)(dl)
 
 # %% ../nbs/12_training.ipynb #34aa7c18
 class _OneModel:
-    "What `EvalEvery` measures of a learner: its model, on a second learner (`_Evaluator`); its epoch rows are the recorder's"
+    ("What `EvalEvery` measures of a learner: its model, on a second learner (`_Evaluator`); its epoch rows are the "
+     "recorder's")
     k = 1
     def __init__(self, learn): self.learn,self._ev = learn,None
     def epoch_rows(self) -> list: return [epoch_row(self.learn)]
@@ -151,9 +159,11 @@ from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_gra
 def fused_kind(opt) -> tuple|None:
     "(`'adam'`, `'sgd'` or `'sgd_mom'`, decoupled weight decay) when `opt` is fastai's `Adam` or `SGD`, else None"
     if type(opt) is not Optimizer or not opt.cbs or opt.cbs[0] not in (weight_decay, l2_reg): return None
-    sig = [(c.func, c.args, tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
+    sig = [(c.func, c.args,
+            tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
     dec = opt.cbs[0] is weight_decay
-    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()), (adam_step, (), ())]: return 'adam',dec
+    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()),
+               (adam_step, (), ())]: return 'adam',dec
     if sig == [(sgd_step, (), ())]: return 'sgd',dec
     if sig == [(average_grad, (), ()), (momentum_step, (), ())]: return 'sgd_mom',dec
     return None
@@ -179,7 +189,8 @@ def _lean_step(opt, kind, dec, closure=None):
         p.data.addcdiv_(st['grad_avg'], torch.div(st['sqr_avg'], d2).sqrt_().add_(h['eps']), value=-lr/d1)   # adam_step
 
 def lean_opt(opt_func):
-    "`opt_func`, whose optimizer takes fastai's own `Adam`/`SGD` step in one loop (`_lean_step`: the same bits); any other keeps its step"
+    ("`opt_func`, whose optimizer takes fastai's own `Adam`/`SGD` step in one loop (`_lean_step`: the same bits); any "
+     "other keeps its step")
     def _opt(params, **kwargs):
         opt = opt_func(params, **kwargs)
         kind = fused_kind(opt)
@@ -188,22 +199,28 @@ def lean_opt(opt_func):
     return partial(_opt, **({'lr': opt_func.keywords['lr']} if isinstance(opt_func, partial) and 'lr' in opt_func.keywords else {}))
 
 _lean_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)   # fastai's defaults
-_shown = (Recorder, ProgressCallback)   # the learner's own, lent to the view: what the round records and shows is the learner's
+# the learner's own, lent to the view: what the round records and shows is the learner's
+_shown = (Recorder, ProgressCallback)
 
 def lean_why(learn, cbs=None) -> str|None:
-    "Why a round of `learn` trains through the learner's own fastai `fit` instead of the lean engine (None: nothing stops it)"
+    ("Why a round of `learn` trains through the learner's own fastai `fit` instead of the lean engine (None: nothing "
+     "stops it)")
     if cbs: return "extra callbacks are given (each gets fastai's full dispatch)"
     own = [type(c).__name__ for c in learn.cbs if not isinstance(c, _lean_cbs + (TicketCallback,))]
     if own: return f"the learner's callbacks {', '.join(own)} get fastai's full dispatch"
-    if type(learn) is not Learner and any(getattr(type(learn), f) is not getattr(Learner, f) for f in ('fit', 'one_batch', '_do_one_batch', 'all_batches')):
+    if type(learn) is not Learner and any(getattr(type(learn),
+                                                  f) is not getattr(Learner, f) for f in ('fit', 'one_batch', '_do_one_batch', 'all_batches')):
         return f"{type(learn).__name__} has its own training loop"
     return None
 
 @contextlib.contextmanager
 def lean_view(learn):
-    "A `LeanLearner` over `learn`'s model, data, loss, metrics and optimizer settings, with `learn`'s own recorder, progress bar and logger; `learn.opt` is its optimizer afterwards"
-    lv = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, opt_func=lean_opt(learn.opt_func), lr=learn.lr, splitter=learn.splitter,
-                     metrics=learn.metrics, path=learn.path, model_dir=learn.model_dir, wd=learn.wd, wd_bn_bias=learn.wd_bn_bias,
+    ("A `LeanLearner` over `learn`'s model, data, loss, metrics and optimizer settings, with `learn`'s own recorder, "
+     "progress bar and logger; `learn.opt` is its optimizer afterwards")
+    lv = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, opt_func=lean_opt(learn.opt_func), lr=learn.lr,
+                     splitter=learn.splitter,
+                     metrics=learn.metrics, path=learn.path, model_dir=learn.model_dir, wd=learn.wd,
+                     wd_bn_bias=learn.wd_bn_bias,
                      train_bn=learn.train_bn, moms=learn.moms)
     lv.remove_cbs([c for c in lv.cbs if isinstance(c, _shown)])
     lent = [c for c in learn.cbs if isinstance(c, _shown)]
@@ -213,7 +230,6 @@ def lean_view(learn):
     finally:
         for c in lent: c.learn = learn
         if getattr(lv, 'opt', None) is not None: learn.opt = lv.opt
-
 
 # %% ../nbs/12_training.ipynb #5b2309ea
 fit_fns = ('fit', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr')
@@ -239,7 +255,8 @@ class Member:
     def key(self) -> tuple: return (self.recipe, self.data_seed, self.save_at)
 
 class RoundCallback(TicketCallback):
-    "Keeps the masks in force during one round; in round 0, keeps the weights at `save_at` (`rewind_state`), for the search"
+    ("Keeps the masks in force during one round; in round 0, keeps the weights at `save_at` (`rewind_state`), for the "
+     "search")
     def __init__(self, ticket, save_at:RewindPoint|None=None, rewind_device=None):
         super().__init__(ticket)
         self.save_at,self.rewind_device,self.rewind_state = save_at,rewind_device,None
@@ -248,14 +265,16 @@ class RoundCallback(TicketCallback):
             self.rewind_state = state_copy(self.model, self.rewind_device)
 
 class _SkipBatches(GetAttr):
-    "An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length stays the epoch's"
+    ("An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length "
+     "stays the epoch's")
     _default = 'dl'
     def __init__(self, dl, n:int): self.dl,self.n = dl,n
     def __len__(self): return len(self.dl)   # fastai's counters (`pct_train`) step by 1/len per batch
     def __iter__(self): return itertools.islice(iter(self.dl), self.n, None)
 
 class SkipIters(Callback):
-    "In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` iterations later"
+    ("In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` "
+     "iterations later")
     # fastai's `start_epoch` resumes a schedule at a whole epoch; a rewind point inside an epoch (iteration k) needs the
     # rest: the epoch's data order is drawn and its first k mod n_iter batches skipped, as open_lth resumes a training at
     # its step k, and `pct_train` (what ParamScheduler reads) starts where those batches end
@@ -286,7 +305,8 @@ def final_measures(measure, # `measure(dl) -> [dict]`: each member's loss and me
                    train_dl=None, # `train_dl()` -> the whole training set, in order (None: not measured)
                    k:int=1, # the number of members
                   ) -> list:
-    "Each member's measures after training: `test_*_at_stop` at the weights `best`, `final_test_*` and `train_set_*` at `final`"
+    ("Each member's measures after training: `test_*_at_stop` at the weights `best`, `final_test_*` and `train_set_*` "
+     "at `final`")
     out = [{} for _ in range(k)]
     def add(dl, state, prefix, suffix=''):
         load(state)
@@ -313,7 +333,8 @@ def _train_alone(members:list, run:_Run) -> tuple:
     "Train the one member of `members` by itself; (the learner whose recorder holds the fit, [its `RoundResult`])"
     m = members[0]
     learn,rp,cbs,test_dl = m.learn,m.recipe,L(run.cbs)+L(m.cbs),test_dl_of(m.learn)
-    rc,ev = RoundCallback(m.ticket, m.save_at, run.rewind_device),EvalEvery(run.eval_every, keep_best=test_dl is not None)
+    rc,ev = RoundCallback(m.ticket, m.save_at,
+                          run.rewind_device),EvalEvery(run.eval_every, keep_best=test_dl is not None)
     with (ContextManagers([learn.no_bar(), learn.no_logging()]) if run.quiet else contextlib.nullcontext()):
         with (lean_view(learn) if run.lean and lean_why(learn, cbs) is None else contextlib.nullcontext(learn)) as fl:
             _fit(fl, rp, cbs+[rc, ev])
@@ -321,7 +342,8 @@ def _train_alone(members:list, run:_Run) -> tuple:
     final = state_copy(learn.model)
     tdl = lambda: learn.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or learn.dls.train.bs)
     rec.update(final_measures(lambda dl: [evaluate(learn, dl)], get_model(learn.model).load_state_dict, final,
-                              ev.best_state if ev.best_state is not None else final, test_dl, tdl if run.train_metrics else None)[0])
+                              ev.best_state if ev.best_state is not None else final, test_dl,
+                              tdl if run.train_metrics else None)[0])
     return learn,[RoundResult(rec, ev.curve, rewind_state=rc.rewind_state)]
 
 def train_round(learn, # the learner whose model is the ticket's network
@@ -341,7 +363,8 @@ def train_round(learn, # the learner whose model is the ticket's network
                 quiet:bool=False, # no progress bar nor log
                 lean:bool=True, # train through the lean engine when the learner allows it (`lean_why`); False: the learner's own fit
                ) -> dict:
-    "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force), put the result in `ticket` and return its record"
+    ("Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force), put the result in `ticket` and return "
+     "its record")
     n = len(learn.dls.train)
     check_int(skip_iter, 'skip_iter', 0)
     if skip_iter >= n: raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {n} batches of an epoch")
