@@ -337,13 +337,17 @@ def level_members(make_model, dls, n, n_epoch, lr):
         ms.append(Member(l, tk, 1, dict(fit_fn='fit', n_epoch=n_epoch, lr=lr, skip=0), data_seed=0))
     return ms
 
+def _rp(m, k):
+    "Field `k` of member `m`'s recipe (a `Recipe`; a dict in versions before it)"
+    return m.recipe[k] if isinstance(m.recipe, dict) else getattr(m.recipe, k)
+
 def raw_loop(ms, dls):
     "A plain PyTorch loop over the same batches for each member, one after another (Adam, masks after each step, no evaluation)"
     import torch.nn.functional as F
     xs,ys = dls.train.dataset.tensors
-    bs,n_epoch = dls.train.bs,ms[0].recipe['n_epoch']
+    bs,n_epoch = dls.train.bs,_rp(ms[0], 'n_epoch')
     for m in ms:
-        model = m.learn.model; opt = torch.optim.Adam(model.parameters(), m.recipe['lr'])
+        model = m.learn.model; opt = torch.optim.Adam(model.parameters(), _rp(m, 'lr'))
         ps,masks = m.ticket.bind(model)
         g = torch.Generator().manual_seed(0)
         for e in range(n_epoch):
@@ -358,13 +362,13 @@ def raw_stacked_loop(ms, dls):
     import torch.nn.functional as F
     from lottery_fastai.batched import StackedModel
     xs,ys = dls.train.dataset.tensors
-    bs,n_epoch,K = dls.train.bs,ms[0].recipe['n_epoch'],len(ms)
+    bs,n_epoch,K = dls.train.bs,_rp(ms[0], 'n_epoch'),len(ms)
     model = StackedModel([m.learn.model for m in ms])
     own = dict(model.named_parameters())
     names = [(mk, sk) for mk,sk in model.keys.items() if sk in own and mk in ms[0].ticket.masks]
     ps = [own[sk] for _,sk in names]
     masks = [torch.cat([m.ticket.masks[mk] for m in ms]).float() for mk,_ in names]
-    opt = torch.optim.Adam(model.parameters(), ms[0].recipe['lr'], fused=True)
+    opt = torch.optim.Adam(model.parameters(), _rp(ms[0], 'lr'), fused=True)
     g = torch.Generator().manual_seed(0)
     for e in range(n_epoch):
         perm = torch.randperm(len(xs), generator=g)
@@ -648,13 +652,15 @@ def imp_plain(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0):
 
 def imp_library(make_model, dls, n_rounds, n_epoch, lr, rates, every, seed=0, lean=True):
     "`learn.find_ticket` doing the same job (as `lenet_ticket` does it); `lean=False`: every round through the learner's own fastai fit"
-    from lottery_fastai.training import train_round
-    import lottery_fastai.rounds as rounds
+    import dataclasses
+    from lottery_fastai.training import _train_alone
+    import lottery_fastai.batched as batched
     torch.manual_seed(seed)
     learn = Learner(dls, make_model(), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=Adam, lr=lr)
     names = [n.rsplit('.', 1)[0] for n,_ in learn.model.named_parameters() if n.endswith('weight')]
     default = max(set(rates.values()), key=list(rates.values()).count)
-    with mock.patch.object(rounds, 'train_round', partial(train_round, lean=False)) if not lean else contextlib.nullcontext():
+    alone = lambda ms, run: _train_alone(ms, dataclasses.replace(run, lean=False))   # every round through the learner's own fit
+    with mock.patch.object(batched, '_train_alone', alone) if not lean else contextlib.nullcontext():
         with learn.no_bar(), learn.no_logging():
             tk = learn.find_ticket(rate_to_sparsity(default, n_rounds), n_epoch, lr, n_rounds=n_rounds, context='local',
                                    layer_sparsity={n: rate_to_sparsity(rates[n], n_rounds) for n in names if rates[n] != default},
@@ -743,9 +749,23 @@ def md_table(rows):
     cols = list(rows[0])
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)] + ['| ' + ' | '.join(str(r[c]) for c in cols) + ' |' for r in rows])
 
+def stacked_section(reps) -> str:
+    "The level of an experiment (`level_throughput`) on LeNet-300-100 alone: the round stack's training engine, one at a time and stacked"
+    rows = level_throughput('LeNet-300-100: 9 members, 10 epochs of 3,500 digits', lenet_300_100, mnist_dls(bs=60), 9, 10, 1.2e-3, 20, reps)
+    return f'''<!-- stacked: begin -->
+## A level of an experiment, on its own
+
+`python bench/bench.py --only stacked` ({reps} interleaved runs of each, median wall time, 2 threads; {machine()}): the
+LeNet-300-100 level of "A level of an experiment, trained together or one at a time" above, alone (the section to rerun
+after a change to the round stack: `train_level`, `train_members`, the stacked fit).
+
+{md_table(rows)}
+<!-- stacked: end -->
+'''
+
 def main():
     p = argparse.ArgumentParser(); p.add_argument('--child'); p.add_argument('--child-pai'); p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search'], help="run one section and replace it in the results file")
+    p.add_argument('--only', choices=['pai', 'ranks', 'inference', 'dynamic', 'search', 'stacked'], help="run one section and replace it in the results file")
     p.add_argument('--default-malloc', action='store_true')
     p.add_argument('--out', default=str(HERE/'RESULTS.md'))
     a = p.parse_args()
@@ -753,7 +773,8 @@ def main():
     if a.child_pai: return pai_child(a.child_pai)
     if a.only:   # this section alone, put in place of its old text (or appended)
         out = Path(a.out); txt = out.read_text() if out.exists() else ''
-        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section)[a.only](1 if a.quick else 3)
+        sec = dict(pai=pai_section, ranks=ranks_section, inference=inference_section, dynamic=dynamic_section, search=search_section,
+                   stacked=stacked_section)[a.only](1 if a.quick else 3)
         i,j = txt.find(f'<!-- {a.only}: begin -->'),txt.find(f'<!-- {a.only}: end -->')
         txt = txt[:i] + sec + txt[j+len(f'<!-- {a.only}: end -->\n'):] if i >= 0 and j > i else txt.rstrip('\n') + '\n\n' + sec
         out.write_text(txt); print(sec); return

@@ -17,18 +17,22 @@ from .search import *
 from .callback import *
 from .events import *
 from .training import *
-from .checkpoint import rng_kept
+from .runtime import rng_kept, reseed
+from . import checkpoint as ckpt
+from .training import _Run, _train_alone, _fit
 
 # %% auto #0
 __all__ = ['stack_check', 'StackedModel', 'per_item_mean', 'StackedLoss', 'measure_bs', 'fused_works', 'fused_opt',
-           'train_stacked']
+           'stacked_member_cbs', 'data_differs', 'sample_input', 'train_members', 'train_stacked']
 
 # %% ../nbs/13_batched.ipynb #80f472b4
-_act = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.Hardswish, nn.Mish, nn.Identity,
+_act = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU, nn.Softplus, nn.Hardswish,
+        nn.Mish, nn.Identity,
         nn.Dropout, nn.Dropout1d, nn.Dropout2d)
 _pointwise = tuple(a for a in _act if a not in (nn.Dropout1d, nn.Dropout2d))   # element by element: any layout
 _features_first = (nn.Linear,) + _pointwise   # the layers that take the features-first layout as it is
-_pool = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
+_pool = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+         nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 _weighted = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)
 
 def _leaves(m:nn.Module, pre:str='') -> list:
@@ -41,7 +45,8 @@ def _leaves(m:nn.Module, pre:str='') -> list:
 
 def _why_not(l:nn.Module, name:str) -> str|None:
     if isinstance(l, (nn.Conv1d, nn.Conv2d)) and (l.groups != 1 or l.padding_mode != 'zeros'): return f"{name} is a grouped or non-zero-padded {type(l).__name__}"
-    if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)) and not l.track_running_stats: return f"{name} is a BatchNorm without running statistics"
+    if isinstance(l, (nn.BatchNorm1d,
+                      nn.BatchNorm2d)) and not l.track_running_stats: return f"{name} is a BatchNorm without running statistics"
     if isinstance(l, nn.Flatten) and (l.start_dim != 1 or l.end_dim != -1): return f"{name} flattens other dims than 1..-1"
     if type(l) in _weighted + _act + _pool + (nn.Flatten,): return None
     return f"{name} is a {type(l).__name__}"
@@ -60,7 +65,8 @@ def stack_check(models:list, # the members' networks
     return None if x is None else _reads_why(models[0], x[:2])
 
 def _reads_why(model, x) -> str|None:
-    "Why a layer of `model` reads `x` (a small batch) in a shape the stacked network does not support: a `Linear` on more than (batch, features)"
+    ("Why a layer of `model` reads `x` (a small batch) in a shape the stacked network does not support: a `Linear` on "
+     "more than (batch, features)")
     was = model.training
     model.eval()   # no batch statistics updated, no dropout drawn
     try:
@@ -73,7 +79,8 @@ def _reads_why(model, x) -> str|None:
 
 # %% ../nbs/13_batched.ipynb #3a0df3e2
 class StackedModel(nn.Module):
-    "K copies of an `nn.Sequential` network as one: member k is block k (along the first dimension) of every parameter and buffer"
+    ("K copies of an `nn.Sequential` network as one: member k is block k (along the first dimension) of every "
+     "parameter and buffer")
     def __init__(self, models:list): # K `nn.Sequential` networks of the same layers and shapes
         super().__init__()
         why = stack_check(models)
@@ -89,10 +96,12 @@ class StackedModel(nn.Module):
                     if b.ndim: setattr(s, bn, torch.cat([getattr(g, bn) for g in group]))
             mods.append(s)
         self.layers = nn.ModuleList(mods)
-        self.keys = {f'{n}.{k}': f'layers.{i}.{k}' for i,(n,l) in enumerate(ls[0]) for k in l.state_dict()}   # member key -> stacked key
+        # member key -> stacked key
+        self.keys = {f'{n}.{k}': f'layers.{i}.{k}' for i,(n,l) in enumerate(ls[0]) for k in l.state_dict()}
 
     def forward(self, x):
-        K,lay = self.k,'shared'   # shared input (B, ...), channels (B, K*C, ...), features (K, B, F), or features first (K, F, B)
+        # shared input (B, ...), channels (B, K*C, ...), features (K, B, F), or features first (K, F, B)
+        K,lay = self.k,'shared'
         for l in self.layers:
             if lay == 'features first' and not isinstance(l, _features_first): x,lay = x.transpose(1, 2),'features'
             if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)) and lay == 'shared': x,lay = self._spread(x)
@@ -101,11 +110,13 @@ class StackedModel(nn.Module):
                 # (9 LeNet-300-100s, batch 60, forward and backward: 5.0-5.2 ms against 6.0 ms for (K, B, in) @ (K, in, out))
                 w = l.weight.view(K, l.out_features, l.in_features)
                 if lay == 'shared' and x.ndim == 2:
-                    x = (torch.addmm(l.bias.view(-1, 1), l.weight, x.t()) if l.bias is not None else l.weight @ x.t()).view(K, l.out_features, -1)
+                    x = (torch.addmm(l.bias.view(-1, 1), l.weight,
+                                     x.t()) if l.bias is not None else l.weight @ x.t()).view(K, l.out_features, -1)
                 elif lay in ('features', 'features first'):
                     if lay == 'features': x = x.transpose(1, 2)
                     x = torch.baddbmm(l.bias.view(K, -1, 1), w, x) if l.bias is not None else torch.bmm(w, x)
-                else: raise ValueError("a Linear layer follows a convolution without a Flatten, or reads an input of more than 2 dimensions: not supported stacked")
+                else: raise ValueError("a Linear layer follows a convolution without a Flatten, or reads an input of "
+                                       "more than 2 dimensions: not supported stacked")
                 lay = 'features first'
             elif isinstance(l, (nn.Conv1d, nn.Conv2d)):
                 if lay == 'features': raise ValueError("a convolution follows a Linear layer: not supported stacked")
@@ -114,7 +125,8 @@ class StackedModel(nn.Module):
                 elif x.is_cuda: x = f(x, l.weight, l.bias, l.stride, l.padding, l.dilation, K)
                 else:   # on the CPU, K convolutions of the members' channels run 10-20% faster than one grouped one (Conv-4's shapes)
                     ws,bs = l.weight.chunk(K),(l.bias.chunk(K) if l.bias is not None else [None]*K)
-                    x = torch.cat([f(xi, w, b, l.stride, l.padding, l.dilation) for xi,w,b in zip(x.chunk(K, 1), ws, bs)], 1)
+                    x = torch.cat([f(xi, w, b, l.stride, l.padding, l.dilation) for xi,w,
+                                   b in zip(x.chunk(K, 1), ws, bs)], 1)
                 lay = 'channels'
             elif isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 if lay == 'features':
@@ -144,13 +156,16 @@ class StackedModel(nn.Module):
 
     def member_state(self, state:dict, k:int) -> dict:
         "Member `k`'s state from a stacked `state` (a view: copy it to keep it)"
-        return {mk: (state[sk].view(self.k, -1, *state[sk].shape[1:])[k] if state[sk].ndim else state[sk]) for mk,sk in self.keys.items()}
+        return {mk: (state[sk].view(self.k, -1, *state[sk].shape[1:])[k] if state[sk].ndim else state[sk]) for mk,
+                sk in self.keys.items()}
 
 # %% ../nbs/13_batched.ipynb #4ca6a185
-_per_item = (nn.CrossEntropyLoss, nn.NLLLoss, nn.BCEWithLogitsLoss, nn.BCELoss, nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
+_per_item = (nn.CrossEntropyLoss, nn.NLLLoss, nn.BCEWithLogitsLoss, nn.BCELoss, nn.MSELoss, nn.L1Loss,
+             nn.SmoothL1Loss, nn.HuberLoss)
 
 def per_item_mean(loss_func) -> bool:
-    "True if `loss_func` is the mean over items of a per-item loss (torch's, or fastai's wrapper of one, with `reduction='mean'`)"
+    ("True if `loss_func` is the mean over items of a per-item loss (torch's, or fastai's wrapper of one, with "
+     "`reduction='mean'`)")
     f = loss_func.func if isinstance(loss_func, BaseLoss) else loss_func
     return type(f) in _per_item and getattr(f, 'reduction', None) == 'mean'
 
@@ -201,35 +216,18 @@ class _MemberMetric(Metric):
     def name(self): return f'{self.m.name}@{self.k}'
 
 class _NoValidation(Callback):
-    "Skip fastai's per-epoch validation of a stacked fit: the members are measured by `_MembersEval`"
+    "Skip fastai's per-epoch validation of a stacked fit: `EvalEvery` measures each member itself (`_Stacked`)"
     order = Recorder.order - 1
     def before_validate(self): raise CancelValidException()
 
-class _MembersEval(Callback):
-    "`EvalEvery` for the K members of a stacked fit: each member's validation curve and weights at its lowest loss"
-    order,run_valid = Recorder.order+15,False
-    def __init__(self, every, k, metrics, keep_best=False): store_attr()
-    def before_fit(self):
-        self.ev = _stacked_evaluator(self.learn, self.k, self.metrics)
-        self.curves,self.best_loss,self.best = [[] for _ in range(self.k)],[math.inf]*self.k,[None]*self.k
-        self.n_trained,self.epochs = 0,0
-    def before_train(self): self.epochs += 1
-    def after_batch(self):
-        if not self.training: return
-        self.n_trained += 1
-        if self.every and self.n_trained % self.every == 0: self._add()
-    def after_epoch(self):
-        if self.every is None and self.n_trained and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained): self._add()   # epochs skipped at the start train nothing
-    def after_fit(self):
-        if self.every and self.n_trained and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained): self._add()
-    def _add(self):
-        rows,state = _members_measure(self.ev, self.k, None),None
-        for k,row in enumerate(rows):
-            row = {'valid_loss': row.pop('loss'), **row, 'iter': self.n_trained}
-            self.curves[k].append(row)
-            if self.keep_best and row['valid_loss'] < self.best_loss[k]:
-                if state is None: state = self.model.state_dict()
-                self.best_loss[k],self.best[k] = row['valid_loss'],{n: v.detach().clone() for n,v in self.model.member_state(state, k).items()}
+class _Stacked:
+    "What `EvalEvery` measures of a stacked fit: each of its `k` members' loss and metrics, and a copy of its weights"
+    def __init__(self, learn, k, metrics): self.k,self.model,self.ev = k,learn.model,_stacked_evaluator(learn, k, metrics)
+    def epoch_rows(self) -> list: return self.measure()   # fastai's validation is skipped: measured here
+    def measure(self, dl=None) -> list: return _members_measure(self.ev, self.k, dl)
+    def state(self, k:int, cache:dict) -> dict:
+        if 'state' not in cache: cache['state'] = self.model.state_dict()
+        return {n: v.detach().clone() for n,v in self.model.member_state(cache['state'], k).items()}
 
 class _FloatMasks(RoundCallback):
     "`RoundCallback` holding the masks as tensors of the weights' dtype"
@@ -241,7 +239,8 @@ class _FloatMasks(RoundCallback):
         self._ms = [m.to(p.dtype) for m,p in zip(self._ms, self._ps)]
 
 def measure_bs(learn) -> int:
-    "The batch size at which a measure of `learn`'s whole training set runs: the validation set's when the model is feed-forward (what `stack_check` accepts)"
+    ("The batch size at which a measure of `learn`'s whole training set runs: the validation set's when the model is "
+     "feed-forward (what `stack_check` accepts)")
     # a stateless network gives the same measure at any batch size; a larger one saves the per-batch work (9 stacked LeNets
     # measured on 3,500 digits: 0.35 s at the training batch size of 60, 0.15 s at 256); a recurrent one keeps its own
     dl = learn.dls.train
@@ -258,32 +257,40 @@ def _members_measure(ev, k, dl) -> list:
     "Each member's loss and metrics on `dl` (default: the validation set)"
     model = ev.model; was = model.training
     try:
-        with rng_kept(ev.dls), ev.no_logging(): res = ev.validate(dl=ev.dls.valid if dl is None else dl)   # measuring draws nothing
+        # measuring draws nothing
+        with rng_kept(ev.dls), ev.no_logging(): res = ev.validate(dl=ev.dls.valid if dl is None else dl)
     finally: model.train(was)
     vals,per = res[1:],len(res[1:])//k
-    return [{(m.name.rsplit('@', 1)[0]): float(v) for m,v in zip(ev.metrics[i*per:(i+1)*per], vals[i*per:(i+1)*per])} for i in range(k)]
+    return [{(m.name.rsplit('@', 1)[0]): float(v) for m,
+             v in zip(ev.metrics[i*per:(i+1)*per], vals[i*per:(i+1)*per])} for i in range(k)]
 
 # %% ../nbs/13_batched.ipynb #965d45de
 import torch.optim.adam as _tadam, torch.optim.sgd as _tsgd
 
 def _fused_step(opt, kind, dec, closure=None):
-    "fastai's `Adam` or `SGD` step through torch's fused kernels: `opt`'s hyper-parameters, state and per-parameter `do_wd`"
+    ("fastai's `Adam` or `SGD` step through torch's fused kernels: `opt`'s hyper-parameters, state and per-parameter "
+     "`do_wd`")
     if closure is not None: raise NotImplementedError("fastai optimizers do not support closure")
     groups = {}
     for p,pg,st,h in opt.all_params(with_grad=True):
         wd = h['wd'] if st.get('do_wd', True) else 0.
-        groups.setdefault((h['lr'], h['mom'] if kind != 'sgd' else 0., h.get('sqr_mom'), h.get('eps'), wd), []).append((p, st))   # plain SGD ignores a scheduled mom
+        groups.setdefault((h['lr'], h['mom'] if kind != 'sgd' else 0., h.get('sqr_mom'), h.get('eps'), wd),
+                          []).append((p, st))   # plain SGD ignores a scheduled mom
     for (lr,mom,sqr_mom,eps,wd),its in groups.items():
         ps,grads = [p.data for p,_ in its],[p.grad for p,_ in its]
         if kind == 'adam':
             for p,st in its:
-                if 'grad_avg' not in st: st.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p), step=torch.zeros((), device=p.device))
-            _tadam.adam(ps, grads, [st['grad_avg'] for _,st in its], [st['sqr_avg'] for _,st in its], [], [st['step'] for _,st in its], fused=True,
-                        amsgrad=False, beta1=mom, beta2=sqr_mom, lr=lr, weight_decay=wd, eps=eps, maximize=False, decoupled_weight_decay=dec)
+                if 'grad_avg' not in st: st.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p),
+                                                   step=torch.zeros((), device=p.device))
+            _tadam.adam(ps, grads, [st['grad_avg'] for _,st in its], [st['sqr_avg'] for _,st in its], [],
+                        [st['step'] for _,st in its], fused=True,
+                        amsgrad=False, beta1=mom, beta2=sqr_mom, lr=lr, weight_decay=wd, eps=eps, maximize=False,
+                        decoupled_weight_decay=dec)
         else:
             if dec and wd: mul_all_(ps, 1 - lr*wd)
             bufs = [st.get('grad_avg') for _,st in its]
-            _tsgd.sgd(ps, grads, bufs, fused=True, weight_decay=0. if dec else wd, momentum=mom, lr=lr, dampening=0., nesterov=False, maximize=False)
+            _tsgd.sgd(ps, grads, bufs, fused=True, weight_decay=0. if dec else wd, momentum=mom, lr=lr, dampening=0.,
+                      nesterov=False, maximize=False)
             if mom:
                 for (_,st),b in zip(its, bufs): st['grad_avg'] = b
 
@@ -292,31 +299,201 @@ def _grads_to_none(opt):
 
 _fused_ok = {}
 def fused_works(kind:str, device='cpu') -> bool:
-    "Whether torch's functional fused step for `kind` ('adam' or 'sgd') runs on `device` with the keywords used here: tried once on one element"
+    ("Whether torch's functional fused step for `kind` ('adam' or 'sgd') runs on `device` with the keywords used here: "
+     "tried once on one element")
     key = (kind, torch.device(device).type)
     if key not in _fused_ok:
         p,g = torch.zeros(1, device=device),torch.ones(1, device=device)
         try:
             if kind == 'adam':
-                _tadam.adam([p], [g], [torch.zeros_like(p)], [torch.zeros_like(p)], [], [torch.zeros((), device=device)], fused=True, amsgrad=False,
-                            beta1=0.9, beta2=0.99, lr=1e-3, weight_decay=0., eps=1e-5, maximize=False, decoupled_weight_decay=True)
-            else: _tsgd.sgd([p], [g], [None], fused=True, weight_decay=0., momentum=0., lr=1e-3, dampening=0., nesterov=False, maximize=False)
+                _tadam.adam([p], [g], [torch.zeros_like(p)], [torch.zeros_like(p)], [],
+                            [torch.zeros((), device=device)], fused=True, amsgrad=False,
+                            beta1=0.9, beta2=0.99, lr=1e-3, weight_decay=0., eps=1e-5, maximize=False,
+                            decoupled_weight_decay=True)
+            else: _tsgd.sgd([p], [g], [None], fused=True, weight_decay=0., momentum=0., lr=1e-3, dampening=0.,
+                            nesterov=False, maximize=False)
             _fused_ok[key] = True
         except (TypeError, RuntimeError, AttributeError, NotImplementedError): _fused_ok[key] = False
     return _fused_ok[key]
 
 def fused_opt(opt_func):
-    "`opt_func`, whose optimizer steps through torch's fused kernels when it is fastai's `Adam` or `SGD`, and drops the gradients in `zero_grad`"
+    ("`opt_func`, whose optimizer steps through torch's fused kernels when it is fastai's `Adam` or `SGD`, and drops "
+     "the gradients in `zero_grad`")
     def _opt(params, **kwargs):
         opt = opt_func(params, **kwargs)
         kind = fused_kind(opt)
-        if kind is not None and fused_works('adam' if kind[0] == 'adam' else 'sgd', next(iter(p for p,*_ in opt.all_params()), torch.zeros(0)).device):
+        if kind is not None and fused_works('adam' if kind[0] == 'adam' else 'sgd',
+                                            next(iter(p for p,*_ in opt.all_params()), torch.zeros(0)).device):
             opt.step = partial(_fused_step, opt, *kind)
         if isinstance(opt, Optimizer): opt.zero_grad = partial(_grads_to_none, opt)
         return opt
     return partial(_opt, **({'lr': opt_func.keywords['lr']} if isinstance(opt_func, partial) and 'lr' in opt_func.keywords else {}))
 
 # %% ../nbs/13_batched.ipynb #0e4c0945
+def stacked_member_cbs(learn_stacked, # the stacked fit's learner (None: asked before the level whether it can be done)
+                       k:int, # the member
+                       cbs:list, # the member's own callbacks
+                      ) -> list:
+    ("Callbacks acting for member `k` of a stacked fit from its own `cbs`; by default none can: `NotImplementedError` "
+     "says why")
+    raise NotImplementedError("a member's own callbacks would act on all members of a stacked fit at once")
+
+def _stacked_masks(model, tickets:list) -> dict:
+    "The members' masks as the stacked model's (a member without a mask on a tensor keeps all of it)"
+    own,K,masks = dict(model.named_parameters()),len(tickets),{}
+    for mk,sk in model.keys.items():
+        if sk not in own or not any(mk in t.masks for t in tickets): continue
+        p = own[sk]
+        ones = lambda: torch.ones(p.shape[0]//K, *p.shape[1:], dtype=torch.bool, device=p.device)
+        masks[sk] = torch.cat([t.masks[mk].to(p.device) if mk in t.masks else ones() for t in tickets])
+    return masks
+
+def _train_stacked(members:list, run:_Run) -> tuple:
+    "Train `members` (one recipe, one data order) as one stacked network; (the stacked learner, a `RoundResult` each)"
+    l0,K,rp = members[0].learn,len(members),members[0].recipe
+    model = StackedModel([m.learn.model for m in members]).to(next(l0.model.parameters()).device)
+    test_dl = test_dl_of(l0)
+    sl = LeanLearner(l0.dls, model, loss_func=StackedLoss(l0.loss_func, K), opt_func=fused_opt(l0.opt_func),
+                     lr=l0.lr, wd=l0.wd,
+                     moms=l0.moms, wd_bn_bias=l0.wd_bn_bias, train_bn=l0.train_bn, metrics=[], cbs=_NoValidation())
+    for k,m in enumerate(members):
+        if m.cbs: sl.add_cbs(stacked_member_cbs(sl, k, L(m.cbs)))
+    rc = _FloatMasks(Ticket(masks=_stacked_masks(model, [m.ticket for m in members])), members[0].save_at,
+                     run.rewind_device)
+    ev = EvalEvery(run.eval_every, keep_best=test_dl is not None, members=partial(_Stacked, k=K, metrics=l0.metrics))
+    with sl.no_bar(), sl.no_logging(): _fit(sl, rp, [rc, ev])
+    final = state_copy(model)
+    best = model.stack_states(ev.best_states) if all(b is not None for b in ev.best_states) else None
+    tdl = lambda: l0.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or l0.dls.train.bs)
+    extra = final_measures(ev.of.measure, model.load_state_dict, final, best, test_dl,
+                           tdl if run.train_metrics else None, k=K)
+    out = []
+    for k,m in enumerate(members):
+        get_model(m.learn.model).load_state_dict({n: v.clone() for n,v in model.member_state(final, k).items()})
+        kept = {n: v.clone() for n,
+                v in model.member_state(rc.rewind_state, k).items()} if rc.rewind_state is not None else None
+        rec = {**round_record(m.r, m.ticket, ev.curves[k], epochs=ev.epochs), **extra[k]}
+        out.append(RoundResult(rec, ev.curves[k], rewind_state=kept))
+    return sl,out
+
+# %% ../nbs/13_batched.ipynb #12d95873
+def _items(ds):
+    "The items of dataset `ds` in order (tensors, an item list, a DataFrame), or None when they cannot be read"
+    if isinstance(ds, torch.utils.data.TensorDataset): return ds.tensors
+    return getattr(ds, 'items', None)   # fastai's Datasets and TfmdLists (a list), TabularPandas (a DataFrame)
+
+def _same(a, b) -> bool:
+    "Whether the items `a` and `b` are equal, element by element and in order"
+    if a is b: return True
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if hasattr(a, 'equals') and hasattr(a, 'index'): return type(a) is type(b) and a.index.equals(b.index) and a.equals(b)   # pandas
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray): return np.array_equal(a, b)
+    if isinstance(a, (list, tuple, L)) and isinstance(b, (list, tuple, L)):
+        return len(a) == len(b) and all(_same(x, y) for x,y in zip(a, b))
+    try: return bool(a == b)
+    except Exception: return False
+
+def _dl_settings(dl) -> tuple:
+    ("What a DataLoader does to its items: batch size, shuffling, and its transforms (and the dataset's, for fastai's "
+     "Datasets)")
+    ds = dl.dataset
+    tf = [repr(getattr(t, 'tfms', None)) for t in getattr(ds, 'tls', [])] + [repr(getattr(ds, 'tfms', None))]
+    return (type(ds).__name__, getattr(dl, 'bs', None), getattr(dl, 'shuffle', None), getattr(dl, 'drop_last', None),
+            *(repr(getattr(dl, n, None)) for n in ('after_item', 'before_batch', 'after_batch')), *tf)
+
+def data_differs(a, b) -> str|None:
+    ("None if learners `a` and `b` provably train and are measured on the same data (same items in the same order, "
+     "same settings), else why not")
+    la,lb = a.dls.loaders,b.dls.loaders
+    if len(la) != len(lb): return f"the members have {len(la)} and {len(lb)} DataLoaders"
+    names = ['training', 'validation'] + [f'dls[{i}]' for i in range(2, len(la))]
+    for name,da,db in zip(names, la, lb):
+        if da is db: continue
+        if _dl_settings(da) != _dl_settings(db): return f"the members' {name} DataLoaders differ (batch size, shuffling or transforms)"
+        if da.dataset is db.dataset: continue
+        ia,ib = _items(da.dataset),_items(db.dataset)
+        if ia is None or ib is None: return f"the members' {name} data cannot be compared (a {type(da.dataset).__name__}): they may differ"
+        if not _same(ia, ib): return f"the members' {name} data differ (other items or another order, e.g. a split drawn per learner with valid_pct)"
+    return None
+
+def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, l.moms,
+                       l.wd_bn_bias, l.train_bn,
+                       tuple(getattr(m, 'name', type(m).__name__) for m in L(l.metrics)),
+                       tuple(len(dl.dataset) for dl in l.dls.loaders))
+
+# fastai's defaults, and masks the stacked fit keeps itself
+_plain_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback, TicketCallback)
+def _why_alone(l) -> str|None:
+    "Why learner `l` must train on its own: what a stacked fit would drop or apply across members (None: nothing)"
+    own = [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs)]
+    if own: return f"the learner's callbacks {', '.join(own)} would act on all members at once"
+    if l.splitter is not trainable_params: return f"the learner splits its parameters into groups ({getattr(l.splitter, '__name__', type(l.splitter).__name__)})"
+    return None
+
+def sample_input(learn):
+    "The input of the first validation batch of `learn`, or None; no random state of the search moves"
+    if not len(learn.dls.valid): return None
+    # torch's DataLoader draws a seed from the global generator
+    with torch.random.fork_rng(devices=[]): b = first(learn.dls.valid)
+    return b[0] if b else None
+
+def _own_cbs_why(m) -> str|None:
+    ("Why member `m`'s own callbacks keep it out of a stacked fit (None: it has none, or `stacked_member_cbs` makes "
+     "them)")
+    if not m.cbs: return None
+    try: stacked_member_cbs(None, 0, L(m.cbs))
+    except NotImplementedError as e: return str(e)
+    return None
+
+def _stack_groups(members, stack:bool, cbs) -> tuple:
+    "Groups of member indices trained together, and why the others are not"
+    if not stack or cbs: return [[i] for i in range(len(members))],("stacking is off" if not stack else "extra callbacks are given (they would act on all members at once)")
+    groups,why = {},None
+    for i,m in enumerate(members):   # without a data seed each training sees its own order: such members train alone
+        alone = _why_alone(m.learn) or _own_cbs_why(m)
+        if alone: why = alone
+        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None and not alone else ('alone', i), []).append(i)
+    out = []
+    for g0 in groups.values():
+        # a stacked fit runs every member on the first one's DataLoaders: members stack only with those whose data are the same
+        subs = []
+        for i in g0:
+            for s in subs:
+                d = data_differs(members[s[0]].learn, members[i].learn)
+                if d is None: s.append(i); break
+                why = d
+            else: subs.append([i])
+        for g in subs:
+            reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
+            if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], sample_input(members[g[0]].learn))
+            if reason is None: out.append(g)
+            else: out += [[i] for i in g]; why = reason
+    return out,why
+
+def train_members(members:list, # the members of one training: one alone, or several with one recipe stacked
+                  stacked:bool=False, # as one stacked network (`_train_stacked`), else the one member alone (`_train_alone`)
+                  eval_every:int|None=None, # measure the validation set every this many iterations (None: each epoch)
+                  train_metrics:bool=False, # also measure the whole training set at the end
+                  cbs=None, # more callbacks for the fit (alone)
+                  rewind_device=None, # where rewind copies live
+                  quiet:bool=True, # no progress bar nor fastai's log
+                  lean:bool=True, # alone: through the lean engine where the learner allows it (`lean_why`)
+                 ) -> list:
+    ("Train `members` by their recipe (reseeded by their data seed); a `RoundResult` each, its last learning rate in; "
+     "no ticket written")
+    if not stacked and len(members) != 1: raise ValueError(f"members: one trains alone, got {len(members)} "
+                                                           f"(stacked=True trains several)")
+    m0 = members[0]
+    if m0.data_seed is not None: reseed(m0.learn, m0.data_seed)
+    run = _Run(eval_every, train_metrics, cbs, rewind_device, quiet, lean,
+               measure_bs(m0.learn) if train_metrics else None)
+    fitted,res = (_train_stacked if stacked else _train_alone)(members, run)
+    last = float(fitted.recorder.lrs[-1]) if getattr(fitted.recorder, 'lrs', None) else m0.recipe.lr
+    for x in res: x.last_lr = last
+    return res
+
+# %% ../nbs/13_batched.ipynb #b62d5ae9
 def train_stacked(learns:list, # the members' learners (same data, loss, optimizer; models as `stack_check` accepts)
                   tickets:list, # each member's ticket: its masks are kept in force, its curve recorded
                   r, # the round (recorded): one for all, or each member's (a list)
@@ -331,39 +508,12 @@ def train_stacked(learns:list, # the members' learners (same data, loss, optimiz
                   train_metrics:bool=False, # also measure the whole training set at the end
                   data_seed:int|None=None, # reseed the data order first
                  ) -> tuple:
-    "Train K members as one stacked network; returns each member's record, and the last learning rate"
-    l0,K = learns[0],len(learns)
-    model = StackedModel([l.model for l in learns]).to(next(l0.model.parameters()).device)
-    own = {n: p for n,p in model.named_parameters()}
-    masks = {}
-    for mk,sk in model.keys.items():
-        if sk in own and any(mk in t.masks for t in tickets):
-            masks[sk] = torch.cat([t.masks[mk].to(own[sk].device) if mk in t.masks else torch.ones(own[sk].shape[0]//K, *own[sk].shape[1:], dtype=torch.bool, device=own[sk].device)
-                                   for t in tickets])
-    stk = Ticket(masks=masks)
-    test_dl = l0.dls[2] if len(l0.dls.loaders) > 2 else None
-    sl = LeanLearner(l0.dls, model, loss_func=StackedLoss(l0.loss_func, K), opt_func=fused_opt(l0.opt_func), lr=l0.lr, wd=l0.wd, moms=l0.moms,
-                 wd_bn_bias=l0.wd_bn_bias, train_bn=l0.train_bn, metrics=[], cbs=_NoValidation())
-    if data_seed is not None: reseed(sl, data_seed)
-    rc,mev = _FloatMasks(stk, save_at=save_at, rewind_device=rewind_device),_MembersEval(eval_every, K, l0.metrics, keep_best=test_dl is not None)
-    with sl.no_bar(), sl.no_logging(): getattr(sl, fit_fn)(n_epoch, lr, cbs=[rc, mev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
-    final = state_copy(model)
-    extra = [{} for _ in range(K)]
-    def measure(dl, prefix, suffix='', state=None):
-        if state is not None: model.load_state_dict(state)
-        for k,res in enumerate(_members_measure(mev.ev, K, dl)): extra[k].update({f'{prefix}{n}{suffix}': v for n,v in res.items()})
-    if test_dl is not None:
-        if all(b is not None for b in mev.best): measure(test_dl, 'test_', '_at_stop', model.stack_states(mev.best))
-        measure(test_dl, 'final_test_', state=final)
-    if train_metrics: measure(l0.dls.train.new(shuffle=False, drop_last=False, bs=measure_bs(l0)), 'train_set_', state=final)
-    model.load_state_dict(final)
-    recs = []
-    for k,(learn,tk) in enumerate(zip(learns, tickets)):
-        get_model(learn.model).load_state_dict({n: v.clone() for n,v in model.member_state(final, k).items()})
-        if save_at is not None and stk.rewind_state is not None and tk.rewind_state is None:
-            tk.rewind_state = {n: v.clone() for n,v in model.member_state(stk.rewind_state, k).items()}
-        rk = r[k] if isinstance(r, (list, tuple)) else r
-        tk.curves[rk] = mev.curves[k]
-        recs.append({**round_record(rk, tk, mev.curves[k], epochs=mev.epochs), **extra[k]})
-    last_lr = float(sl.recorder.lrs[-1]) if getattr(sl.recorder, 'lrs', None) else lr
-    return recs,last_lr
+    ("Train K members as one stacked network (`train_members`), their results put in their tickets; (each member's "
+     "record, the last learning rate)")
+    rs = r if isinstance(r, (list, tuple)) else [r]*len(learns)
+    rp = dict(fit_fn=fit_fn, n_epoch=n_epoch, lr=lr, skip=skip, skip_iter=skip_iter)
+    ms = [Member(l, t, rk, rp, data_seed, save_at=save_at) for l,t,rk in zip(learns, tickets, rs)]
+    res = train_members(ms, stacked=True, eval_every=eval_every, train_metrics=train_metrics,
+                        rewind_device=rewind_device)
+    for m,x in zip(ms, res): Search.write(m.ticket, m.r, x, rewind_device)
+    return [x.record for x in res],res[0].last_lr

@@ -21,7 +21,7 @@ from .search import *
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket', 'LotteryCallback']
+__all__ = ['TicketCallback', 'keep_ticket', 'check_one_search', 'check_no_ticket', 'LotteryCallback', 'FitCheckpoint']
 
 # %% ../nbs/11_callback.ipynb #3e270aa9
 class TicketCallback(Callback):
@@ -33,7 +33,8 @@ class TicketCallback(Callback):
         self._ps,self._ms = [],[]
 
     def bind(self, apply:bool=True):
-        "Cache the masked tensors and their masks on the tensors' devices, and zero the pruned weights (unless `apply` is False)"
+        ("Cache the masked tensors and their masks on the tensors' devices, and zero the pruned weights (unless "
+         "`apply` is False)")
         self._ps,self._ms = [],[]
         if self.tkt is None or not self.tkt.masks: return
         ps,ms = self.tkt.bind(self.model)
@@ -67,39 +68,49 @@ def keep_ticket(learn, ticket:Ticket, verbose:bool=True):
     cb = TicketCallback(ticket); cb._keeper = True
     learn.add_cb(cb)
     learn.ticket = ticket
-    say(verbose, "The ticket's masks stay in force in later fits of this learner (learn.drop_ticket() to train every weight again)")
+    say(verbose, "The ticket's masks stay in force in later fits of this learner (learn.drop_ticket() to "
+                 "train every weight again)")
 
 @patch
 def drop_ticket(self:Learner):
-    "Stop keeping the ticket's masks in force: later fits train every weight (the weights and `learn.ticket` stay as they are)"
+    ("Stop keeping the ticket's masks in force: later fits train every weight (the weights and `learn.ticket` stay as "
+     "they are)")
     for cb in _keepers(self): self.remove_cb(cb)
     return self
 
 @patch
 @contextmanager
 def no_ticket(self:Learner):
-    "Within the block, the ticket's masks are not kept in force (for trainings that set their own masks); afterwards they are again"
+    ("Within the block, the ticket's masks are not kept in force (for trainings that set their own masks); afterwards "
+     "they are again")
     with self.removed_cbs(_keepers(self)): yield self
 
 def check_one_search(cb):
     "A `ValueError` if another search callback (with `_searches` set, its search not done) runs in `cb`'s fit"
     others = [type(o).__name__ for o in cb.learn.cbs if o is not cb and getattr(o, '_searches', False) and not getattr(o, '_done', False)]
-    if others: raise ValueError(f"{type(cb).__name__}: another search runs in this fit ({', '.join(others)}); pass one search callback per fit")
+    if others: raise ValueError(f"{type(cb).__name__}: another search runs in this fit ({', '.join(others)}); pass "
+                                f"one search callback per fit")
 
 def check_no_ticket(learn, who:str='LotteryCallback'):
-    "A `ValueError` naming `who` if `learn` holds a ticket whose masks are in force (a new search would start from pruned weights)"
+    ("A `ValueError` naming `who` if `learn` holds a ticket whose masks are in force (a new search would start from "
+     "pruned weights)")
     if any(cb.tkt is not None and cb.tkt.masks for cb in _keepers(learn)):
-        raise ValueError(f"{who}: this learner holds a ticket whose masks are in force (learn.ticket), so a new search would start "
-                         "from its pruned, trained weights. To do that on purpose, call learn.drop_ticket() first; to search afresh, "
+        raise ValueError(f"{who}: this learner holds a ticket whose masks are in force (learn.ticket), so "
+                         f"a new search would start "
+                         "from its pruned, trained weights. To do that on purpose, call learn.drop_ticket() "
+                         "first; to search afresh, "
                          "build a new Learner (or load the initial weights)")
 
 _fastai_export = Learner.export
 @patch
 def export(self:Learner, fname='export.pkl', **kwargs):
-    "fastai's `Learner.export`, carrying `learn.ticket`'s masks only (as bits): `learn.ticket.save` saves the whole ticket"
-    held = [(o, a) for o,a in [(self, 'ticket')] + [(cb, 'tkt') for cb in self.cbs] if isinstance(getattr(o, a, None), Ticket)]
+    ("fastai's `Learner.export`, carrying `learn.ticket`'s masks only (as bits): `learn.ticket.save` saves the whole "
+     "ticket")
+    held = [(o, a) for o,
+            a in [(self, 'ticket')] + [(cb, 'tkt') for cb in self.cbs] if isinstance(getattr(o, a, None), Ticket)]
     full,light = [getattr(o, a) for o,a in held],{}
-    for (o,a),t in zip(held, full): setattr(o, a, light.setdefault(id(t), t.masks_only()))   # one light copy per ticket, pickled once
+    # one light copy per ticket, pickled once
+    for (o,a),t in zip(held, full): setattr(o, a, light.setdefault(id(t), t.masks_only()))
     try: _fastai_export(self, fname, **kwargs)
     finally:
         for (o,a),t in zip(held, full): setattr(o, a, t)
@@ -129,7 +140,8 @@ class LotteryCallback(TicketCallback):
                  method:str|None=None, # another name for `context` (fasterai's spelling)
                  **kwargs): # `Pruner` arguments: layer_types, exclude, layer_sparsity, prune_bias
         if method is not None:
-            if context not in ('global', method): raise ValueError(f"pass `context` or `method`, not both (context={context!r}, method={method!r})")
+            if context not in ('global', method): raise ValueError(f"pass `context` or `method`, not both "
+                                                                   f"(context={context!r}, method={method!r})")
             context = method
         self.pruner = Pruner(end_sparsity, granularity, context, criteria, schedule, n_rounds, **kwargs)
         check_int(start_epoch, 'start_epoch', 0)
@@ -144,16 +156,20 @@ def _plan(self:LotteryCallback):
     "Check this fit against the arguments and the model, and place the rounds: raises before any training"
     n_iter,n_epoch,n = len(self.dls.train),self.n_epoch,self.pruner.n_rounds
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
-    if self.start_epoch >= n_epoch: raise ValueError(f"start_epoch={self.start_epoch} must be smaller than the number of epochs ({n_epoch})")
+    if self.start_epoch >= n_epoch: raise ValueError(f"start_epoch={self.start_epoch} must be smaller than the "
+                                                     f"number of epochs ({n_epoch})")
     if self.lth and n > n_epoch - self.start_epoch:   # each round trains at least an epoch after its reset
-        raise ValueError(f"n_rounds: {n} rounds do not fit in the {n_epoch-self.start_epoch} epochs after start_epoch={self.start_epoch}; "
+        raise ValueError(f"n_rounds: {n} rounds do not fit in the {n_epoch-self.start_epoch} epochs after "
+                         f"start_epoch={self.start_epoch}; "
                          "fit longer, start earlier or use fewer rounds (with lth=False, rounds may fall within epochs)")
     if n > (n_epoch - self.start_epoch)*n_iter:
-        raise ValueError(f"n_rounds: {n} rounds do not fit in the {(n_epoch-self.start_epoch)*n_iter} iterations after start_epoch={self.start_epoch}")
+        raise ValueError(f"n_rounds: {n} rounds do not fit in the {(n_epoch-self.start_epoch)*n_iter} iterations after "
+                         f"start_epoch={self.start_epoch}")
     at = rewind_iteration(self.rewind_epoch, self.rewind_iter, n_iter)
     start,total = self.start_epoch*n_iter,n_epoch*n_iter
     if (self.lth or self.reset_end) and at > start:
-        raise ValueError(f"the rewind point (iteration {at}, epoch {at/n_iter:g}) is after start_epoch={self.start_epoch} "
+        raise ValueError(f"the rewind point (iteration {at}, epoch {at/n_iter:g}) is after "
+                         f"start_epoch={self.start_epoch} "
                          f"(iteration {start}): rewind to a point before pruning starts")
     self._bounds = [start + round((r-1)*(total-start)/n) for r in range(1, n+1)]
     return n_iter,at
@@ -162,22 +178,29 @@ _one_training_trackers = ('EarlyStoppingCallback', 'ReduceLROnPlateau')   # they
 
 @patch
 def _conflicts(self:LotteryCallback):
-    "A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without checkpoint, a tracker that would act across rounds"
+    ("A `ValueError` for what this fit cannot do: another search, a ticket in force, an unfinished search without "
+     "checkpoint, a tracker that would act across rounds")
     check_one_search(self)
     check_no_ticket(self.learn)
     for cb in self.learn.cbs:
         name = type(cb).__name__
         if name in _one_training_trackers:
-            raise ValueError(f"LotteryCallback: {name} cannot share a fit with a search: every reset makes the loss jump, so it would "
+            raise ValueError(f"LotteryCallback: {name} cannot share a fit with a search: every reset makes "
+                             f"the loss jump, so it would "
                              f"{'end the whole search' if name.startswith('Early') else 'lower the learning rate for every later round'} "
-                             f"at the first round that starts over. Use learn.find_ticket(..., cbs={name}(...)): each round is a fit "
+                             f"at the first round that starts over. Use learn.find_ticket(..., "
+                             f"cbs={name}(...)): each round is a fit "
                              "of its own, and the callback acts within it")
         if isinstance(cb, SaveModelCallback) and self.reset_end and not (cb.every_epoch or cb.at_end):
-            raise ValueError("LotteryCallback: reset_end=True and SaveModelCallback both set the weights at the end of the fit "
-                             "(the rewind point against the best epoch); pass one of them, or SaveModelCallback(at_end=True)")
+            raise ValueError("LotteryCallback: reset_end=True and SaveModelCallback both set the "
+                             "weights at the end of the fit "
+                             "(the rewind point against the best epoch); pass one of them, or "
+                             "SaveModelCallback(at_end=True)")
     if self.tkt is not None and self.tkt.masks and self.checkpoint is None:
-        raise ValueError(f"LotteryCallback: an earlier fit with this callback stopped in round {self.search.round} and left the "
-                         "model pruned; without a `checkpoint` it cannot resume. Build a new Learner and callback to start over, "
+        raise ValueError(f"LotteryCallback: an earlier fit with this callback stopped in round "
+                         f"{self.search.round} and left the "
+                         "model pruned; without a `checkpoint` it cannot resume. Build a new Learner and "
+                         "callback to start over, "
                          "or pass checkpoint=... to make searches resumable")
 
 @patch
@@ -186,35 +209,46 @@ def before_fit(self:LotteryCallback):
     if not self.run: return
     if self._done:
         self.run = False
-        say(self.verbose, "LotteryCallback: its search is complete (learn.ticket); this fit trains the ticket further, its masks in force")
+        say(self.verbose,
+            "LotteryCallback: its search is complete (learn.ticket); this fit trains the ticket "
+            "further, its masks in force")
         return
     frozen = getattr(self.opt, 'frozen_idx', 0) > 0
     if frozen:   # fine_tune's first fit: the search waits for the unfrozen one
         self.run = False
-        say(self.verbose, "LotteryCallback: the model is frozen (as in fine_tune's first phase): the search starts at the next fit, once it is unfrozen")
+        say(self.verbose,
+            "LotteryCallback: the model is frozen (as in fine_tune's first phase): the search starts at the next "
+            "fit, once it is unfrozen")
         return
     self._conflicts()
     n_iter,at = self._plan()
-    self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth or self.reset_end,
-                         rewind_device=self.rewind_device, verbose=self.verbose)
-    self.tkt = self.search.start(self.model, start_epoch=self.start_epoch, n_epoch=self.n_epoch, n_iter=n_iter, lth=self.lth)
+    self.search = Search(self.pruner, at, n_iter, retrain='rewind' if self.lth else 'finetune', keep_rewind=self.lth,
+                         rewind_device=self.rewind_device, verbose=self.verbose, reset_end=self.reset_end)
+    self.tkt = self.search.start(self.model, start_epoch=self.start_epoch, n_epoch=self.n_epoch,
+                                 n_iter=n_iter, lth=self.lth)
     self._rows,self._round_start,self._resume,self._cancelled = [],0,None,False
     if self.checkpoint is not None:
         ckpt.check_writable(self.checkpoint, ckpt.checkpoint_bytes(self.model))
-        self._fp = ckpt.fingerprint(self.search, self.learn, in_fit=True, n_epoch=self.n_epoch, start_epoch=self.start_epoch, lth=self.lth, reset_end=self.reset_end)
+        fp = ckpt.fingerprint(self.search, self.learn, in_fit=True, n_epoch=self.n_epoch,
+                              start_epoch=self.start_epoch, lth=self.lth,
+                              reset_end=self.reset_end)
+        self._ck = FitCheckpoint(self.checkpoint, fp)
         if self.resume and Path(self.checkpoint).exists(): self._load_checkpoint()
         else: ckpt.clean_orphans(self.checkpoint)
     p = self.pruner
-    say(self.verbose, f"Pruning {(p.granularity + ' patterns') if nm_pattern(p.granularity) else p.granularity + 's'} ({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
+    say(self.verbose, f"Pruning {(p.granularity + ' patterns') if nm_pattern(p.granularity) else p.granularity + 's'} "
+                      f"({p.context}, {p.criteria.name}) to {p.end_sparsity:g}% of prunable weights "
                       f"in {p.n_rounds} round{'s'*(p.n_rounds > 1)} ({p.schedule.name}) from epoch {self.start_epoch}"
-                      + (" (start_epoch=0: round 1 ranks the untrained initialization; start_epoch>=1 trains the dense network first)"
+                      + (" (start_epoch=0: round 1 ranks the untrained initialization; start_epoch>=1 trains "
+                         "the dense network first)"
                          if self.start_epoch == 0 else ""))
-    if self._resume is None and self.search.keep_rewind and at == 0: self.search.save_rewind(self.model)
+    if self._resume is None and self.search.due(0): self.search.save_rewind(self.model)
     self.bind(apply=self._resume is not None)
     rec = getattr(self.learn, 'recorder', None)
     if rec is not None:
         i = len(rec.metric_names) - (1 if rec.add_time else 0)
-        rec.metric_names = rec.metric_names[:i] + L('prunable_sparsity', 'total_sparsity', 'round') + rec.metric_names[i:]
+        rec.metric_names = rec.metric_names[:i] + L('prunable_sparsity', 'total_sparsity',
+                                                    'round') + rec.metric_names[i:]
 
 # %% ../nbs/11_callback.ipynb #d6bea0af
 @patch
@@ -227,7 +261,7 @@ def before_train(self:LotteryCallback):
 @patch
 def before_batch(self:LotteryCallback):
     it,s = self.train_iter,self.search
-    if it == s.rewind_iter and s.keep_rewind and self.tkt.rewind_state is None: s.save_rewind(self.model)
+    if s.due(it): s.save_rewind(self.model)
     if s.round < len(self._bounds) and it == self._bounds[s.round]: self._next_round()
 
 @patch
@@ -256,7 +290,7 @@ def after_epoch(self:LotteryCallback):
     row = epoch_row(self.learn)
     row.update(round=self.search.round, epoch=self.epoch, iter=self.train_iter-self._round_start)
     self._rows.append(row)
-    if self.checkpoint is not None: self._save_checkpoint()
+    if self.checkpoint is not None: self._ck.save(self)
 
 @patch
 def after_cancel_fit(self:LotteryCallback): self._cancelled = True
@@ -266,39 +300,65 @@ def after_fit(self:LotteryCallback):
     if getattr(self, '_skip', None) is not None: self.learn.remove_cb(self._skip); self._skip = None
     self._close_round()
     if self._cancelled and self.search.round < self.pruner.n_rounds:   # a callback ended the fit before the last round began
-        say(self.verbose, f"LotteryCallback: the fit was stopped in round {self.search.round} of {self.pruner.n_rounds}: the search is "
-                          f"incomplete ({self.tkt.describe()} pruned, not {self.pruner.end_sparsity:g}%); no ticket is kept. "
+        say(self.verbose,
+            f"LotteryCallback: the fit was stopped in round {self.search.round} of "
+            f"{self.pruner.n_rounds}: the search is "
+                          f"incomplete ({self.tkt.describe()} pruned, not "
+                          f"{self.pruner.end_sparsity:g}%); no ticket is kept. "
                           "A fit with checkpoint=... resumes from the last epoch")
         return
-    if self.reset_end: self.tkt.rewind(self.model)
+    self.search.finish(self.model)   # (reset_end: back to the rewind point)
     self._done = True
     if self.verbose and is_rank0():
         mem = self.tkt.memory()
-        print(f"Final: {self.tkt.describe()} pruned; the search kept {mem['bytes_per_param']:.3f} bytes per prunable weight")
+        print(f"Final: {self.tkt.describe()} pruned; the search kept {mem['bytes_per_param']:.3f} "
+              f"bytes per prunable weight")
         print(self.tkt.brief())
     keep_ticket(self.learn, self.tkt, self.verbose)
 
 # %% ../nbs/11_callback.ipynb #7f6c673f
-@patch
-def _save_checkpoint(self:LotteryCallback):
-    ckpt.save_checkpoint(dict(version=2, fingerprint=self._fp, epoch=self.epoch, train_iter=self.train_iter, round=self.search.round,
-                              round_start=self._round_start, rows=self._rows, model=state_copy(self.model), opt=ckpt.opt_state(self.opt),
-                              ticket=ckpt.ticket_state(self.tkt), rng=ckpt.rng_state(self.dls), recorder=ckpt.recorder_state(self.learn)),
-                         self.checkpoint)
+class FitCheckpoint:
+    "The file `LotteryCallback` writes after every epoch and resumes from: one schema, checked against the fit first"
+    version = 2
+    _needs = ('epoch', 'train_iter', 'round', 'round_start', 'rows')
+    def __init__(self, path, fp:dict): self.path,self.fp = Path(path),fp # `fp`: the fit's fingerprint
+
+    def save(self, cb:LotteryCallback):
+        ("After `cb`'s epoch: the search's place and rows, the weights, optimizer, ticket, random states and smoothed "
+         "loss")
+        ckpt.save_checkpoint(dict(version=self.version, fingerprint=self.fp, epoch=cb.epoch, train_iter=cb.train_iter,
+                                  round=cb.search.round,
+                                  round_start=cb._round_start, rows=cb._rows, model=state_copy(cb.model),
+                                  opt=ckpt.opt_state(cb.opt),
+                                  ticket=ckpt.ticket_state(cb.tkt), rng=ckpt.rng_state(cb.dls),
+                                  recorder=ckpt.recorder_state(cb.learn)),
+                             self.path)
+
+    def load(self, device=None) -> dict:
+        "The saved fit, checked against this one (its version, its fingerprint, its fields); nothing is put back yet"
+        ck = ckpt.load_checkpoint(self.path, map_location=device)
+        if ck.get('version') != self.version:
+            raise ValueError(f"checkpoint {self.path}: a LotteryCallback checkpoint of version "
+                             f"{ck.get('version')!r}; this lottery_fastai "
+                             f"reads version {self.version}. Delete it or pass resume=False to start over")
+        ckpt.check_fingerprint(self.path, ck.get('fingerprint'), self.fp)
+        for k in self._needs:
+            if k not in ck: raise ValueError(f"checkpoint {self.path} cannot be resumed: {k} is "
+                                             f"missing. Nothing was changed")
+        return ck
 
 @patch
 def _load_checkpoint(self:LotteryCallback):
     path = self.checkpoint
-    ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
-    ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
-    for k in ('epoch', 'train_iter', 'round', 'round_start', 'rows'):
-        if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
+    ck = self._ck.load(next(self.model.parameters()).device)
     ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
     ckpt.clean_orphans(path)
     self.search.round,self._round_start,self._rows = ck['round'],ck['round_start'],list(ck['rows'])
     self._resume = dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
-    self._skip = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip)   # fastai's own skip of the epochs already done
-    say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}, round {self.search.round}, {self.tkt.describe()} pruned")
+    self._skip = SkipToEpoch(ck['epoch']+1)   # fastai's own skip of the epochs already done
+    self.learn.add_cb(self._skip)
+    say(self.verbose,
+        f"Resuming from {path}: epoch {ck['epoch']+1}, round {self.search.round}, {self.tkt.describe()} pruned")
 
 @patch
 def __getstate__(self:LotteryCallback):

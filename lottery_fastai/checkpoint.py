@@ -16,17 +16,20 @@ from .checks import *
 from .criteria import *
 from .ticket import *
 from .search import is_rank0
+from .runtime import rng_state, set_rng_state, rng_kept
+_all_ = ['rng_state', 'set_rng_state', 'rng_kept']   # (defined in `runtime`)
 
 # %% auto #0
 __all__ = ['clean_orphans', 'atomic_save', 'check_writable', 'criteria_id', 'callable_id', 'fingerprint', 'fingerprint_diff',
-           'check_fingerprint', 'rng_state', 'set_rng_state', 'rng_kept', 'opt_state', 'recorder_state', 'ticket_state',
-           'save_checkpoint', 'load_checkpoint', 'checkpoint_bytes', 'restore']
+           'check_fingerprint', 'opt_state', 'recorder_state', 'ticket_state', 'save_checkpoint', 'load_checkpoint',
+           'checkpoint_bytes', 'restore', 'rng_state', 'set_rng_state', 'rng_kept']
 
 # %% ../nbs/07_checkpoint.ipynb #0d6c17df
 def _tmp_glob(path:Path) -> str: return f'.{path.name}.*.tmp'
 
 def _oserror(code:int, msg:str) -> OSError:
-    "An `OSError` whose only argument is `msg` (fastai re-raises a callback's errors with their first argument), `errno` set"
+    ("An `OSError` whose only argument is `msg` (fastai re-raises a callback's errors with their first argument), "
+     "`errno` set")
     e = OSError(msg); e.errno = code
     return e
 
@@ -42,10 +45,14 @@ def clean_orphans(path) -> list:
 
 def _disk_error(e:Exception, path:Path) -> OSError|None:
     "A clear `OSError` for a full disk or a read-only file system, else None"
-    no_space = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or 'unexpected pos' in str(e) or 'No space left' in str(e)
-    if no_space: return _oserror(errno.ENOSPC, f"no space left on the device to write {path}; the previous file (if any) is intact")
+    no_space = (isinstance(e, OSError) and e.errno in (errno.ENOSPC,
+                                                       errno.EDQUOT)) or 'unexpected pos' in str(e) or 'No space left' in str(e)
+    if no_space: return _oserror(errno.ENOSPC,
+                                 f"no space left on the device to write {path}; the previous file (if any) is intact")
     if isinstance(e, OSError) and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return _oserror(e.errno, f"cannot write {path}: {'read-only file system' if e.errno == errno.EROFS else 'permission denied'}; the previous file (if any) is intact")
+        return _oserror(e.errno, f"cannot write {path}: "
+                                 f"{'read-only file system' if e.errno == errno.EROFS else 'permission denied'}; the "
+                                 f"previous file (if any) is intact")
     return None
 
 def atomic_save(writer, path) -> Path:
@@ -76,10 +83,13 @@ def check_writable(path, need_bytes:int=0):
     except OSError as e: fail(e.strerror or str(e))
     try:
         fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd); os.unlink(tmp)
-    except OSError as e: raise (_disk_error(e, path) or _oserror(e.errno, f"checkpoint: cannot write {path}: {e.strerror}")) from None
+    except OSError as e: raise (_disk_error(e, path) or _oserror(e.errno, f"checkpoint: cannot "
+                                                                          f"write {path}: {e.strerror}")) from None
     free = shutil.disk_usage(path.parent).free + (path.stat().st_size if path.exists() else 0)
     if need_bytes and free < need_bytes:
-        raise _oserror(errno.ENOSPC, f"checkpoint: {path.parent} has {free/2**20:.1f} MiB free, and one checkpoint needs about {need_bytes/2**20:.1f} MiB")
+        raise _oserror(errno.ENOSPC,
+                       f"checkpoint: {path.parent} has {free/2**20:.1f} MiB free, and one checkpoint needs about "
+                       f"{need_bytes/2**20:.1f} MiB")
 
 # %% ../nbs/07_checkpoint.ipynb #3366f1bb
 def _code_digest(fn) -> str:
@@ -116,21 +126,29 @@ def _round_floats(o):
     return o
 
 def fingerprint(search=None, learn=None, model=None, in_fit:bool=False, **config) -> dict:
-    "Everything that changes a run's result: `config`, the search's pruner, and the learner's optimizer, data and model (`in_fit`: the live optimizer's hyper-parameters too)"
+    ("Everything that changes a run's result: `config`, the search's pruner, and the learner's optimizer, data and "
+     "model (`in_fit`: the live optimizer's hyper-parameters too)")
     fp = dict(config=_round_floats(config))
     if search is not None:
         p = search.pruner
-        fp['search'] = dict(granularity=p.granularity, context=p.context, criteria=criteria_id(p.criteria), schedule=p.schedule.name,
-                            targets=_round_floats(p.schedule.targets(p.end_sparsity)), retrain=search.retrain, rewind_iter=search.rewind_iter,
-                            layers=_round_floats({n: t['end'] for n,t in p.targets(model if model is not None else learn.model).items()}))
-        if getattr(p, 'layer_density', None) is not None: fp['search']['layer_density'] = p.layer_density   # (absent: the fingerprints of earlier runs stay equal)
+        fp['search'] = dict(granularity=p.granularity, context=p.context, criteria=criteria_id(p.criteria),
+                            schedule=p.schedule.name,
+                            targets=_round_floats(p.schedule.targets(p.end_sparsity)), retrain=search.retrain,
+                            rewind_iter=search.rewind_iter,
+                            layers=_round_floats({n: t['end'] for n,
+                                                  t in p.targets(model if model is not None else learn.model).items()}))
+        # (absent: the fingerprints of earlier runs stay equal)
+        if getattr(p, 'layer_density', None) is not None: fp['search']['layer_density'] = p.layer_density
     if learn is not None:
-        fp['optimizer'] = _round_floats(dict(opt_func=callable_id(learn.opt_func), lr=learn.lr, wd=learn.wd, moms=list(learn.moms)))
+        fp['optimizer'] = _round_floats(dict(opt_func=callable_id(learn.opt_func), lr=learn.lr, wd=learn.wd,
+                                             moms=list(learn.moms)))
         opt = getattr(learn, 'opt', None)
-        if in_fit and opt is not None and getattr(opt, 'hypers', None):   # inside a fit: what `fit` set (its `lr`, `wd`)
+        if in_fit and opt is not None and getattr(opt, 'hypers',
+                                                  None):   # inside a fit: what `fit` set (its `lr`, `wd`)
             fp['optimizer']['hypers'] = _round_floats({k: v for k,v in dict(opt.hypers[-1]).items() if isinstance(v, (int, float, torch.Tensor))})
         dls = learn.dls
-        fp['data'] = dict(n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), bs=dls.train.bs, n_iter=len(dls.train))
+        fp['data'] = dict(n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), bs=dls.train.bs,
+                          n_iter=len(dls.train))
         model = learn.model if model is None else model
     if model is not None: fp['model'] = {k: list(v.shape) for k,v in get_model(model).state_dict().items()}
     return fp
@@ -144,7 +162,8 @@ def fingerprint_diff(saved:dict, now:dict) -> list:
             if a != b: out.append(f"{part}: {a!r} there, {b!r} now")
             continue
         keys = [k for k in sorted(set(a) | set(b), key=str) if a.get(k) != b.get(k)]
-        if part == 'model' and keys: out.append(f"model: {len(keys)} parameters or buffers differ ({', '.join(keys[:5])})")
+        if part == 'model' and keys: out.append(f"model: {len(keys)} parameters or buffers "
+                                                f"differ ({', '.join(keys[:5])})")
         else: out += [f"{part}.{k}: {a.get(k)!r} there, {b.get(k)!r} now" for k in keys]
     return out
 
@@ -155,30 +174,6 @@ def check_fingerprint(path, saved:dict, now:dict):
                               "Delete it or pass resume=False to start over")
 
 # %% ../nbs/07_checkpoint.ipynb #2cecead7
-def rng_state(dls=None) -> dict:
-    "Every random state a fit consumes: Python, NumPy, torch (and CUDA), and each DataLoader's shuffling"
-    npst = np.random.get_state()
-    st = dict(python=pyrandom.getstate(), numpy=dict(keys=torch.from_numpy(npst[1].astype(np.int64)), pos=int(npst[2]),
-              has_gauss=int(npst[3]), gauss=float(npst[4])), torch=torch.get_rng_state(),
-              dls=[dl.rng.getstate() for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')])
-    if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
-    return st
-
-def set_rng_state(st:dict, dls=None):
-    "Restore the random states saved by `rng_state`"
-    pyrandom.setstate(st['python'])
-    n = st['numpy']; np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
-    torch.set_rng_state(st['torch'])
-    if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-    for dl,s in zip([dl for dl in (dls.loaders if dls is not None else []) if hasattr(dl, 'rng')], st['dls']): dl.rng.setstate(s)
-
-@contextlib.contextmanager
-def rng_kept(dls=None):
-    "Run the block, then put back every random state that `rng_state` holds: whatever the block draws, no later draw changes"
-    st = rng_state(dls)
-    try: yield
-    finally: set_rng_state(st, dls)
-
 def _plain(o):
     "Containers as plain lists and dicts (fastcore's `L` is not allowed by `weights_only` loading)"
     if isinstance(o, dict): return {k: _plain(v) for k,v in o.items()}
@@ -193,12 +188,13 @@ def opt_state(opt) -> dict:
 def recorder_state(learn) -> dict:
     "The recorder's smoothed training loss (it runs across epochs)"
     sl = learn.recorder.smooth_loss
-    return dict(count=sl.count, val=sl.val.detach().clone().as_subclass(torch.Tensor))   # fastai's TensorBase is not a weights-only type
+    # fastai's TensorBase is not a weights-only type
+    return dict(count=sl.count, val=sl.val.detach().clone().as_subclass(torch.Tensor))
 
-_ticket_fields = ('masks', 'rewind_state', 'init', 'history', 'curves', 'aliases', 'n_total', 'left_out')
+_ticket_fields = tuple(k for k in ticket_fields if k != 'meta')   # what a checkpoint holds of a ticket
 def ticket_state(tk:Ticket) -> dict:
-    "A ticket's fields as plain containers"
-    return {k: getattr(tk, k) for k in _ticket_fields}
+    "A ticket in a checkpoint: `Ticket.state()` without `meta`, which the resumed search rebuilds as it was"
+    return tk.state(meta=False)
 
 # %% ../nbs/07_checkpoint.ipynb #31737cb2
 def save_checkpoint(obj:dict, path) -> Path|None:
@@ -209,11 +205,13 @@ def load_checkpoint(path, map_location=None) -> dict:
     "Read a checkpoint written by `save_checkpoint` (weights only: no code can run)"
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e: raise ValueError(f"checkpoint {path} is corrupted or not a lottery_fastai checkpoint: {e}") from None
-    if not isinstance(ck, dict) or 'version' not in ck: raise ValueError(f"checkpoint {path} is not a lottery_fastai checkpoint")
+    if not isinstance(ck, dict) or 'version' not in ck: raise ValueError(f"checkpoint {path} is not a "
+                                                                         f"lottery_fastai checkpoint")
     return ck
 
 def checkpoint_bytes(model:nn.Module, opt_states:int=2, ticket_copies:int=1) -> int:
-    "About how many bytes one checkpoint of `model` takes: the weights, `opt_states` optimizer tensors per weight, the ticket"
+    ("About how many bytes one checkpoint of `model` takes: the weights, `opt_states` optimizer tensors per weight, "
+     "the ticket")
     n = sum(v.numel()*v.element_size() for v in get_model(model).state_dict().values())
     return int(n*(1 + opt_states + ticket_copies) + n//4)
 
@@ -233,13 +231,15 @@ def _check_opt(opt, sd) -> list:
     if not isinstance(sd, dict) or 'state' not in sd or 'hypers' not in sd: return ["opt: missing or not an optimizer state"]
     ps = [p for pg in opt.param_lists for p in pg]
     if len(sd['hypers']) != len(opt.param_lists) or len(sd['state']) != len(ps):
-        return [f"opt: {len(sd['state'])} parameters in {len(sd['hypers'])} groups, the optimizer has {len(ps)} in {len(opt.param_lists)}"]
+        return [f"opt: {len(sd['state'])} parameters in {len(sd['hypers'])} groups, the optimizer has {len(ps)} "
+                f"in {len(opt.param_lists)}"]
     bad = [i for i,(p,s) in enumerate(zip(ps, sd['state'])) if not isinstance(s, dict)
            or any(isinstance(v, torch.Tensor) and v.ndim and v.shape != p.shape for v in s.values())]
     return [f"opt: the state of {len(bad)} parameters does not fit them"] if bad else []
 
 def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, recorder_learn=None, dls=None, rng:bool=True):
-    "Check everything in checkpoint `ck` against the live objects, then apply it; nothing is changed unless all of it applies"
+    ("Check everything in checkpoint `ck` against the live objects, then apply it; nothing is changed unless all of it "
+     "applies")
     m = get_model(model) if model is not None else None
     problems = []
     if m is not None: problems += _check_state(path, 'model', m.state_dict(), ck.get('model'))
@@ -248,11 +248,12 @@ def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, record
         t = ck.get('ticket')
         if not isinstance(t, dict) or any(k not in t for k in _ticket_fields): problems.append("ticket: missing fields")
         else:
-            try: Ticket(**t).validate(m, source=f'checkpoint {path}')
+            try: Ticket.from_state(t).validate(m, source=f'checkpoint {path}')
             except ValueError as e: problems.append(str(e))
     if rng and 'rng' not in ck: problems.append("rng: missing")
     if problems: raise ValueError(f"checkpoint {path} cannot be resumed: {'; '.join(problems)}. Nothing was changed")
-    before = dict(model=state_copy(m) if m is not None else None, opt=copy.deepcopy(opt.state_dict()) if opt is not None else None,
+    before = dict(model=state_copy(m) if m is not None else None,
+                  opt=copy.deepcopy(opt.state_dict()) if opt is not None else None,
                   ticket=dict(ticket.__dict__) if ticket is not None else None,
                   rec=recorder_state(recorder_learn) if recorder_learn is not None else None)
     try:
@@ -261,7 +262,7 @@ def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, record
             sd = ck['opt']
             if 'hypers' in sd and type(opt).__name__ != 'OptimWrapper': sd = {**sd, 'hypers': L(sd['hypers'])}
             opt.load_state_dict(sd)
-        if ticket is not None: ticket.__dict__.update(ck['ticket'])
+        if ticket is not None: ticket.load_state(ck['ticket'])
         if recorder_learn is not None and 'recorder' in ck:
             sl = recorder_learn.recorder.smooth_loss; sl.count,sl.val = ck['recorder']['count'],ck['recorder']['val']
         if rng: set_rng_state(ck['rng'], dls)

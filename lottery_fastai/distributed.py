@@ -20,7 +20,8 @@ def _backend_device() -> str:
 
 @patch
 def _broadcast(self:DistributedDL, t, rank):
-    "Broadcast `t` from `rank` to all ranks, on the device the process group's backend needs (CUDA for nccl, CPU for gloo)"
+    ("Broadcast `t` from `rank` to all ranks, on the device the process group's backend needs (CUDA for nccl, CPU for "
+     "gloo)")
     t = torch.LongTensor(t).to(_backend_device())
     torch.distributed.broadcast(t, rank)
     return t.cpu().tolist()

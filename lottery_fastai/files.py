@@ -46,22 +46,26 @@ def save_ticket(ticket:Ticket, path, signature_of:nn.Module|None=None) -> Path|N
     if not ticket.masks: raise ValueError("ticket: it has no masks to save (was it pruned?)")
     ticket.validate(source='ticket')
     if not is_rank0(): return None
-    t,shared = {f'mask/{n}': m.detach().to('cpu', torch.bool).contiguous() for n,m in ticket.masks.items()},{}
-    for part,d in (('rewind', ticket.rewind_state), ('init', ticket.init)):
+    st = ticket.state()   # the one plain form of a ticket (its `curves` stay out of the file)
+    t,shared = {f'mask/{n}': m.detach().to('cpu', torch.bool).contiguous() for n,m in st['masks'].items()},{}
+    for part,d in (('rewind', st['rewind_state']), ('init', st['init'])):
         seen = {}
         for k,v in (d or {}).items():
             if id(v) in seen: shared[f'{part}/{k}'] = f'{part}/{seen[id(v)]}'; continue   # a tied tensor is stored once
             seen[id(v)] = k; t[f'{part}/{k}'] = v.detach().cpu().contiguous()
-    src = ticket.rewind_state if signature_of is None else get_model(signature_of).state_dict()
+    src = st['rewind_state'] if signature_of is None else get_model(signature_of).state_dict()
     sig = {k: [list(v.shape), str(v.dtype)] for k,v in (src or {}).items()}
-    meta = dict(format=_FORMAT, version=_VERSION, meta=json.dumps(_jsonable(ticket.meta)), history=json.dumps(_jsonable(ticket.history)),
-                signature=json.dumps(sig), sparsity=f'{ticket.sparsity:.4f}', shared=json.dumps(shared), aliases=json.dumps(ticket.aliases),
-                n_total=json.dumps(ticket.n_total), left_out=json.dumps({k: list(v) for k,v in ticket.left_out.items()}))
+    meta = dict(format=_FORMAT, version=_VERSION, meta=json.dumps(_jsonable(st['meta'])),
+                history=json.dumps(_jsonable(st['history'])),
+                signature=json.dumps(sig), sparsity=f'{ticket.sparsity:.4f}', shared=json.dumps(shared),
+                aliases=json.dumps(st['aliases']),
+                n_total=json.dumps(st['n_total']), left_out=json.dumps({k: list(v) for k,v in st['left_out'].items()}))
     meta['checksum'] = _digest(t, meta)
     return atomic_save(lambda p: save_file(t, p, metadata=meta), path)
 
 def load_ticket(path, device='cpu') -> Ticket:
-    "Read a ticket written by `save_ticket`, checking everything first: a clear error naming the file and the field if anything is wrong"
+    ("Read a ticket written by `save_ticket`, checking everything first: a clear error naming the file and the field "
+     "if anything is wrong")
     from safetensors import safe_open
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"ticket file {path} does not exist")
@@ -71,16 +75,22 @@ def load_ticket(path, device='cpu') -> Ticket:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:
         raise ValueError(f"ticket file {path} is corrupted or truncated (not a readable safetensors file): {e}") from None
-    if meta.get('format') != _FORMAT: raise ValueError(f"{path} is not a lottery_fastai ticket (format {meta.get('format')!r})")
-    if meta.get('version') not in ('1', _VERSION): raise ValueError(f"{path}: ticket format version {meta.get('version')!r} is not supported (expected {_VERSION})")
+    if meta.get('format') != _FORMAT: raise ValueError(f"{path} is not a lottery_fastai ticket "
+                                                       f"(format {meta.get('format')!r})")
+    if meta.get('version') not in ('1', _VERSION): raise ValueError(f"{path}: ticket format version "
+                                                                    f"{meta.get('version')!r} is not "
+                                                                    f"supported (expected {_VERSION})")
     if meta.get('version') == _VERSION:
         if 'checksum' not in meta: raise ValueError(f"{path}: the checksum is missing (field `checksum`)")
         if _digest(tensors, meta) != meta['checksum']:
-            raise ValueError(f"{path}: the checksum does not match: the file was modified or damaged after it was written")
+            raise ValueError(f"{path}: the checksum does not match: the file was modified or "
+                             f"damaged after it was written")
     else: warnings.warn(f"{path}: a ticket of format 1 has no checksum; its fields are checked, its bytes cannot be")
     try: m_meta,hist,sig = (json.loads(meta[k]) for k in ('meta', 'history', 'signature'))
-    except (KeyError, json.JSONDecodeError) as e: raise ValueError(f"{path}: the ticket's metadata is missing or corrupted (field {e})") from None
-    shared,aliases,n_total,left = (json.loads(meta.get(k, d)) for k,d in (('shared', '{}'), ('aliases', '{}'), ('n_total', 'null'), ('left_out', '{}')))
+    except (KeyError, json.JSONDecodeError) as e: raise ValueError(f"{path}: the ticket's metadata is missing "
+                                                                   f"or corrupted (field {e})") from None
+    shared,aliases,n_total,left = (json.loads(meta.get(k, d)) for k,
+                                   d in (('shared', '{}'), ('aliases', '{}'), ('n_total', 'null'), ('left_out', '{}')))
     def part(prefix): return {k[len(prefix):]: v for k,v in tensors.items() if k.startswith(prefix)}
     for k,src in shared.items():
         if src not in tensors: raise ValueError(f"{path}: {k} shares {src}, which the file lacks (missing keys)")
@@ -91,8 +101,9 @@ def load_ticket(path, device='cpu') -> Ticket:
     if not masks: raise ValueError(f"{path}: the ticket has no masks (missing keys)")
     missing_sig = [k for k in rewind if k not in sig] if rewind else []
     if missing_sig: raise ValueError(f"{path}: rewind tensors {missing_sig[:5]} are not in the signature")
-    tk = Ticket(masks=masks, rewind_state=rewind or None, init=init or None, history=hist, meta=m_meta, aliases=aliases,
-                n_total=n_total, left_out={k: tuple(v) for k,v in left.items()})
+    tk = Ticket.from_state(dict(masks=masks, rewind_state=rewind or None, init=init or None, history=hist,
+                                meta=m_meta, aliases=aliases,
+                                n_total=n_total, left_out={k: tuple(v) for k,v in left.items()}))
     tk.validate(source=str(path), dtypes={k: v[1] for k,v in sig.items()})
     tk.meta['signature'] = sig
     if str(device) != 'cpu':
@@ -127,7 +138,8 @@ def apply_to(self:Ticket, model:nn.Module, rewind:bool=True, skip_mismatched:boo
     def fits(k, shape): return k in own and tuple(own[k].shape) == tuple(shape)
     bad_masks = [n for n,mask in self.masks.items() if not fits(n, mask.shape)]
     state = self.rewind_state if (rewind and self.rewind_state is not None) else {}
-    if rewind and self.rewind_state is None: raise ValueError("ticket: no rewind state to load (pass rewind=False to apply the masks only)")
+    if rewind and self.rewind_state is None: raise ValueError("ticket: no rewind state to load (pass rewind=False "
+                                                              "to apply the masks only)")
     bad_state = [k for k,v in state.items() if not fits(k, v.shape)]
     missing = [k for k in own if state and k not in state]
     if (bad_masks or bad_state or missing) and not skip_mismatched:

@@ -10,36 +10,37 @@ import atexit, contextlib, os, time
 import torch, torch.distributed as dist
 from fastai.basics import *
 from datetime import timedelta
-from .search import say
-from .checkpoint import rng_state, set_rng_state, ticket_state
+from .runtime import say, world
+_all_ = ['world']   # (defined in `runtime`)
+from .runtime import rng_state, set_rng_state
+from .search import RoundResult, as_recipe
 
 # %% auto #0
-__all__ = ['ranks_timeout', 'world', 'ranks_backend', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result',
-           'apply_result', 'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level']
+__all__ = ['ranks_timeout', 'ranks_backend', 'join_ranks', 'member_cost', 'plan_ranks', 'tensors_to', 'member_result',
+           'apply_result', 'gather_all', 'from_rank0', 'alone', 'level_label', 'spreads', 'spread_level', 'world']
 
 # %% ../nbs/13a_ranks.ipynb #c93eb1e4
-def world() -> tuple:
-    "(this process's rank, the number of processes) in torch.distributed's default group; (0, 1) without one"
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(),dist.get_world_size()
-    return 0,1
-
-ranks_timeout = timedelta(hours=24)   # a rank waits this long for the others' share of a level (torch's default, 10-30 min, is shorter than many levels)
+# a rank waits this long for the others' share of a level (torch's default, 10-30 min, is shorter than many levels)
+ranks_timeout = timedelta(hours=24)
 
 def _leave():
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
 def ranks_backend(cuda:bool|None=None) -> str:
-    "The backend of the process group: gloo for CPU tensors, and with CUDA (`cuda`, default: whether it is available) nccl for CUDA tensors"
+    ("The backend of the process group: gloo for CPU tensors, and with CUDA (`cuda`, default: whether it is available) "
+     "nccl for CUDA tensors")
     cuda = torch.cuda.is_available() if cuda is None else cuda
     return 'cpu:gloo,cuda:nccl' if cuda else 'gloo'
 
 def join_ranks() -> int:
-    "Join the processes `torchrun`/`accelerate launch` started (`ranks_backend`: gloo for CPU tensors, nccl for CUDA ones; each process on GPU `LOCAL_RANK`); returns how many there are (1, and nothing changes, without a launcher)"
+    ("Join the processes `torchrun`/`accelerate launch` started (`ranks_backend`: gloo for CPU tensors, nccl for CUDA "
+     "ones; each process on GPU `LOCAL_RANK`); returns how many there are (1, and nothing changes, without a launcher)")
     if dist.is_available() and dist.is_initialized(): return dist.get_world_size()
     n = int(os.environ.get('WORLD_SIZE', '1') or 1)
     if n <= 1: return 1
     missing = [k for k in ('RANK', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
-    if missing: raise RuntimeError(f"WORLD_SIZE={n} but {', '.join(missing)} not set: start the script with torchrun or accelerate launch")
+    if missing: raise RuntimeError(f"WORLD_SIZE={n} but {', '.join(missing)} not set: start the script with "
+                                   f"torchrun or accelerate launch")
     cuda = torch.cuda.is_available()
     if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count())
     dist.init_process_group(ranks_backend(cuda), timeout=ranks_timeout)
@@ -47,17 +48,19 @@ def join_ranks() -> int:
     return dist.get_world_size()
 
 # %% ../nbs/13a_ranks.ipynb #77c293b1
-def member_cost(learn, recipe:dict) -> float:
+def member_cost(learn, recipe) -> float:
     "What a training costs, in units that compare across members: epochs trained x batches per epoch x parameters"
     n_iter = max(1, len(learn.dls.train))
-    epochs = recipe['n_epoch'] - recipe.get('skip', 0) - recipe.get('skip_iter', 0)/n_iter
+    rp = as_recipe(recipe, n_iter)
+    epochs = rp.n_epoch - rp.skip - rp.skip_iter/n_iter
     return float(max(1, epochs) * n_iter * sum(p.numel() for p in learn.model.parameters()))
 
 def plan_ranks(groups:list, # lists of member indices, each trained together (stacked) or alone
                costs:list, # each member's cost
                n:int, # the number of processes
               ) -> list:
-    "For each rank, the units (lists of member indices, in the level's order) it trains: groups cut where larger than a fair share, then the costliest first to the least loaded rank"
+    ("For each rank, the units (lists of member indices, in the level's order) it trains: groups cut where larger than "
+     "a fair share, then the costliest first to the least loaded rank")
     fair = sum(costs)/n
     units = []
     for g in groups:
@@ -79,7 +82,8 @@ def _map(o, fn):
     "`o` with `fn` applied to every tensor inside its dicts, lists and tuples"
     if isinstance(o, torch.Tensor): return fn(o)
     if isinstance(o, dict): return {k: _map(v, fn) for k,v in o.items()}
-    if isinstance(o, (list, tuple, L)): return type(o)(_map(v, fn) for v in o) if not hasattr(o, '_fields') else type(o)(*(_map(v, fn) for v in o))
+    if isinstance(o, (list, tuple,
+                      L)): return type(o)(_map(v, fn) for v in o) if not hasattr(o, '_fields') else type(o)(*(_map(v, fn) for v in o))
     return o
 
 def tensors_to(o, device):
@@ -88,20 +92,24 @@ def tensors_to(o, device):
 
 def _cpu(t): return t.detach().as_subclass(torch.Tensor).cpu()
 
-def member_result(learn, ticket, rec:dict, last_lr) -> dict:
-    "What training a member changed, on the CPU: weights and buffers, ticket, record, last learning rate, the DataLoaders' shuffling"
-    return _map(dict(model=get_model(learn.model).state_dict(), ticket=dict(ticket_state(ticket), meta=ticket.meta), rec=rec, last_lr=last_lr,
+def member_result(learn, ticket, res:RoundResult) -> dict:
+    ("What training a member changed, on the CPU: weights and buffers, its `RoundResult` with the ticket's `state()`, "
+     "the DataLoaders' shuffling")
+    return _map(dict(model=get_model(learn.model).state_dict(), result=dict(vars(res), ticket=ticket.state()),
                      dls=[dl.rng.getstate() for dl in learn.dls.loaders if hasattr(dl, 'rng')]), _cpu)
 
-def apply_result(res:dict, learn, ticket, rewind_device=None) -> tuple:
-    "Put a `member_result` made elsewhere into this process's `learn` and `ticket` (tensors on their devices here); returns (record, last learning rate)"
+def apply_result(msg:dict, learn, rewind_device=None) -> RoundResult:
+    ("Put a `member_result` made elsewhere into this process's `learn` (weights, shuffling); its `RoundResult` for the "
+     "search to write")
     dev = next(learn.model.parameters()).device
-    get_model(learn.model).load_state_dict(res['model'])
-    for k,v in res['ticket'].items():
-        d = rewind_device if k == 'rewind_state' and rewind_device is not None else dev
-        setattr(ticket, k, _map(v, lambda t: t.to(d)))
-    for dl,s in zip([dl for dl in learn.dls.loaders if hasattr(dl, 'rng')], res['dls']): dl.rng.setstate(s)
-    return res['rec'],res['last_lr']
+    get_model(learn.model).load_state_dict(msg['model'])
+    for dl,s in zip([dl for dl in learn.dls.loaders if hasattr(dl, 'rng')], msg['dls']): dl.rng.setstate(s)
+    to = lambda d: (lambda t: t.to(d))
+    res = dict(msg['result'])
+    st = {k: _map(v, to(rewind_device if k == 'rewind_state' and rewind_device is not None else dev)) for k,
+          v in res.pop('ticket').items()}
+    kept = _map(res.pop('rewind_state'), to(rewind_device if rewind_device is not None else dev))
+    return RoundResult(**res, rewind_state=kept, ticket=st)
 
 def _rng_now() -> dict:
     "The global random state, with the CUDA generator of this process's device only (ranks may see different devices)"
@@ -137,7 +145,8 @@ def from_rank0(fn):
 # %% ../nbs/13a_ranks.ipynb #8a282d2b
 @contextlib.contextmanager
 def alone():
-    "Within the block fastai (and the pruner) see one process: metrics, predictions and masks are not gathered across ranks"
+    ("Within the block fastai (and the pruner) see one process: metrics, predictions and masks are not gathered across "
+     "ranks")
     # fastai reads WORLD_SIZE and RANK from the environment (`num_distrib`, `rank_distrib`) and, above one process,
     # gathers every validation's predictions from all ranks (`to_detach` -> `maybe_gather`): a rank training its own
     # member would average the others' outputs into its metrics, and wait for them. Measured: both ranks' dense
@@ -156,19 +165,21 @@ def level_label(members:list) -> str:
     return f"Level {rs[0]}" if len(rs) == 1 else f"Levels {' and '.join(map(str, rs))}"
 
 def spreads(learns:list, as_ranks:int|None=None) -> bool:
-    "Whether a level's trainings are shared out: several processes (or `as_ranks` > 1 in one), no learner training data-parallel (fastai's `distrib_ctx`)"
+    ("Whether a level's trainings are shared out: several processes (or `as_ranks` > 1 in one), no learner training "
+     "data-parallel (fastai's `distrib_ctx`)")
     n = world()[1]
     if n == 1 and as_ranks is not None: n = as_ranks
     return n > 1 and not any(type(c).__name__ == 'DistributedTrainer' for l in learns for c in l.cbs)
 
 def spread_level(members:list, # the level's members (`Member`: learn, ticket, recipe)
                  groups:list, # lists of member indices trained together, in the order one process would train them
-                 train_unit, # `train_unit(indices, stacked) -> (records, last learning rates)`: trains those members here (`stacked`: as a stacked fit, even one member)
+                 train_unit, # `train_unit(indices, stacked) -> [RoundResult]`: trains those members here (`stacked`: as a stacked fit, even one member)
                  rewind_device=None, # where rewind copies live
                  as_ranks:int|None=None, # in one process: train the level in the parts `as_ranks` processes would share, one after the other
                  verbose:bool=True, # say (rank 0) who trained what and who waited
                 ) -> tuple:
-    "Train this rank's share of a level, then give every rank every member's result; returns the records, the last learning rates, and the log of who trained what"
+    ("Train this rank's share of a level, then give every rank every member's result; returns each member's "
+     "`RoundResult` and the log of who trained what")
     rank,n = world()
     ranks = [rank] if n > 1 else list(range(as_ranks or 1))   # the shares trained here
     if n == 1: n = as_ranks or 1
@@ -176,27 +187,26 @@ def spread_level(members:list, # the level's members (`Member`: learn, ticket, r
     plan = plan_ranks(groups, costs, n)
     last = groups[-1][-1]   # the training one process would run last: the random state after it is the next level's
     stacked = {i: len(g) > 1 for g in groups for i in g}
-    shares = []
+    shares,out = [],[None]*len(members)
     for rk in ranks:
         mine,rng_last,t0 = {},None,time.perf_counter()
         for u in plan[rk]:
             # a part of a stacked group trains as a stacked fit, even alone, as one process would train it with `as_ranks`
-            with alone(): recs,lasts = train_unit(u, stacked[u[0]])
-            for i,rec,lr in zip(u, recs, lasts): mine[i] = member_result(members[i].learn, members[i].ticket, rec, lr)
+            with alone(): res = train_unit(u, stacked[u[0]])
+            for i,x in zip(u, res): out[i],mine[i] = x,(member_result(members[i].learn, members[i].ticket, x) if len(ranks) == 1 else None)
             if last in u: rng_last = _map(_rng_now(), _cpu)
         shares.append(dict(results=mine, rng=rng_last, secs=time.perf_counter() - t0))
     got = gather_all(shares[0]) if len(ranks) == 1 else shares
-    recs,lasts = [None]*len(members),[None]*len(members)
     for k,g in enumerate(got):
-        for i,res in g['results'].items():
-            if k in ranks: recs[i],lasts[i] = res['rec'],res['last_lr']
-            else: recs[i],lasts[i] = apply_result(res, members[i].learn, members[i].ticket, rewind_device)
+        if k not in ranks:
+            for i,msg in g['results'].items(): out[i] = apply_result(msg, members[i].learn, rewind_device)
         if g['rng'] is not None: _set_rng(g['rng'])
     slowest = max(g['secs'] for g in got)
     log = [dict(rank=k, trainings=[f"{members[i].kind}/{members[i].seed}" for u in plan[k] for i in u],
-                fits=len(plan[k]), seconds=round(g['secs'], 3), waited=round(slowest - g['secs'], 3) if len(ranks) == 1 else 0.)
+                fits=len(plan[k]), seconds=round(g['secs'], 3),
+                waited=round(slowest - g['secs'], 3) if len(ranks) == 1 else 0.)
            for k,g in enumerate(got)]
     say(verbose, f"{level_label(members)} " + (f"over {n} processes: " if len(ranks) == 1 else f"as {n} processes would share it: ") + '; '.join(
         f"rank {d['rank']} trained {len(d['trainings'])} in {d['fits']} fit(s), {d['seconds']:.1f} s" + (f", waited {d['waited']:.1f} s" if d['waited'] >= 0.05 else '')
         for d in log))
-    return recs,lasts,log
+    return out,log

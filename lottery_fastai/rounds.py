@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/rounds.html.md"""
 
 # %% ../nbs/14_rounds.ipynb #f345a44e
 from __future__ import annotations
-import contextlib
+import contextlib, dataclasses
 from pathlib import Path
 from fastai.basics import *
 from fastai.callback.progress import *
@@ -21,9 +21,11 @@ from .callback import *
 from .training import *
 from .batched import *
 from .ranks import *
+from .batched import _stack_groups
 
 # %% auto #0
-__all__ = ['Lineage', 'Member', 'data_differs', 'sample_input', 'train_level', 'run_levels']
+__all__ = ['Lineage', 'LevelView', 'train_level', 'keep_result', 'LevelsCheckpoint', 'run_levels', 'Member', 'data_differs',
+           'sample_input']
 
 # %% ../nbs/14_rounds.ipynb #755ead0e
 @patch
@@ -57,15 +59,18 @@ def find_ticket(self:Learner,
     n_iter = len(self.dls.train)
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
     at = rewind_iteration(rewind_epoch, rewind_iter, n_iter, n_epoch)
-    if checkpoint is not None and data_seed is None: data_seed = 0     # a resumed round must see the data order it would have seen
-    search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose)
+    # a resumed round must see the data order it would have seen
+    if checkpoint is not None and data_seed is None: data_seed = 0
+    search = Search(pruner, at, n_iter, retrain=retrain, rewind_device=rewind_device, verbose=verbose,
+                    reset_end=reset_end)
     tk = search.start(self.model, n_epoch=n_epoch, n_iter=n_iter, fit_fn=fit_fn, lth=True)
     ln = Lineage(self, search, n_epoch, lr, fit_fn, data_seed)
     why = lean_why(self, cbs)
     if why: say(verbose, f"Each round trains through the learner's own fastai fit: {why}")
-    run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, rewind_device=rewind_device,
+    run_levels([ln], pruner.n_rounds, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs,
+               rewind_device=rewind_device,
                threads=threads, checkpoint=checkpoint, resume=resume, verbose=verbose)
-    if reset_end: tk.rewind(self.model)
+    search.finish(self.model)
     keep_ticket(self, tk, verbose)
     return tk
 
@@ -81,104 +86,37 @@ class Lineage:
                  data_seed:int|None=None, # reseed the data order before every training (None: as it comes)
                  seed=None, # the seed it stands for (recorded)
                  kind:str='ticket', # what it stands for (recorded)
-                 carry_only:bool=False): # after round 0 it only carries its branches: neither pruned nor trained
+                 carry_only:bool=False, # after round 0 it only carries its branches: neither pruned nor trained
+                 keep_pruned_from:bool=False, # keep the weights each pruning ranked (`pruned_from`), for a branch that ranks them too
+                ):
         store_attr()
-        self.last_lr,self.pruned_from,self.keep_pruned_from = lr,None,False
+        self.last_lr,self.pruned_from = lr,None
 
-    def recipe(self, r:int) -> dict:
-        "How round `r` trains: `fit_fn`, epochs, learning rate, and the schedule skipped: `skip` epochs and `skip_iter` iterations (the rewind point)"
-        skip,skip_iter = divmod(self.search.rewind_iter, len(self.learn.dls.train))   # weights and schedule resume at the same iteration
-        if r == 0: return dict(fit_fn=self.fit_fn, n_epoch=self.n_epoch, lr=self.lr, skip=0, skip_iter=0)
-        if self.search.retrain == 'finetune':   # the same budget of iterations, at the last rate
-            return dict(fit_fn='fit', n_epoch=self.n_epoch-skip, lr=self.last_lr, skip=0, skip_iter=skip_iter)
-        return dict(fit_fn=self.fit_fn, n_epoch=self.n_epoch, lr=self.lr, skip=skip, skip_iter=skip_iter)
+    def recipe(self, r:int) -> Recipe:
+        "How round `r` trains (`Search.recipe`: the schedule resumes where the weights are rewound)"
+        return self.search.recipe(r, self.fit_fn, self.n_epoch, self.lr, self.last_lr, n_iter=len(self.learn.dls.train))
 
-class Member:
-    "One training of a level: a learner and the ticket whose masks it keeps, with the recipe it trains by"
-    def __init__(self, learn, ticket, r, recipe, data_seed=None, lineage=None, kind='ticket', seed=None, save_at=None):
-        store_attr()
-        self.kind,self.seed = (lineage.kind,lineage.seed) if lineage is not None else (kind,seed)
-    def key(self) -> tuple: return (tuple(sorted(self.recipe.items())), self.data_seed, self.save_at)
+    def view(self, last_lr=None, pruned_from=None) -> LevelView:
+        "What a branch sees of this lineage at one level: its last learning rate and the weights pruned then, frozen"
+        return LevelView(self, self.last_lr if last_lr is None else last_lr, pruned_from)
+
+class LevelView:
+    ("A lineage at one level, as its branches `f(view, r) -> [Member]` see it: `last_lr` and `pruned_from` as they "
+     "were then")
+    def __init__(self, lineage:Lineage, last_lr, pruned_from):
+        self.__dict__.update(lineage=lineage, last_lr=last_lr, pruned_from=pruned_from)
+    def __getattr__(self, k):   # the lineage's other attributes (learn, search, seed, kind, data_seed, ...) read through
+        if k.startswith('__'): raise AttributeError(k)
+        return getattr(self.__dict__['lineage'], k)
+    def __setattr__(self, k, v): raise AttributeError(f"{k}: a level's view of a lineage is read "
+                                                      f"only (set it on the lineage)")
+    def recipe(self, r:int) -> Recipe:
+        "How round `r` trains, from the learning rate the lineage had at this level"
+        ln = self.lineage
+        return ln.search.recipe(r, ln.fit_fn, ln.n_epoch, ln.lr, self.last_lr, n_iter=len(ln.learn.dls.train))
 
 # %% ../nbs/14_rounds.ipynb #fd21a49c
-def _items(ds):
-    "The items of dataset `ds` in order (tensors, an item list, a DataFrame), or None when they cannot be read"
-    if isinstance(ds, torch.utils.data.TensorDataset): return ds.tensors
-    return getattr(ds, 'items', None)   # fastai's Datasets and TfmdLists (a list), TabularPandas (a DataFrame)
-
-def _same(a, b) -> bool:
-    "Whether the items `a` and `b` are equal, element by element and in order"
-    if a is b: return True
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
-    if hasattr(a, 'equals') and hasattr(a, 'index'): return type(a) is type(b) and a.index.equals(b.index) and a.equals(b)   # pandas
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray): return np.array_equal(a, b)
-    if isinstance(a, (list, tuple, L)) and isinstance(b, (list, tuple, L)):
-        return len(a) == len(b) and all(_same(x, y) for x,y in zip(a, b))
-    try: return bool(a == b)
-    except Exception: return False
-
-def _dl_settings(dl) -> tuple:
-    "What a DataLoader does to its items: batch size, shuffling, and its transforms (and the dataset's, for fastai's Datasets)"
-    ds = dl.dataset
-    tf = [repr(getattr(t, 'tfms', None)) for t in getattr(ds, 'tls', [])] + [repr(getattr(ds, 'tfms', None))]
-    return (type(ds).__name__, getattr(dl, 'bs', None), getattr(dl, 'shuffle', None), getattr(dl, 'drop_last', None),
-            *(repr(getattr(dl, n, None)) for n in ('after_item', 'before_batch', 'after_batch')), *tf)
-
-def data_differs(a, b) -> str|None:
-    "None if learners `a` and `b` provably train and are measured on the same data (same items in the same order, same settings), else why not"
-    la,lb = a.dls.loaders,b.dls.loaders
-    if len(la) != len(lb): return f"the members have {len(la)} and {len(lb)} DataLoaders"
-    names = ['training', 'validation'] + [f'dls[{i}]' for i in range(2, len(la))]
-    for name,da,db in zip(names, la, lb):
-        if da is db: continue
-        if _dl_settings(da) != _dl_settings(db): return f"the members' {name} DataLoaders differ (batch size, shuffling or transforms)"
-        if da.dataset is db.dataset: continue
-        ia,ib = _items(da.dataset),_items(db.dataset)
-        if ia is None or ib is None: return f"the members' {name} data cannot be compared (a {type(da.dataset).__name__}): they may differ"
-        if not _same(ia, ib): return f"the members' {name} data differ (other items or another order, e.g. a split drawn per learner with valid_pct)"
-    return None
-
-def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, l.moms, l.wd_bn_bias, l.train_bn,
-                       tuple(getattr(m, 'name', type(m).__name__) for m in L(l.metrics)), tuple(len(dl.dataset) for dl in l.dls.loaders))
-
-_plain_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback, TicketCallback)   # fastai's defaults, and masks the stacked fit keeps itself
-def _why_alone(l) -> str|None:
-    "Why learner `l` must train on its own: what a stacked fit would drop or apply across members (None: nothing)"
-    own = [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs)]
-    if own: return f"the learner's callbacks {', '.join(own)} would act on all members at once"
-    if l.splitter is not trainable_params: return f"the learner splits its parameters into groups ({getattr(l.splitter, '__name__', type(l.splitter).__name__)})"
-    return None
-
-def sample_input(learn):
-    "The input of the first validation batch of `learn`, or None; no random state of the search moves"
-    if not len(learn.dls.valid): return None
-    with torch.random.fork_rng(devices=[]): b = first(learn.dls.valid)   # torch's DataLoader draws a seed from the global generator
-    return b[0] if b else None
-
-def _stack_groups(members, stack:bool, cbs) -> tuple:
-    "Groups of member indices trained together, and why the others are not"
-    if not stack or cbs: return [[i] for i in range(len(members))],("stacking is off" if not stack else "extra callbacks are given (they would act on all members at once)")
-    groups,why = {},None
-    for i,m in enumerate(members):   # without a data seed each training sees its own order: such members train alone
-        alone = _why_alone(m.learn)
-        if alone: why = alone
-        groups.setdefault((m.key(), _setup(m.learn)) if m.data_seed is not None and not alone else ('alone', i), []).append(i)
-    out = []
-    for g0 in groups.values():
-        subs = []   # a stacked fit runs every member on the first one's DataLoaders: members stack only with those whose data are the same
-        for i in g0:
-            for s in subs:
-                d = data_differs(members[s[0]].learn, members[i].learn)
-                if d is None: s.append(i); break
-                why = d
-            else: subs.append([i])
-        for g in subs:
-            reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
-            if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], sample_input(members[g[0]].learn))
-            if reason is None: out.append(g)
-            else: out += [[i] for i in g]; why = reason
-    return out,why
+_all_ = ['Member', 'data_differs', 'sample_input']   # (defined in `training` and `batched`, where the engine is)
 
 def train_level(members:list, # the level's `Member`s
                 stack:bool=True, # train members with the same recipe together when their network allows it
@@ -191,105 +129,180 @@ def train_level(members:list, # the level's `Member`s
                 log:list|None=None, # under several processes, who trained what is appended here
                 as_ranks:int|None=None, # in one process, train the parts `as_ranks` processes would (`spread_level`)
                ) -> list:
-    "Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records (and sets each lineage's last learning rate)"
+    ("Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records, "
+     "which their searches keep")
     groups,why = _stack_groups(members, stack, cbs)
     recs = [None]*len(members)
     n_stacked = sum(len(g) for g in groups if len(g) > 1)
     if members and verbose: say(True, f"{level_label(members)}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
                                 + (f"; one at a time because {why}" if why and len(members) > 1 else ""))
-    def train_unit(g, stacked:bool):
-        ms = [members[i] for i in g]
-        rp = ms[0].recipe
-        if stacked:
-            rs,last = train_stacked([m.learn for m in ms], [m.ticket for m in ms], [m.r for m in ms], rp['n_epoch'], rp['lr'], rp['fit_fn'], rp['skip'], rp.get('skip_iter', 0),
-                                    save_at=ms[0].save_at, eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
-                                    data_seed=ms[0].data_seed)
-            return rs,[last]*len(ms)
-        m = ms[0]
-        if m.data_seed is not None: reseed(m.learn, m.data_seed)
-        rs = [train_round(m.learn, m.ticket, m.r, rp['n_epoch'], rp['lr'], rp['fit_fn'], skip=rp['skip'], skip_iter=rp.get('skip_iter', 0), cbs=cbs, save_at=m.save_at,
-                          eval_every=eval_every, rewind_device=rewind_device, train_metrics=train_metrics,
-                          measure_bs=measure_bs(m.learn) if train_metrics else None, quiet=quiet)]   # as a stacked fit measures it
-        return rs,[float(m.learn.recorder.lrs[-1]) if getattr(m.learn.recorder, 'lrs', None) else rp['lr']]
+    def train_unit(g, stacked:bool) -> list:
+        return train_members([members[i] for i in g], stacked, eval_every, train_metrics, cbs, rewind_device, quiet)
     if members and spreads([m.learn for m in members], as_ranks):
-        recs,lasts,lg = spread_level(members, groups, train_unit, rewind_device=rewind_device, as_ranks=as_ranks, verbose=verbose or not quiet)
+        res,lg = spread_level(members, groups, train_unit, rewind_device=rewind_device, as_ranks=as_ranks,
+                              verbose=verbose or not quiet)
         if log is not None: log.append(dict(level=members[0].r, ranks=lg))
     else:
-        lasts = [None]*len(members)
+        res = [None]*len(members)
         for g in groups:
-            rs,ls = train_unit(g, len(g) > 1)
-            for i,rec,last in zip(g, rs, ls): recs[i],lasts[i] = rec,last
-    for m,last in zip(members, lasts):
-        if m.lineage is not None: m.lineage.last_lr = last
-    return recs
+            for i,x in zip(g, train_unit(g, len(g) > 1)): res[i] = x
+    for m,x in zip(members, res): keep_result(m, x)
+    return [x.record for x in res]
+
+def keep_result(m, res:RoundResult) -> dict:
+    ("Member `m`'s result in its ticket: its lineage's search records it (and its last learning rate); any other "
+     "ticket is written alone")
+    if m.lineage is None:
+        Search.write(m.ticket, m.r, res)
+        return res.record
+    m.lineage.last_lr = res.last_lr
+    return m.lineage.search.record(m.r, res)
 
 # %% ../nbs/14_rounds.ipynb #43222f20
-def _levels_fingerprint(lineages, n_rounds, branches, eval_every, train_metrics) -> dict:
-    "What a levels checkpoint must agree with to be resumed: each lineage's search and recipe, the branches, the measures"
-    return dict(n_rounds=n_rounds, lineages=[ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn,
-                                                              data_seed=ln.data_seed, seed=ln.seed, kind=ln.kind) for ln in lineages],
-                branches=[getattr(b, '__name__', type(b).__name__) for b in branches], eval_every=eval_every, train_metrics=train_metrics)
+class LevelsCheckpoint:
+    ("The file `run_levels` writes after every level and resumes from: one schema, checked against the run before "
+     "anything is put back")
+    version = 2
+    def __init__(self, path, lineages:list, n_rounds:int, branches=(), eval_every=None, train_metrics:bool=False):
+        self.path = Path(path)
+        fps = [ckpt.fingerprint(ln.search, ln.learn, n_epoch=ln.n_epoch, lr=ln.lr, fit_fn=ln.fit_fn,
+                                data_seed=ln.data_seed,
+                                seed=ln.seed, kind=ln.kind) for ln in lineages]
+        self.fp = dict(n_rounds=n_rounds, lineages=fps,
+                       branches=[getattr(b, '__name__', type(b).__name__) for b in branches],
+                       eval_every=eval_every, train_metrics=train_metrics)
+        if world()[0] == 0: ckpt.check_writable(self.path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
 
-def _resume_levels(ck_path, fp, lineages, branches, shared, resume, restore_extra, verbose):
-    "The checkpoint of an interrupted run (rank 0 reads it, every rank gets it), checked against `fp`, each lineage put back; None without one"
-    rank,n_proc = world()
-    dev = next(lineages[0].learn.model.parameters()).device
-    ck = from_rank0(lambda: ckpt.load_checkpoint(ck_path, map_location='cpu' if n_proc > 1 else dev) if resume and ck_path.exists() else None)
-    if ck is not None and ck.get('pending') and not (branches and shared):
-        raise ValueError(f"checkpoint {ck_path} was written by a run shared out over processes, whose last level's controls are still to train: "
-                         "resume it with several processes (torchrun) or as_ranks=N in one")
-    if ck is None:
-        if rank == 0: ckpt.clean_orphans(ck_path)
-        return None
-    if n_proc > 1: ck = tensors_to(ck, dev)   # (their disks need not hold it)
-    saved = ck.get('fingerprint') or {}
-    for a,b in zip(saved.get('lineages', []), fp['lineages']): ckpt.check_fingerprint(ck_path, a, b)
-    ckpt.check_fingerprint(ck_path, {k: v for k,v in saved.items() if k != 'lineages'}, {k: v for k,v in fp.items() if k != 'lineages'})
-    if len(ck.get('lineages', [])) != len(lineages): raise ValueError(f"checkpoint {ck_path} holds {len(ck.get('lineages', []))} searches, this run {len(lineages)}")
-    for ln,st in zip(lineages, ck['lineages']): ckpt.restore(ck_path, st, model=ln.learn.model, ticket=ln.search.ticket, rng=False)
-    for ln,st in zip(lineages, ck['lineages']): ln.last_lr,ln.search.round = st['last_lr'],ck['round']
-    if restore_extra is not None: restore_extra(ck.get('extra', {}))
-    say(verbose, f"Resuming from {ck_path}: level {ck['round']+1}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
-    return ck
+    def load(self, lineages:list, pending_ok:bool, resume:bool=True) -> dict|None:
+        "The saved run (rank 0 reads it, every rank gets it), checked against this one; None without one"
+        rank,n_proc = world()
+        dev = next(lineages[0].learn.model.parameters()).device
+        ck = from_rank0(lambda: ckpt.load_checkpoint(self.path, map_location='cpu' if n_proc > 1 else dev) if resume and self.path.exists() else None)
+        if ck is None:
+            if rank == 0: ckpt.clean_orphans(self.path)
+            return None
+        if ck.get('version') != self.version:
+            raise ValueError(f"checkpoint {self.path}: a levels checkpoint of version {ck.get('version')!r}; this "
+                             f"lottery_fastai reads version "
+                             f"{self.version}. Delete it or pass resume=False to start over")
+        if ck.get('pending') and not pending_ok:
+            raise ValueError(f"checkpoint {self.path} was written by a run shared out over processes, whose "
+                             f"last level's controls are "
+                             "still to train: resume it with several processes (torchrun) or as_ranks=N in one")
+        if n_proc > 1: ck = tensors_to(ck, dev)   # (their disks need not hold it)
+        saved = ck.get('fingerprint') or {}
+        for a,b in zip(saved.get('lineages', []), self.fp['lineages']): ckpt.check_fingerprint(self.path, a, b)
+        ckpt.check_fingerprint(self.path, {k: v for k,v in saved.items() if k != 'lineages'},
+                               {k: v for k,v in self.fp.items() if k != 'lineages'})
+        if len(ck.get('lineages', [])) != len(lineages):
+            raise ValueError(f"checkpoint {self.path} holds {len(ck.get('lineages', []))} searches, "
+                             f"this run {len(lineages)}")
+        return ck
+
+    def restore(self, ck:dict, lineages:list, restore_extra=None, verbose:bool=True):
+        ("Put every lineage back as the checkpoint `ck` holds it (weights, ticket, last rate, round), and the caller's "
+         "own results")
+        for ln,st in zip(lineages, ck['lineages']): ckpt.restore(self.path, st, model=ln.learn.model, ticket=ln.search.ticket, rng=False)
+        for ln,st in zip(lineages, ck['lineages']): ln.last_lr,ln.search.round = st['last_lr'],ck['round']
+        if restore_extra is not None: restore_extra(ck.get('extra', {}))
+        n_proc = world()[1]
+        say(verbose, f"Resuming from {self.path}: level {ck['round']+1}" + (f" ({n_proc} processes)" if n_proc > 1 else ""))
+
+    def save(self, r:int, run:_LevelsRun, lineages:list, new:list, pend_info:list, extra_state=None):
+        ("After level `r`: every record so far, each lineage's weights, ticket and last rate, the branches still to "
+         "train")
+        lns = [dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket),
+                    last_lr=ln.last_lr) for ln in lineages]
+        pending = dict(r=r, lineages=pend_info, pos=[list(m.pos) for m in new]) if new else None
+        ckpt.save_checkpoint(dict(version=self.version, fingerprint=self.fp, round=r, records=run.out,
+                                  positions=[list(p) for p in run.pos],
+                                  ranks=run.ranks, lineages=lns, pending=pending,
+                                  extra=extra_state() if extra_state is not None else {}), self.path)
+
+@dataclasses.dataclass
+class _LevelsRun:
+    ("What a run of levels holds so far: every record (`out`), each one's place in its level (`pos`), who trained what "
+     "(`ranks`)")
+    out:list; pos:list; ranks:list; start:int=0 # the first level still to train
+
+    @classmethod
+    def of(cls, ck:dict|None) -> _LevelsRun:
+        if ck is None: return cls([], [], [])
+        return cls(list(ck['records']), [tuple(p) for p in ck.get('positions', [])],
+                   list(ck.get('ranks', [])), ck['round']+1)
+
+    def add(self, members:list, recs:list):
+        for m,rec in zip(members, recs):
+            self.out.append(dict(kind=m.kind, seed=m.seed,
+                                 **rec)); self.pos.append(getattr(m, 'pos', (m.r, len(self.pos))))
+
+    def records(self, pipe:bool) -> list:
+        "Every record, in each level's order (pipelined, a level's branches were trained a step later)"
+        return [o for _,o in sorted(zip(self.pos, self.out), key=lambda t: t[0])] if pipe else self.out
 
 def _pending_members(ck, lineages, branches) -> list:
     "The branches created before an interruption and not trained yet, created again from their lineages' saved state"
     if ck is None or not ck.get('pending'): return []
     pending,pr = [],ck['pending']['r']
     for ln,st in zip(lineages, ck['pending']['lineages']):
-        keep_lr,ln.last_lr,ln.pruned_from = ln.last_lr,st['last_lr'],st['pruned_from']
-        pending += [m for b in branches for m in b(ln, pr)]
-        ln.last_lr,ln.pruned_from = keep_lr,None
+        v = ln.view(st['last_lr'], st['pruned_from'])   # the lineage as its branches saw it then
+        pending += [m for b in branches for m in b(v, pr)]
     for k,m in enumerate(pending): m.pos = tuple(ck['pending']['pos'][k])
     return pending
 
 def _level_members(lineages, branches, r, n_rounds, pipe) -> tuple:
-    "Level `r`: each lineage pruned and rewound (`begin_round`), its member, and its branches (in `new` when they train a level later); (members, new, pending info)"
+    ("Level `r`: each lineage pruned and rewound (`begin_round`), its member, and its branches (in `new` when they "
+     "train a level later); (members, new, pending info)")
     members,new,pend_info,i = [],[],[],0
     for ln in (lineages if r <= n_rounds else []):
-        last_lr = ln.last_lr
+        last_lr,pruned_from = ln.last_lr,None
         if r > 0 and not ln.carry_only:
-            ln.pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None   # what the pruning ranks, for a branch that ranks it too
+            # what the pruning ranks, for a branch that ranks it too
+            pruned_from = state_copy(ln.learn.model) if ln.keep_pruned_from else None
             ln.search.begin_round(ln.learn.model, r)
         elif r == 0: say(ln.search.verbose, ln.search.round_line(0))
         if r == 0 or not ln.carry_only:
             members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
-                                  save_at=ln.search.rewind_iter if r == 0 and ln.search.keep_rewind else None))
+                                  save_at=ln.search.save_point(r, len(ln.learn.dls.train))))
             members[-1].pos = (r, i); i += 1
         if r > 0:
-            bs = [m for b in branches for m in b(ln, r)]
+            v = ln.view(last_lr, pruned_from)
+            bs = [m for b in branches for m in b(v, r)]
             for m in bs: m.pos = (r, i); i += 1
             (new if pipe else members).extend(bs)
-            if pipe: pend_info.append(dict(last_lr=last_lr, pruned_from=ln.pruned_from))
+            if pipe: pend_info.append(dict(last_lr=last_lr, pruned_from=pruned_from))
     return members,new,pend_info
 
-def _save_levels(ck_path, fp, r, out, pos_out, ranks_log, lineages, new, pend_info, extra_state):
-    "The levels checkpoint after level `r`: every record so far, each lineage's weights, ticket and last rate, the branches still to train"
-    ckpt.save_checkpoint(dict(version=2, fingerprint=fp, round=r, records=out, positions=[list(p) for p in pos_out], ranks=ranks_log,
-                              lineages=[dict(model=state_copy(ln.learn.model), ticket=ckpt.ticket_state(ln.search.ticket), last_lr=ln.last_lr)
-                                        for ln in lineages],
-                              pending=dict(r=r, lineages=pend_info, pos=[list(m.pos) for m in new]) if new else None,
-                              extra=extra_state() if extra_state is not None else {}), ck_path)
+def _level_steps(lineages, branches, n_rounds:int, start:int, pending:list, pipe:bool, n_threads):
+    ("Each step of the run: (level, its lineage members, the branches of the level before, its own branches, their "
+     "state to save)")
+    # Shared out over processes (or `as_ranks`), a level's branches (the controls) train with the next level's lineage
+    # members: the next pruning waits only for the lineage members it ranks, and each process's share mixes both.
+    # `on_level` then sees a level's lineage members as they finish, and its branches one level later (`Member.pos`
+    # gives every member its place in the level, and the records are put back in that order at the end).
+    for r in range(start, n_rounds + 1 + pipe):
+        with using_threads(n_threads): members,new,pend_info = _level_members(lineages, branches, r, n_rounds, pipe)
+        yield r,members,pending,new,pend_info
+        pending = new
+
+def _run_threads(lineages, threads, verbose) -> int|None:
+    ("The intra-op threads of the whole run, chosen once (a run's sums do not change with the load), noted in each "
+     "ticket")
+    n = resolve_threads(threads, lineages[0].learn.model)
+    if threads == 'free': say(verbose, f"Threads: {n} (the cores free now; threads={n} repeats this run exactly)")
+    for ln in lineages: ln.search.ticket.meta['threads'] = n
+    return n
+
+def _level_rng(lineages, branches):
+    ("With several trainings a level, the random state after it is the one before it: what the next pruning draws (a "
+     "`random` criterion) does not depend on how many trainings ran, stacked or not, or in which process")
+    return ckpt.rng_kept() if len(lineages) > 1 or branches else contextlib.nullcontext()
+
+def _report(on_level, r, members, pending, recs):
+    "`on_level` for the level's lineage members, then for the branches of the level before (pipelined)"
+    if on_level is None: return
+    if members: on_level(r, members, recs[:len(members)])
+    if pending: on_level(pending[0].r, pending, recs[len(members):])
 
 def run_levels(lineages:list, # one `Lineage` per search
                n_rounds:int, # pruning rounds after the dense round 0
@@ -308,46 +321,29 @@ def run_levels(lineages:list, # one `Lineage` per search
                on_level=None, # `f(r, members, records)` after every level (records, plots...)
                as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
               ) -> list:
-    "Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and seed"
+    ("Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and "
+     "seed")
     check_int(n_rounds, 'n_rounds', 0); check_int(as_ranks, 'as_ranks', 1, none_ok=True)
     join_ranks()   # under torchrun: the processes share out each level's trainings (`spread_level`)
-    rank,n_proc = world()
-    shared = n_proc > 1 or (as_ranks or 1) > 1   # each level's trainings shared out over processes (or as they would be)
-    n_threads = resolve_threads(threads, lineages[0].learn.model)   # once: a run's sums do not change with the load
-    if threads == 'free': say(verbose, f"Threads: {n_threads} (the cores free now; threads={n_threads} repeats this run exactly)")
-    for ln in lineages: ln.search.ticket.meta['threads'] = n_threads
-    ck_path,ck,fp = (Path(checkpoint) if checkpoint is not None else None),None,None
-    if ck_path is not None:
-        if rank == 0: ckpt.check_writable(ck_path, sum(ckpt.checkpoint_bytes(ln.learn.model, 0, 2) for ln in lineages))
-        fp = _levels_fingerprint(lineages, n_rounds, branches, eval_every, train_metrics)
-        ck = _resume_levels(ck_path, fp, lineages, branches, shared, resume, restore_extra, verbose)
-    out,start,ranks_log = (list(ck['records']),ck['round']+1,list(ck.get('ranks', []))) if ck is not None else ([],0,[])
-    # Shared out over processes (or `as_ranks`), a level's branches (the controls) train with the next level's lineage
-    # members: the next pruning waits only for the lineage members it ranks, and each process's share mixes both.
-    # `on_level` then sees a level's lineage members as they finish, and its branches one level later (`Member.pos`
-    # gives every member its place in the level, and `out` is put back in that order at the end).
-    pipe = bool(branches) and shared
-    pending = _pending_members(ck, lineages, branches)
-    pos_out = [tuple(p) for p in ck.get('positions', [])] if ck is not None else []
-    for r in range(start, n_rounds + 1 + (1 if pipe else 0)):
-        with using_threads(n_threads):
-            members,new,pend_info = _level_members(lineages, branches, r, n_rounds, pipe)
-            train = members + pending
-            # with several trainings a level, the random state after it is the one before it: what the next pruning draws
-            # (a `random` criterion) does not depend on how many trainings ran, stacked or not, or in which process
-            with (ckpt.rng_kept() if len(lineages) > 1 or branches else contextlib.nullcontext()):
-                recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=not (verbose and len(lineages) == 1),
-                                   verbose=verbose and len(train) > 1, log=ranks_log, as_ranks=as_ranks)
+    # each level's trainings shared out over processes (or as they would be)
+    shared = world()[1] > 1 or (as_ranks or 1) > 1
+    pipe,n_threads = bool(branches) and shared,_run_threads(lineages, threads, verbose)
+    ck = LevelsCheckpoint(checkpoint, lineages, n_rounds, branches, eval_every,
+                          train_metrics) if checkpoint is not None else None
+    saved = ck.load(lineages, pending_ok=pipe, resume=resume) if ck is not None else None
+    if saved is not None: ck.restore(saved, lineages, restore_extra, verbose)
+    run,quiet = _LevelsRun.of(saved),not (verbose and len(lineages) == 1)
+    steps = _level_steps(lineages, branches, n_rounds, run.start,
+                         _pending_members(saved, lineages, branches), pipe, n_threads)
+    for r,members,pending,new,pend_info in steps:
+        train = members + pending
+        with using_threads(n_threads), _level_rng(lineages, branches):
+            recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=quiet,
+                               verbose=verbose and len(train) > 1,
+                               log=run.ranks, as_ranks=as_ranks)
         if shared:
-            for ln in lineages: ln.search.ticket.meta['ranks'] = ranks_log
-        for m,rec in zip(train, recs):
-            if m.lineage is not None: m.lineage.search.ticket.history.append(rec)
-            out.append(dict(kind=m.kind, seed=m.seed, **rec)); pos_out.append(getattr(m, 'pos', (m.r, len(pos_out))))
-        if on_level is not None:
-            if members: on_level(r, members, recs[:len(members)])
-            if pending: on_level(pending[0].r, pending, recs[len(members):])
-        for ln in lineages: ln.pruned_from = None   # (kept in the checkpoint's `pending` while its branches wait)
-        pending = new
-        if ck_path is not None: _save_levels(ck_path, fp, r, out, pos_out, ranks_log, lineages, new, pend_info, extra_state)
-    if pipe: out = [o for _,o in sorted(zip(pos_out, out), key=lambda t: t[0])]   # each level's records in the level's order
-    return out
+            for ln in lineages: ln.search.ticket.meta['ranks'] = run.ranks
+        run.add(train, recs)
+        _report(on_level, r, members, pending, recs)
+        if ck is not None: ck.save(r, run, lineages, new, pend_info, extra_state)
+    return run.records(pipe)

@@ -7,26 +7,22 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/search.html.md"""
 # %% ../nbs/06_search.ipynb #8a377d45
 from __future__ import annotations
 import math
+from dataclasses import dataclass, field, replace
 import torch, torch.nn as nn
+from fastcore.basics import patch
 from fastai.torch_core import get_model
 from .checks import *
 from .ticket import *
 from .pruner import *
+from .runtime import is_rank0, say
 
 # %% auto #0
-__all__ = ['retrain_modes', 'is_rank0', 'say', 'rewind_iteration', 'round_record', 'Search']
+__all__ = ['retrain_modes', 'rewind_iteration', 'RewindPoint', 'Recipe', 'as_recipe', 'round_record', 'RoundResult', 'Search',
+           'is_rank0', 'say']
 
 # %% ../nbs/06_search.ipynb #e5cd5007
 retrain_modes = ('rewind', 'lr_rewind', 'finetune')
-
-def is_rank0() -> bool:
-    "True unless this is a process of rank > 0 in torch.distributed"
-    d = torch.distributed
-    return not (d.is_available() and d.is_initialized()) or d.get_rank() == 0
-
-def say(verbose:bool, *args):
-    "Print `args` when `verbose`, from rank 0 only"
-    if verbose and is_rank0(): print(*args)
+_all_ = ['is_rank0', 'say']   # (defined in `runtime`)
 
 # %% ../nbs/06_search.ipynb #b079106c
 def rewind_iteration(rewind_epoch=0, # the rewind point in epochs (0: the initialization)
@@ -35,11 +31,56 @@ def rewind_iteration(rewind_epoch=0, # the rewind point in epochs (0: the initia
                      n_epoch:int|None=None, # when given, the point must fall inside the first `n_epoch` epochs
                     ) -> int:
     "The rewind point as an iteration, checked"
-    if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` or `rewind_iter`, not both")
-    check_number(rewind_epoch, 'rewind_epoch', what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
+    if rewind_iter is not None and rewind_epoch: raise ValueError("give the rewind point as `rewind_epoch` "
+                                                                  "or `rewind_iter`, not both")
+    check_number(rewind_epoch, 'rewind_epoch',
+                 what='a number of epochs'); check_int(rewind_iter, 'rewind_iter', 0, none_ok=True)
     at = rewind_iter if rewind_iter is not None else round(rewind_epoch*n_iter)
-    if n_epoch is not None and not at < n_epoch*n_iter: raise ValueError(f"the rewind point (iteration {at}) must fall inside round 0's {n_epoch*n_iter} iterations")
+    if n_epoch is not None and not at < n_epoch*n_iter: raise ValueError(f"the rewind point (iteration {at}) must fall "
+                                                                         f"inside round 0's {n_epoch*n_iter} iterations")
     return at
+
+# %% ../nbs/06_search.ipynb #ec374022
+@dataclass(frozen=True)
+class RewindPoint:
+    "Iteration `iteration` of a training whose epochs are `n_iter` iterations long"
+    iteration:int=0 # iterations trained before the point
+    n_iter:int|None=None # iterations per epoch (None: unknown, the point is a bare count)
+
+    @property
+    def epochs(self) -> int:
+        "Whole epochs before the point"
+        return self.iteration//self.n_iter if self.n_iter else 0
+    @property
+    def iters(self) -> int:
+        "Iterations of the next epoch before the point"
+        return self.iteration % self.n_iter if self.n_iter else self.iteration
+
+    def __str__(self) -> str:
+        if not self.n_iter: return f"iteration {self.iteration}"
+        if self.iters == 0: return f"epoch {self.epochs}"
+        return f"iteration {self.iteration} (epoch {self.iteration/self.n_iter:.3g})"
+
+@dataclass(frozen=True)
+class Recipe:
+    "How one training runs: fastai's `fit_fn`, its epochs and learning rate, and the point of its schedule it starts at"
+    fit_fn:str='fit' # one of fastai's fit methods
+    n_epoch:int=1 # epochs of the fit (those skipped by `start` included)
+    lr:float|None=None # learning rate (`lr_max` for `fit_one_cycle`)
+    start:RewindPoint=RewindPoint() # where the schedule starts: `start.epochs` skipped, then `start.iters` batches
+
+    @property
+    def skip(self) -> int: return self.start.epochs   # fastai's `start_epoch`
+    @property
+    def skip_iter(self) -> int: return self.start.iters
+
+def as_recipe(recipe, n_iter:int) -> Recipe:
+    ("`recipe` as a `Recipe`: itself, or from a dict of `fit_fn`, `n_epoch`, `lr`, `skip` and `skip_iter` (epochs of "
+     "`n_iter` iterations)")
+    if isinstance(recipe, Recipe): return recipe
+    d = dict(recipe)
+    at = RewindPoint(d.pop('skip', 0)*n_iter + d.pop('skip_iter', 0), n_iter)
+    return Recipe(start=at, **d)
 
 # %% ../nbs/06_search.ipynb #faca7d5e
 def round_record(r:int, ticket:Ticket, curve:list, epochs:int|None=None) -> dict:
@@ -59,6 +100,16 @@ def round_record(r:int, ticket:Ticket, curve:list, epochs:int|None=None) -> dict
         if k not in skip: rec[f'final_{k}'] = v
     return rec
 
+# %% ../nbs/06_search.ipynb #e4f902b2
+@dataclass
+class RoundResult:
+    "What one training gives back; `Search.write` puts it into its ticket"
+    record:dict # the round's record: `round_record` of its curve, and the final measures
+    curve:list # its validation curve (rows with `iter`, `valid_loss` and metrics)
+    last_lr:float|None=None # the learning rate of its last step
+    rewind_state:dict|None=None # the weights at the rewind point, when this training kept them
+    ticket:dict|None=None # the ticket's `state()` where another process trained it (its masks may have moved)
+
 # %% ../nbs/06_search.ipynb #8df95f29
 class Search:
     "One search: a `Pruner`, the `Ticket` it fills, the rewind point, and how each round starts and is recorded"
@@ -69,54 +120,107 @@ class Search:
                  retrain:str='rewind', # how a pruned round starts: 'rewind', 'lr_rewind' or 'finetune'
                  keep_rewind:bool=True, # keep a copy of the weights at the rewind point
                  rewind_device=None, # where that copy lives (e.g. 'cpu'); default: with the weights
-                 verbose:bool=True): # print a line when weights are saved and at every round
+                 verbose:bool=True, # print a line when weights are saved and at every round
+                 reset_end:bool=False, # leave the model at its rewind point after the last round (`finish`)
+                ):
         check_choice(retrain, 'retrain', retrain_modes)
         self.pruner,self.rewind_iter,self.n_iter,self.retrain = pruner,rewind_iter,n_iter,retrain
-        self.keep_rewind,self.rewind_device,self.verbose = keep_rewind,rewind_device,verbose
+        self.keep_rewind,self.rewind_device,self.verbose,self.reset_end = keep_rewind or reset_end,rewind_device,verbose,reset_end
         self.ticket,self.round = None,0
+
+    def point(self, n_iter:int|None=None) -> RewindPoint:
+        "The rewind point (in epochs of `n_iter` iterations, default the search's)"
+        return RewindPoint(self.rewind_iter, n_iter or self.n_iter)
 
     def where(self, it:int|None=None) -> str:
         "Iteration `it` (default: the rewind point) in words"
-        it = self.rewind_iter if it is None else it
-        if not self.n_iter: return f"iteration {it}"
-        return f"epoch {it//self.n_iter}" if it % self.n_iter == 0 else f"iteration {it} (epoch {it/self.n_iter:.3g})"
+        return str(RewindPoint(self.rewind_iter if it is None else it, self.n_iter))
 
     def start(self, model:nn.Module, **meta) -> Ticket:
         "Check the pruner against `model` (its targets and criterion, before any training) and open an empty ticket"
         p,m = self.pruner,get_model(model)
         init = {n: m.get_parameter(n).detach().clone() for n in p.targets(m)} if p.criteria.needs_init else None
         targets = p.check(m, init)
+        about = dict(end_sparsity=p.end_sparsity, granularity=p.granularity, context=p.context,
+                     criteria=p.criteria.name,
+                     needs_init=p.criteria.needs_init, schedule=p.schedule.name, n_rounds=p.n_rounds)
         self.ticket = Ticket(init=init, n_total=sum(t.numel() for t in m.parameters()), left_out=p.left_out(m, targets),
                              aliases=aliases_of(targets),
-                             meta=dict(end_sparsity=p.end_sparsity, granularity=p.granularity, context=p.context,
-                                       criteria=p.criteria.name, needs_init=p.criteria.needs_init, schedule=p.schedule.name, n_rounds=p.n_rounds,
-                                       rewind_iter=self.rewind_iter, retrain=self.retrain, **meta))
+                             meta=dict(about, rewind_iter=self.rewind_iter, retrain=self.retrain, **meta))
         if self.n_iter: self.ticket.meta['rewind_epoch'] = self.rewind_iter/self.n_iter
         self.round = 0
         return self.ticket
 
-    def save_rewind(self, model:nn.Module):
-        "Keep every parameter and buffer of `model` as the rewind point"
-        self.ticket.rewind_state = state_copy(model, self.rewind_device)
-        say(self.verbose, f"Saving weights at {self.where()}")
+# %% ../nbs/06_search.ipynb #abae10b0
+@patch
+def due(self:Search, it:int) -> bool:
+    ("Whether the rewind state is to be kept at iteration `it` of round 0 (inside one fit): the rewind point, none "
+     "kept yet")
+    return self.keep_rewind and it == self.rewind_iter and self.ticket.rewind_state is None
 
-    def begin_round(self, model:nn.Module, r:int):
-        "Prune `model` to round `r`'s sparsity, then rewind it or keep its weights (`retrain`), and log the round"
-        self.pruner.prune(model, self.ticket, r)
-        if self.retrain == 'rewind': self.ticket.rewind(model)
-        self.round = r
-        say(self.verbose, self.round_line(r))
+@patch
+def save_rewind(self:Search, model:nn.Module):
+    "Keep every parameter and buffer of `model` as the rewind point"
+    self.ticket.rewind_state = state_copy(model, self.rewind_device)
+    say(self.verbose, f"Saving weights at {self.where()}")
 
-    def round_line(self, r:int) -> str:
-        "The line logged when round `r` starts"
-        if r == 0: return f"Round 0/{self.pruner.n_rounds}: dense"
-        how = {'rewind': f"weights reset to their {self.where()} values",
-               'lr_rewind': f"weights kept, learning-rate schedule replayed from {self.where()}",
-               'finetune': "weights kept, training goes on"}[self.retrain]
-        return f"Round {r}/{self.pruner.n_rounds}: {self.ticket.describe()} pruned; {how}"
+@patch
+def save_point(self:Search, r:int, n_iter:int|None=None) -> RewindPoint|None:
+    ("Where round `r`'s training keeps the rewind state for this search: the rewind point in round 0 (if kept), else "
+     "None")
+    return self.point(n_iter) if r == 0 and self.keep_rewind else None
 
-    def end_round(self, r:int, curve:list, epochs:int|None=None, **extra) -> dict:
-        "Record round `r` from its validation `curve` in the ticket's history"
-        rec = {**round_record(r, self.ticket, curve, epochs), **extra}
-        self.ticket.history.append(rec); self.ticket.curves[r] = curve
-        return rec
+@patch
+def recipe(self:Search, r:int, fit_fn:str, n_epoch:int, lr=None, last_lr=None, n_iter:int|None=None) -> Recipe:
+    "How round `r` trains: pruned rounds resume the schedule at the rewind point, where `begin_round` puts the weights"
+    at = self.point(n_iter)
+    if r == 0: return Recipe(fit_fn, n_epoch, lr, RewindPoint(0, at.n_iter))
+    if self.retrain == 'finetune':   # the same budget of iterations, at the last rate
+        return Recipe('fit', n_epoch - at.epochs, last_lr, RewindPoint(at.iters, at.n_iter))
+    return Recipe(fit_fn, n_epoch, lr, at)
+
+@patch
+def begin_round(self:Search, model:nn.Module, r:int):
+    "Prune `model` to round `r`'s sparsity, then rewind it or keep its weights (`retrain`), and log the round"
+    self.pruner.prune(model, self.ticket, r)
+    if self.retrain == 'rewind': self.ticket.rewind(model)
+    self.round = r
+    say(self.verbose, self.round_line(r))
+
+@patch
+def round_line(self:Search, r:int) -> str:
+    "The line logged when round `r` starts"
+    if r == 0: return f"Round 0/{self.pruner.n_rounds}: dense"
+    how = {'rewind': f"weights reset to their {self.where()} values",
+           'lr_rewind': f"weights kept, learning-rate schedule replayed from {self.where()}",
+           'finetune': "weights kept, training goes on"}[self.retrain]
+    return f"Round {r}/{self.pruner.n_rounds}: {self.ticket.describe()} pruned; {how}"
+
+# %% ../nbs/06_search.ipynb #a674496a
+@patch
+def end_round(self:Search, r:int, curve:list, epochs:int|None=None, **extra) -> dict:
+    "Record round `r` from its validation `curve` in the ticket's history"
+    return self.record(r, RoundResult({**round_record(r, self.ticket, curve, epochs), **extra}, curve))
+
+@patch(cls_method=True)
+def write(cls:Search, ticket:Ticket, r:int, res:RoundResult, rewind_device=None) -> Ticket:
+    ("Put training result `res` of round `r` into `ticket`: the state another process trained, the curve, the rewind "
+     "state kept")
+    if res.ticket is not None: ticket.load_state(res.ticket)
+    ticket.curves[r] = res.curve
+    if res.rewind_state is not None and ticket.rewind_state is None:
+        ticket.rewind_state = res.rewind_state if rewind_device is None else {k: v.to(rewind_device) for k,v in res.rewind_state.items()}
+    return ticket
+
+@patch
+def record(self:Search, r:int, res:RoundResult) -> dict:
+    "Put result `res` of round `r` into the search's ticket (`write`) and its record into the ticket's history"
+    Search.write(self.ticket, r, res, self.rewind_device)
+    self.ticket.history.append(res.record)
+    return res.record
+
+@patch
+def finish(self:Search, model:nn.Module) -> Ticket:
+    "After the last round: leave `model` at the rewind point (masks applied) if the search was asked to (`reset_end`)"
+    if self.reset_end: self.ticket.rewind(model)
+    return self.ticket

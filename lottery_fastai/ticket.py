@@ -13,11 +13,12 @@ from fastcore.basics import patch
 from fastai.torch_core import get_model
 
 # %% auto #0
-__all__ = ['mul_all_', 'state_copy', 'Ticket', 'carried_state', 'layer_macs', 'theoretical_speedup']
+__all__ = ['mul_all_', 'ticket_fields', 'state_copy', 'Ticket', 'carried_state', 'layer_macs', 'theoretical_speedup']
 
 # %% ../nbs/04_ticket.ipynb #8cf32a1f
 def state_copy(model:nn.Module, device=None) -> dict:
-    "A detached copy of every parameter and buffer of `model` (optionally on `device`); tensors shared in `model` stay shared"
+    ("A detached copy of every parameter and buffer of `model` (optionally on `device`); tensors shared in `model` "
+     "stay shared")
     out,seen = {},{}
     for k,v in get_model(model).state_dict().items():
         key = (v.data_ptr(), v.shape, v.stride(), v.dtype) if v.numel() else None
@@ -34,7 +35,8 @@ def _mul_each_(ps:list, ms):
 # launch per tensor saved); it is private to torch, so where an installed torch lacks it a plain loop does the same
 mul_all_ = getattr(torch, '_foreach_mul_', None) or _mul_each_
 
-def _pack(m:torch.Tensor) -> tuple: return (tuple(m.shape), torch.from_numpy(np.packbits(m.detach().cpu().numpy().reshape(-1))))
+def _pack(m:torch.Tensor) -> tuple:
+    return (tuple(m.shape), torch.from_numpy(np.packbits(m.detach().cpu().numpy().reshape(-1))))
 def _unpack(t:tuple) -> torch.Tensor:
     shape,bits = t
     n = int(np.prod(shape))
@@ -70,7 +72,8 @@ class Ticket:
                 if p.shape != m.shape: bad.append(f"{nm} {tuple(p.shape)} vs mask {tuple(m.shape)}"); continue
                 if id(p) not in seen: seen.add(id(p)); ps.append(p); ms.append(m)
             if not found: missing.append(n)
-        if missing: raise ValueError(f"ticket: the model has no parameter {', '.join(missing[:5])}; it does not fit this ticket")
+        if missing: raise ValueError(f"ticket: the model has no parameter {', '.join(missing[:5])}; it "
+                                     f"does not fit this ticket")
         if bad: raise ValueError(f"ticket: shapes differ: {'; '.join(bad[:5])}")
         return ps,ms
 
@@ -84,7 +87,8 @@ class Ticket:
     @torch.no_grad()
     def rewind(self, model:nn.Module) -> nn.Module:
         "Load the rewind state into `model` (parameters and buffers, in place) and re-apply the masks"
-        if self.rewind_state is None: raise ValueError("ticket: no rewind state was saved (was the search run with lth=True or reset_end=True?)")
+        if self.rewind_state is None: raise ValueError("ticket: no rewind state was saved (was the search run with "
+                                                       "lth=True or reset_end=True?)")
         self.bind(model)   # checks the fit before anything is loaded
         get_model(model).load_state_dict(self.rewind_state)
         return self.apply(model)
@@ -137,7 +141,8 @@ def memory(self:Ticket) -> dict:
 
 @patch
 def summary(self:Ticket, model:nn.Module|None=None, example=None):
-    "A per-tensor table: what is pruned and how much, what was left out and why, and the totals of both (with `model`: its compression counted; with `example` too: its theoretical speedup)"
+    ("A per-tensor table: what is pruned and how much, what was left out and why, and the totals of both (with "
+     "`model`: its compression counted; with `example` too: its theoretical speedup)")
     import pandas as pd
     rows = [dict(tensor=n + ''.join(f' = {a}' for a in self.aliases.get(n, ())), shape=tuple(m.shape), params=m.numel(),
                  pruned=m.numel()-int(m.sum()), sparsity=round(100*(1-float(m.float().mean())), 2) if m.numel() else 0.,
@@ -145,20 +150,25 @@ def summary(self:Ticket, model:nn.Module|None=None, example=None):
             for n,m in self.masks.items()]
     rows.append(dict(tensor='prunable weights', shape=None, params=self.n_params, pruned=self.n_pruned,
                      sparsity=round(self.sparsity, 2), note=''))
-    rows += [dict(tensor=n, shape=None, params=sz, pruned=0, sparsity=0., note=why) for n,(sz,why) in self.left_out.items()]
+    rows += [dict(tensor=n, shape=None, params=sz, pruned=0, sparsity=0., note=why) for n,
+             (sz,why) in self.left_out.items()]
     if self.meta.get('path') is False:   # known where the ticket was made with a sample input (`init_ticket`)
-        rows.append(dict(tensor='input to output', shape=None, params=None, pruned=None, sparsity=None, note='no path through the kept weights (layer collapse)'))
+        rows.append(dict(tensor='input to output', shape=None, params=None, pruned=None, sparsity=None,
+                         note='no path through the kept weights (layer collapse)'))
     if self.n_total:
         rows.append(dict(tensor='all parameters', shape=None, params=self.n_total, pruned=self.n_pruned,
-                         sparsity=round(self.total_sparsity, 2), note=f'compression {self.compression_ratio(model):.2f}x (all / nonzero)'
+                         sparsity=round(self.total_sparsity, 2),
+                         note=f'compression {self.compression_ratio(model):.2f}x (all / nonzero)'
                          + (f', theoretical speedup {theoretical_speedup(model, example):.2f}x' if model is not None and example is not None else '')))
     return pd.DataFrame(rows)
 
 @patch
 def brief(self:Ticket, max_groups:int=5) -> str:
-    "A few lines whatever the model's size: the pruned tensors' totals and range of sparsities, the left-out tensors grouped by reason"
+    ("A few lines whatever the model's size: the pruned tensors' totals and range of sparsities, the left-out tensors "
+     "grouped by reason")
     sp = self.layer_sparsity()
-    lines = [f"pruned: {self.n_pruned:,} of {self.n_params:,} prunable weights ({self.sparsity:.2f}%) in {len(sp)} tensor{'s'*(len(sp) != 1)}"]
+    lines = [f"pruned: {self.n_pruned:,} of {self.n_params:,} prunable weights ({self.sparsity:.2f}%) in {len(sp)} "
+             f"tensor{'s'*(len(sp) != 1)}"]
     if len(sp) > 1:
         lo,hi = min(sp, key=sp.get),max(sp, key=sp.get)
         lines[0] += f", from {sp[lo]:.1f}% ({lo}) to {sp[hi]:.1f}% ({hi}) per tensor"
@@ -174,7 +184,9 @@ def brief(self:Ticket, max_groups:int=5) -> str:
     if empty or self.meta.get('path') is False:
         lines.append("layer collapse: " + (f"{len(empty)} tensor(s) with no weight left ({', '.join(empty[:3])}); " if empty else "")
                      + ("no path from the input to the output remains" if self.meta.get('path') is False else "a path from the input to the output remains"))
-    if self.n_total: lines.append(f"all parameters: {self.n_pruned:,} of {self.n_total:,} pruned ({self.total_sparsity:.2f}%, compression {self.compression_ratio():.2f}x); every tensor: learn.ticket.summary()")
+    if self.n_total: lines.append(f"all parameters: {self.n_pruned:,} of {self.n_total:,} pruned "
+                                  f"({self.total_sparsity:.2f}%, compression {self.compression_ratio():.2f}x); every "
+                                  f"tensor: learn.ticket.summary()")
     return '\n'.join(lines)
 
 @patch
@@ -185,7 +197,8 @@ def rounds(self:Ticket):
 
 # %% ../nbs/04_ticket.ipynb #e9b3fc22
 def carried_state(model:nn.Module) -> list:
-    "(module, its recurrent state) for every module that keeps one between batches (fastai's `AWD_LSTM`: `hidden`, `bs`), to put back later"
+    ("(module, its recurrent state) for every module that keeps one between batches (fastai's `AWD_LSTM`: `hidden`, "
+     "`bs`), to put back later")
     return [(m, {k: m.__dict__[k] for k in ('hidden', 'bs') if k in m.__dict__}) for m in model.modules()
             if callable(getattr(m, 'reset', None)) and 'hidden' in m.__dict__]
 
@@ -195,11 +208,13 @@ _macs_layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 def layer_macs(model:nn.Module, # the network, its pruned weights zero
                example, # an input batch, traced in one eval-mode forward
               ) -> list:
-    "(name, dense multiply-adds, nonzero multiply-adds) of every Linear and convolution of `model` in one eval-mode forward of `example`"
+    ("(name, dense multiply-adds, nonzero multiply-adds) of every Linear and convolution of `model` in one eval-mode "
+     "forward of `example`")
     m,rows,hooks = get_model(model),[],[]
     def hook(name):
         def f(mod, inp, out):
-            pos = inp[0].numel()//mod.in_features if isinstance(mod, nn.Linear) else out.numel()//out.shape[1]   # positions each weight serves
+            # positions each weight serves
+            pos = inp[0].numel()//mod.in_features if isinstance(mod, nn.Linear) else out.numel()//out.shape[1]
             rows.append((name, pos*mod.weight.numel(), pos*int(torch.count_nonzero(mod.weight))))
         return f
     for n,mod in m.named_modules():
@@ -217,14 +232,16 @@ def layer_macs(model:nn.Module, # the network, its pruned weights zero
 def theoretical_speedup(model:nn.Module, # the network, its pruned weights zero
                         example, # an input batch, traced in one eval-mode forward
                        ) -> float:
-    "Dense over nonzero multiply-adds of the Conv and Linear layers of `model`, traced on `example` (Blalock et al. 2020)"
+    ("Dense over nonzero multiply-adds of the Conv and Linear layers of `model`, traced on `example` (Blalock et al. "
+     "2020)")
     rows = layer_macs(model, example)
     nz = sum(r[2] for r in rows)
     return sum(r[1] for r in rows)/nz if nz else math.inf
 
 @patch
 def compression_ratio(self:Ticket, model:nn.Module|None=None) -> float:
-    "All parameters over nonzero parameters: counted in `model` (each shared tensor once), else from the ticket's counts"
+    ("All parameters over nonzero parameters: counted in `model` (each shared tensor once), else from the ticket's "
+     "counts")
     if model is not None:
         ps = {id(p): p for p in get_model(model).parameters()}.values()
         n,nz = sum(p.numel() for p in ps),sum(int(torch.count_nonzero(p)) for p in ps)
@@ -238,7 +255,8 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
     bad = []
     for n,m in self.masks.items():
         if not isinstance(m, torch.Tensor) or m.dtype != torch.bool: bad.append(f"mask/{n}: not boolean"); continue
-        if m.numel() and int(m.view(torch.uint8).max()) > 1: bad.append(f"mask/{n}: holds bytes other than 0 and 1 (corrupted)")
+        if m.numel() and int(m.view(torch.uint8).max()) > 1: bad.append(f"mask/{n}: holds bytes other "
+                                                                        f"than 0 and 1 (corrupted)")
     for part,d in (('rewind', self.rewind_state), ('init', self.init)):
         if d is None: continue
         for n,m in self.masks.items():
@@ -252,9 +270,12 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
             want = (dtypes or {}).get(k)
             if want is not None and str(v.dtype) != want: bad.append(f"{part}/{k}: {v.dtype}, expected {want}")
     if self.masks and self.n_total and self.left_out and self.n_params + sum(v[0] for v in self.left_out.values()) != self.n_total:   # (none yet: the dense round)
-        bad.append(f"masks: {self.n_params} prunable weights and {sum(v[0] for v in self.left_out.values())} left out do not make the model's "
+        bad.append(f"masks: {self.n_params} prunable weights and {sum(v[0] for v in self.left_out.values())} left out "
+                   f"do not make the model's "
                    f"{self.n_total} parameters (a mask is missing)")
-    if self.meta.get('needs_init') and self.init is None: bad.append(f"init: missing, and the criterion {self.meta.get('criteria')!r} reads the initial weights")
+    if self.meta.get('needs_init') and self.init is None: bad.append(f"init: missing, and the criterion "
+                                                                     f"{self.meta.get('criteria')!r} "
+                                                                     f"reads the initial weights")
     if model is not None:
         try: self.bind(model)
         except ValueError as e: bad.append(str(e))
@@ -268,18 +289,39 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
     return self
 
 # %% ../nbs/04_ticket.ipynb #c0adca1f
+# `Ticket`'s arguments
+ticket_fields = ('masks', 'rewind_state', 'init', 'history', 'meta', 'curves', 'aliases', 'n_total', 'left_out')
+
+@patch
+def state(self:Ticket, meta:bool=True) -> dict:
+    "Every field of the ticket as plain containers (`meta=False`: all but `meta`, for a state whose reader rebuilds it)"
+    return {k: getattr(self, k) for k in ticket_fields if meta or k != 'meta'}
+
+@patch(cls_method=True)
+def from_state(cls:Ticket, state:dict) -> Ticket:
+    "The ticket a `Ticket.state()` describes (fields it lacks take their defaults; masks packed as bits are unpacked)"
+    d = {k: v for k,v in state.items() if k in ticket_fields}
+    d['masks'] = {n: _unpack(m) if isinstance(m, tuple) else m for n,m in (d.get('masks') or {}).items()}
+    return cls(**d)
+
+@patch
+def load_state(self:Ticket, state:dict) -> Ticket:
+    "Put the fields `state` holds into this ticket, in place (the others stay)"
+    new = Ticket.from_state(state).__dict__
+    self.__dict__.update({k: new[k] for k in state if k in ticket_fields})
+    return self
+
 @patch
 def masks_only(self:Ticket) -> Ticket:
     "The ticket without its rewind state, initial weights and curves (what inference needs)"
-    return Ticket(masks=self.masks, history=self.history, meta=self.meta, aliases=self.aliases, n_total=self.n_total, left_out=self.left_out)
+    return Ticket.from_state({k: v for k,v in self.state().items() if k not in ('rewind_state', 'init', 'curves')})
 
 @patch
 def __getstate__(self:Ticket):   # masks pickle as bits (an exported learner stays about the size of its model)
-    return {**self.__dict__, 'masks': {n: _pack(m) for n,m in self.masks.items()}}
+    return dict(self.state(), masks={n: _pack(m) for n,m in self.masks.items()})
 @patch
-def __setstate__(self:Ticket, d):
-    self.__dict__.update({'aliases': {}, 'n_total': None, 'left_out': {}, **d})
-    self.masks = {n: _unpack(m) if isinstance(m, tuple) else m for n,m in d['masks'].items()}
+# (a pickle of 0.1.x lacks the later fields)
+def __setstate__(self:Ticket, d): self.__dict__.update(Ticket.from_state(d).__dict__)
 
 @patch
 def __repr__(self:Ticket):

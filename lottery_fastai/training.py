@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/training.html.md"""
 
 # %% ../nbs/12_training.ipynb #9a6a9a7e
 from __future__ import annotations
-import contextlib, itertools, math, os, time
+import contextlib, dataclasses, itertools, math, os, time
 from fastai.basics import *
 from copy import copy, deepcopy
 from fastai.callback.progress import *
@@ -17,65 +17,22 @@ from .ticket import *
 from .search import *
 from .callback import *
 from .events import *
-from .checkpoint import rng_kept
+from .runtime import *
+# (defined in `runtime`)
+_all_ = ['reseed', 'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']
 
 # %% auto #0
-__all__ = ['thread_choices', 'fit_fns', 'reseed', 'free_cores', 'auto_threads', 'resolve_threads', 'using_threads',
-           'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view',
-           'RoundCallback', 'SkipIters', 'train_round', 'recompute_bn']
-
-# %% ../nbs/12_training.ipynb #7e9254ec
-def reseed(learn, seed:int):
-    "Seed Python, NumPy, torch and the shuffling of every DataLoader of `learn`, so trainings see the same data order"
-    set_seed(seed, reproducible=True)
-    for dl in learn.dls.loaders:
-        if hasattr(dl, 'rng'): dl.rng.seed(seed)
-
-# %% ../nbs/12_training.ipynb #bd13989b
-def _cpu_times():
-    with open('/proc/stat') as f: v = [int(x) for x in f.readline().split()[1:]]
-    return v[3] + v[4], sum(v)   # idle + iowait, total
-
-def free_cores(interval:float=0.1) -> float:
-    "How many cores are idle right now (measured over `interval` seconds on Linux; elsewhere all of them)"
-    n = os.cpu_count() or 1
-    try:
-        i0,t0 = _cpu_times(); time.sleep(interval); i1,t1 = _cpu_times()
-    except (OSError, ValueError, IndexError): return float(n)
-    return n*(i1-i0)/max(t1-t0, 1)
-
-thread_choices = ('auto', 'free')
-
-def auto_threads(model:nn.Module|None=None, free:bool=False) -> int:
-    "The intra-op threads for training `model`: one for a model under 100,000 parameters, else torch's setting (`free`: the cores idle now)"
-    if model is not None and sum(p.numel() for p in model.parameters()) < 100_000: return 1
-    if free: return max(1, min(os.cpu_count() or 1, int(free_cores() + 0.5)))
-    return torch.get_num_threads()
-
-def resolve_threads(threads='auto', model:nn.Module|None=None) -> int|None:
-    "The thread count a run keeps: `threads` itself, `auto_threads(model)` for 'auto', the idle cores for 'free', None for torch's setting"
-    if threads is None: return None
-    if isinstance(threads, str):
-        if threads not in thread_choices: raise ValueError(f"threads: expected 'auto', 'free', None or an integer >= 1, got {threads!r}")
-        return auto_threads(model, free=threads == 'free')
-    return check_int(threads, 'threads', 1)
-
-@contextlib.contextmanager
-def using_threads(threads='auto', model:nn.Module|None=None):
-    "Run the block with `resolve_threads(threads, model)` intra-op threads, then restore torch's setting"
-    n = resolve_threads(threads, model)
-    if n is None: yield; return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try: yield n
-    finally: torch.set_num_threads(before)
+__all__ = ['fit_fns', 'eval_callbacks', 'evaluate', 'EvalEvery', 'fused_kind', 'lean_opt', 'lean_why', 'lean_view', 'Member',
+           'RoundCallback', 'SkipIters', 'test_dl_of', 'final_measures', 'train_round', 'recompute_bn', 'reseed',
+           'free_cores', 'thread_choices', 'auto_threads', 'resolve_threads', 'using_threads']
 
 # %% ../nbs/12_training.ipynb #73063c09
 _eval_events = ('before_validate', 'before_batch', 'after_pred', 'after_loss')
 _evaluator_own = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)   # the second learner has its own
 
 def eval_callbacks(learn) -> list:
-    "Copies of `learn`'s callbacks that act on a validation batch or its predictions, for a second `Learner` sharing the model"
+    ("Copies of `learn`'s callbacks that act on a validation batch or its predictions, for a second `Learner` sharing "
+     "the model")
     return [copy(cb) for cb in learn.cbs if not isinstance(cb, _evaluator_own) and getattr(cb, 'run_valid', True)
             and not getattr(cb, '_only_train_loop', False) and any(defines_event(cb, e) for e in _eval_events)]
 
@@ -89,18 +46,22 @@ class _Batch:
     def x(self): return self.xb[0]
     @property
     def y(self): return self.yb[0]
-    def to_detach(self, b, cpu=True, gather=True): return self.dl.to_detach(b, cpu, gather) if hasattr(self.dl, 'to_detach') else to_detach(b, cpu, gather)
+    def to_detach(self, b, cpu=True, gather=True):
+        return self.dl.to_detach(b, cpu, gather) if hasattr(self.dl, 'to_detach') else to_detach(b, cpu, gather)
 
 class _Evaluator:
-    "A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that validates"
+    ("A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that "
+     "validates")
     def __init__(self, learn, metrics=None):
         mets = [deepcopy(m) for m in (learn.metrics if metrics is None else L(metrics).map(mk_metric))]
-        self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets, cbs=eval_callbacks(learn))
+        self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets,
+                                               cbs=eval_callbacks(learn))
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
         self.lean = all(isinstance(c, _evaluator_own) for c in self.ev.cbs) and all(type(m) in (AvgMetric, AccumMetric) for m in mets)
 
     def _validate(self, dl) -> list:
-        "fastai's validation of `dl` (`Learner.validate`'s loop and its Recorder's averages), on the second learner's model, loss and metrics"
+        ("fastai's validation of `dl` (`Learner.validate`'s loop and its Recorder's averages), on the second learner's "
+         "model, loss and metrics")
         ev = self.ev
         mets = [AvgLoss()] + list(ev.metrics)
         for m in mets: m.reset()
@@ -131,46 +92,66 @@ class _Evaluator:
         return {n: float(v) for n,v in zip(names, res)}
 
 def evaluate(learn, dl=None, metrics=None) -> dict:
-    "Loss and metrics of `learn.model` on `dl` (default: the validation set), as `learn.validate` gives them, disturbing nothing of `learn`"
+    ("Loss and metrics of `learn.model` on `dl` (default: the validation set), as `learn.validate` gives them, "
+     "disturbing nothing of `learn`")
     return _Evaluator(learn, metrics)(dl)
 
 # %% ../nbs/12_training.ipynb #34aa7c18
+class _OneModel:
+    ("What `EvalEvery` measures of a learner: its model, on a second learner (`_Evaluator`); its epoch rows are the "
+     "recorder's")
+    k = 1
+    def __init__(self, learn): self.learn,self._ev = learn,None
+    def epoch_rows(self) -> list: return [epoch_row(self.learn)]
+    def measure(self) -> list:
+        if self._ev is None: self._ev = _Evaluator(self.learn)
+        return [self._ev()]
+    def state(self, k:int, cache:dict) -> dict: return state_copy(self.learn.model)
+
 class EvalEvery(Callback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
     order,run_valid = Recorder.order+15,False
     def __init__(self,
                  every:int|None=None, # iterations between measurements; None: each epoch, from the recorder
-                 keep_best:bool=False): # keep a copy of the weights at the minimum validation loss (`best_state`)
+                 keep_best:bool=False, # keep a copy of the weights at the minimum validation loss (`best_state`)
+                 members=None, # `members(learn)` -> what measures K members of a stacked fit (default: the learner's model)
+                ):
         check_int(every, 'eval_every', 1, none_ok=True)
         store_attr()
 
     def before_fit(self):
         self.run = is_training_fit(self.learn)
-        self.curve,self.best_loss,self.best_state,self.n_trained,self.epochs = [],math.inf,None,0,0
-        if self.run and self.every: self._eval = _Evaluator(self.learn)
+        self.of = self.members(self.learn) if self.members is not None else _OneModel(self.learn)
+        k = self.of.k
+        self.curves,self.best_losses,self.best_states,self.n_trained,self.epochs = [[] for _ in range(k)],[math.inf]*k,[None]*k,0,0
 
     def before_epoch(self): self._trained = False
     def before_train(self): self._trained = True; self.epochs += 1   # epochs skipped by SkipToEpoch never train
     def after_batch(self):
         if not self.training: return
         self.n_trained += 1
-        if self.every and self.n_trained % self.every == 0: self._add(None)
+        if self.every and self.n_trained % self.every == 0: self._add(self.of.measure())
 
+    def _new(self) -> bool: return bool(self.n_trained) and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained)
     def after_epoch(self):
-        if self.every is None and self._trained: self._add(epoch_row(self.learn))
-
+        if self.every is None and self._trained and self._new(): self._add(self.of.epoch_rows())
     def after_fit(self):
-        if self.every and self.n_trained and (not self.curve or self.curve[-1]['iter'] != self.n_trained): self._add(None)
+        if self.every and self._new(): self._add(self.of.measure())
 
-    def _add(self, row):
-        if row is None:   # measure now
-            res = self._eval()
-            row = {'valid_loss': res.pop('loss'), **res}
-        row['iter'] = self.n_trained
-        self.curve.append(row)
-        loss = row.get('valid_loss', math.nan)
-        if self.keep_best and isinstance(loss, float) and loss < self.best_loss:
-            self.best_loss,self.best_state = loss,state_copy(self.model)
+    def _add(self, rows:list):
+        cache = {}
+        for k,row in enumerate(rows):
+            if 'loss' in row: row = {'valid_loss': row.pop('loss'), **row}
+            row['iter'] = self.n_trained
+            self.curves[k].append(row)
+            loss = row.get('valid_loss', math.nan)
+            if self.keep_best and isinstance(loss, float) and loss < self.best_losses[k]:
+                self.best_losses[k],self.best_states[k] = loss,self.of.state(k, cache)
+
+    # one model: its curve, lowest loss and weights there
+    curve = property(lambda self: self.curves[0], lambda self, v: self.curves.__setitem__(0, v))
+    best_loss = property(lambda self: self.best_losses[0], lambda self, v: self.best_losses.__setitem__(0, v))
+    best_state = property(lambda self: self.best_states[0], lambda self, v: self.best_states.__setitem__(0, v))
 
 # %% ../nbs/12_training.ipynb #db09bdc4
 from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat, adam_step, sgd_step, momentum_step, debias
@@ -178,9 +159,11 @@ from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_gra
 def fused_kind(opt) -> tuple|None:
     "(`'adam'`, `'sgd'` or `'sgd_mom'`, decoupled weight decay) when `opt` is fastai's `Adam` or `SGD`, else None"
     if type(opt) is not Optimizer or not opt.cbs or opt.cbs[0] not in (weight_decay, l2_reg): return None
-    sig = [(c.func, c.args, tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
+    sig = [(c.func, c.args,
+            tuple(sorted(c.keywords.items()))) if isinstance(c, partial) else (c, (), ()) for c in opt.cbs[1:]]
     dec = opt.cbs[0] is weight_decay
-    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()), (adam_step, (), ())]: return 'adam',dec
+    if sig == [(average_grad, (), (('dampening', True),)), (average_sqr_grad, (), ()), (step_stat, (), ()),
+               (adam_step, (), ())]: return 'adam',dec
     if sig == [(sgd_step, (), ())]: return 'sgd',dec
     if sig == [(average_grad, (), ()), (momentum_step, (), ())]: return 'sgd_mom',dec
     return None
@@ -206,7 +189,8 @@ def _lean_step(opt, kind, dec, closure=None):
         p.data.addcdiv_(st['grad_avg'], torch.div(st['sqr_avg'], d2).sqrt_().add_(h['eps']), value=-lr/d1)   # adam_step
 
 def lean_opt(opt_func):
-    "`opt_func`, whose optimizer takes fastai's own `Adam`/`SGD` step in one loop (`_lean_step`: the same bits); any other keeps its step"
+    ("`opt_func`, whose optimizer takes fastai's own `Adam`/`SGD` step in one loop (`_lean_step`: the same bits); any "
+     "other keeps its step")
     def _opt(params, **kwargs):
         opt = opt_func(params, **kwargs)
         kind = fused_kind(opt)
@@ -215,22 +199,28 @@ def lean_opt(opt_func):
     return partial(_opt, **({'lr': opt_func.keywords['lr']} if isinstance(opt_func, partial) and 'lr' in opt_func.keywords else {}))
 
 _lean_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback)   # fastai's defaults
-_shown = (Recorder, ProgressCallback)   # the learner's own, lent to the view: what the round records and shows is the learner's
+# the learner's own, lent to the view: what the round records and shows is the learner's
+_shown = (Recorder, ProgressCallback)
 
 def lean_why(learn, cbs=None) -> str|None:
-    "Why a round of `learn` trains through the learner's own fastai `fit` instead of the lean engine (None: nothing stops it)"
+    ("Why a round of `learn` trains through the learner's own fastai `fit` instead of the lean engine (None: nothing "
+     "stops it)")
     if cbs: return "extra callbacks are given (each gets fastai's full dispatch)"
     own = [type(c).__name__ for c in learn.cbs if not isinstance(c, _lean_cbs + (TicketCallback,))]
     if own: return f"the learner's callbacks {', '.join(own)} get fastai's full dispatch"
-    if type(learn) is not Learner and any(getattr(type(learn), f) is not getattr(Learner, f) for f in ('fit', 'one_batch', '_do_one_batch', 'all_batches')):
+    if type(learn) is not Learner and any(getattr(type(learn),
+                                                  f) is not getattr(Learner, f) for f in ('fit', 'one_batch', '_do_one_batch', 'all_batches')):
         return f"{type(learn).__name__} has its own training loop"
     return None
 
 @contextlib.contextmanager
 def lean_view(learn):
-    "A `LeanLearner` over `learn`'s model, data, loss, metrics and optimizer settings, with `learn`'s own recorder, progress bar and logger; `learn.opt` is its optimizer afterwards"
-    lv = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, opt_func=lean_opt(learn.opt_func), lr=learn.lr, splitter=learn.splitter,
-                     metrics=learn.metrics, path=learn.path, model_dir=learn.model_dir, wd=learn.wd, wd_bn_bias=learn.wd_bn_bias,
+    ("A `LeanLearner` over `learn`'s model, data, loss, metrics and optimizer settings, with `learn`'s own recorder, "
+     "progress bar and logger; `learn.opt` is its optimizer afterwards")
+    lv = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, opt_func=lean_opt(learn.opt_func), lr=learn.lr,
+                     splitter=learn.splitter,
+                     metrics=learn.metrics, path=learn.path, model_dir=learn.model_dir, wd=learn.wd,
+                     wd_bn_bias=learn.wd_bn_bias,
                      train_bn=learn.train_bn, moms=learn.moms)
     lv.remove_cbs([c for c in lv.cbs if isinstance(c, _shown)])
     lent = [c for c in learn.cbs if isinstance(c, _shown)]
@@ -241,28 +231,50 @@ def lean_view(learn):
         for c in lent: c.learn = learn
         if getattr(lv, 'opt', None) is not None: learn.opt = lv.opt
 
-
 # %% ../nbs/12_training.ipynb #5b2309ea
 fit_fns = ('fit', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr')
 
+class Member:
+    "One training of a level: a learner and the ticket whose masks it keeps, with the recipe it trains by"
+    def __init__(self,
+                 learn, # the learner whose model is the ticket's network
+                 ticket, # its masks are kept in force
+                 r, # the round (recorded)
+                 recipe, # a `Recipe` (or a dict of its fields, `skip`/`skip_iter` in place of `start`)
+                 data_seed=None, # reseed the data order first (None: as it comes)
+                 lineage=None, # the `Lineage` it trains for (its kind and seed)
+                 kind='ticket', # what it stands for (recorded)
+                 seed=None, # the seed it stands for (recorded)
+                 save_at=None, # round 0: where it keeps the rewind state (a `RewindPoint`)
+                 cbs=None, # callbacks of this training alone (in a stacked fit: `stacked_member_cbs`)
+                ):
+        store_attr()
+        self.recipe = as_recipe(recipe, len(learn.dls.train))
+        if isinstance(save_at, int): self.save_at = RewindPoint(save_at, len(learn.dls.train))
+        self.kind,self.seed = (lineage.kind,lineage.seed) if lineage is not None else (kind,seed)
+    def key(self) -> tuple: return (self.recipe, self.data_seed, self.save_at)
+
 class RoundCallback(TicketCallback):
-    "Keeps the masks in force during one round; in round 0, saves the rewind state at iteration `save_at`"
-    def __init__(self, ticket, save_at=None, rewind_device=None):
+    ("Keeps the masks in force during one round; in round 0, keeps the weights at `save_at` (`rewind_state`), for the "
+     "search")
+    def __init__(self, ticket, save_at:RewindPoint|None=None, rewind_device=None):
         super().__init__(ticket)
-        self.save_at,self.rewind_device = save_at,rewind_device
+        self.save_at,self.rewind_device,self.rewind_state = save_at,rewind_device,None
     def before_batch(self):
-        if self.save_at is not None and self.train_iter == self.save_at and self.tkt.rewind_state is None:
-            self.tkt.rewind_state = state_copy(self.model, self.rewind_device)
+        if self.save_at is not None and self.train_iter == self.save_at.iteration and self.rewind_state is None:
+            self.rewind_state = state_copy(self.model, self.rewind_device)
 
 class _SkipBatches(GetAttr):
-    "An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length stays the epoch's"
+    ("An epoch of DataLoader `dl` without its first `n` batches (drawn in the epoch's order, not trained); its length "
+     "stays the epoch's")
     _default = 'dl'
     def __init__(self, dl, n:int): self.dl,self.n = dl,n
     def __len__(self): return len(self.dl)   # fastai's counters (`pct_train`) step by 1/len per batch
     def __iter__(self): return itertools.islice(iter(self.dl), self.n, None)
 
 class SkipIters(Callback):
-    "In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` iterations later"
+    ("In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` "
+     "iterations later")
     # fastai's `start_epoch` resumes a schedule at a whole epoch; a rewind point inside an epoch (iteration k) needs the
     # rest: the epoch's data order is drawn and its first k mod n_iter batches skipped, as open_lth resumes a training at
     # its step k, and `pct_train` (what ParamScheduler reads) starts where those batches end
@@ -275,14 +287,64 @@ class SkipIters(Callback):
         self.learn.pct_train += n/(len(self.dl)*self.n_epoch)
         self.learn.dl = _SkipBatches(self.dl, n)
 
-def _at_weights(learn, state, dl, prefix, suffix=''):
-    "`evaluate` on `dl` with the weights `state` loaded (then restored), keys renamed `{prefix}{name}{suffix}`"
-    now = None
-    if state is not None: now = state_copy(learn.model); get_model(learn.model).load_state_dict(state)
-    try: res = evaluate(learn, dl)
-    finally:
-        if now is not None: get_model(learn.model).load_state_dict(now)
-    return {f'{prefix}{k}{suffix}': v for k,v in res.items()}
+def _fit(learn, rp:Recipe, cbs:list):
+    "fastai's `rp.fit_fn` on `learn`: a fresh optimizer, the schedule started at `rp.start`"
+    skip = [SkipIters(rp.skip_iter)] if rp.skip_iter else []
+    getattr(learn, rp.fit_fn)(rp.n_epoch, rp.lr, cbs=L(cbs)+skip, reset_opt=True, start_epoch=rp.skip)
+
+# %% ../nbs/12_training.ipynb #529fedad
+def test_dl_of(learn):
+    "The learner's test set (`dls[2]`), or None"
+    return learn.dls[2] if len(learn.dls.loaders) > 2 else None
+
+def final_measures(measure, # `measure(dl) -> [dict]`: each member's loss and metrics on `dl`, with the weights in place
+                   load, # `load(state)` puts the weights `state` in place
+                   final:dict, # the weights at the end of the training (in place afterwards)
+                   best:dict|None=None, # the weights at the lowest validation loss (None: no test measure there)
+                   test_dl=None, # the test set
+                   train_dl=None, # `train_dl()` -> the whole training set, in order (None: not measured)
+                   k:int=1, # the number of members
+                  ) -> list:
+    ("Each member's measures after training: `test_*_at_stop` at the weights `best`, `final_test_*` and `train_set_*` "
+     "at `final`")
+    out = [{} for _ in range(k)]
+    def add(dl, state, prefix, suffix=''):
+        load(state)
+        for o,res in zip(out, measure(dl)): o.update({f'{prefix}{n}{suffix}': v for n,v in res.items()})
+    if test_dl is not None:
+        if best is not None: add(test_dl, best, 'test_', '_at_stop')
+        add(test_dl, final, 'final_test_')
+    if train_dl is not None: add(train_dl(), final, 'train_set_')   # (made here: a new DataLoader draws its seed)
+    load(final)
+    return out
+
+@dataclasses.dataclass
+class _Run:
+    "How every training of a level runs (what `train_members` is given beside its members)"
+    eval_every:int|None=None # measure the validation set every this many iterations (None: each epoch)
+    train_metrics:bool=False # also measure the whole training set at the end
+    cbs:list|None=None # more callbacks for every training
+    rewind_device:str|None=None # where rewind copies live
+    quiet:bool=True # no progress bar nor fastai's log
+    lean:bool=True # through the lean engine where the learner allows it (`lean_why`)
+    measure_bs:int|None=None # batch size of the training-set measure (None: the training set's)
+
+def _train_alone(members:list, run:_Run) -> tuple:
+    "Train the one member of `members` by itself; (the learner whose recorder holds the fit, [its `RoundResult`])"
+    m = members[0]
+    learn,rp,cbs,test_dl = m.learn,m.recipe,L(run.cbs)+L(m.cbs),test_dl_of(m.learn)
+    rc,ev = RoundCallback(m.ticket, m.save_at,
+                          run.rewind_device),EvalEvery(run.eval_every, keep_best=test_dl is not None)
+    with (ContextManagers([learn.no_bar(), learn.no_logging()]) if run.quiet else contextlib.nullcontext()):
+        with (lean_view(learn) if run.lean and lean_why(learn, cbs) is None else contextlib.nullcontext(learn)) as fl:
+            _fit(fl, rp, cbs+[rc, ev])
+    rec = round_record(m.r, m.ticket, ev.curve, epochs=ev.epochs)
+    final = state_copy(learn.model)
+    tdl = lambda: learn.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or learn.dls.train.bs)
+    rec.update(final_measures(lambda dl: [evaluate(learn, dl)], get_model(learn.model).load_state_dict, final,
+                              ev.best_state if ev.best_state is not None else final, test_dl,
+                              tdl if run.train_metrics else None)[0])
+    return learn,[RoundResult(rec, ev.curve, rewind_state=rc.rewind_state)]
 
 def train_round(learn, # the learner whose model is the ticket's network
                 ticket:Ticket, # its masks are kept in force
@@ -301,22 +363,15 @@ def train_round(learn, # the learner whose model is the ticket's network
                 quiet:bool=False, # no progress bar nor log
                 lean:bool=True, # train through the lean engine when the learner allows it (`lean_why`); False: the learner's own fit
                ) -> dict:
-    "Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force) and return its record"
-    test_dl = learn.dls[2] if len(learn.dls.loaders) > 2 else None
-    rc = RoundCallback(ticket, save_at=save_at, rewind_device=rewind_device)
-    ev = EvalEvery(eval_every, keep_best=test_dl is not None)
+    ("Train round `r` of `ticket` on `learn` (fresh optimizer, masks in force), put the result in `ticket` and return "
+     "its record")
+    n = len(learn.dls.train)
     check_int(skip_iter, 'skip_iter', 0)
-    if skip_iter >= len(learn.dls.train): raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {len(learn.dls.train)} batches of an epoch")
-    with (ContextManagers([learn.no_bar(), learn.no_logging()]) if quiet else contextlib.nullcontext()):
-        with (lean_view(learn) if lean and lean_why(learn, cbs) is None else contextlib.nullcontext(learn)) as fl:
-            getattr(fl, fit_fn)(n_epoch, lr, cbs=L(cbs)+[rc, ev]+([SkipIters(skip_iter)] if skip_iter else []), reset_opt=True, start_epoch=skip)
-    rec = round_record(r, ticket, ev.curve, epochs=ev.epochs)
-    if test_dl is not None:
-        rec.update(_at_weights(learn, ev.best_state, test_dl, 'test_', '_at_stop'))
-        rec.update(_at_weights(learn, None, test_dl, 'final_test_'))
-    if train_metrics: rec.update(_at_weights(learn, None, learn.dls.train.new(shuffle=False, drop_last=False, bs=measure_bs or learn.dls.train.bs), 'train_set_'))
-    ticket.curves[r] = ev.curve
-    return rec
+    if skip_iter >= n: raise ValueError(f"skip_iter={skip_iter}: expected fewer than the {n} batches of an epoch")
+    m = Member(learn, ticket, r, Recipe(fit_fn, n_epoch, lr, RewindPoint(skip*n + skip_iter, n)), save_at=save_at)
+    _,(res,) = _train_alone([m], _Run(eval_every, train_metrics, cbs, rewind_device, quiet, lean, measure_bs))
+    Search.write(ticket, r, res, rewind_device)
+    return res.record
 
 # %% ../nbs/12_training.ipynb #9ce8f84a
 @torch.no_grad()
