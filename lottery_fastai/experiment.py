@@ -107,7 +107,7 @@ class LotteryExperiment:
 
 # %% ../nbs/15_experiment.ipynb #a4e99028
 run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'checkpoint', 'resume', 'verbose',
-                    'as_ranks')
+                    'as_ranks', 'out')
 
 def _positive(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
@@ -140,8 +140,16 @@ def _check_path(v):
 
 def _check_cbs(v):
     ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
+    if type(v).__name__ == 'TrainingTrackers': return v   # (`tracking` builds on this module)
     if v is None or ok(v) or (isinstance(v, (list, tuple, L)) and all(ok(c) for c in v)): return v
-    raise ValueError(f"cbs: expected None, a Callback or a list of Callbacks, got {v!r}")
+    raise ValueError(f"cbs: expected None, a TrainingTrackers, a Callback or a list of Callbacks, got {v!r}")
+
+def _check_out(v):
+    if v is None or isinstance(v, (str, os.PathLike)):
+        if v is not None and Path(v).exists() and not Path(v).is_dir():
+            raise ValueError(f"out: expected None or a folder, got the file {v!r}")
+        return v
+    raise ValueError(f"out: expected None or a folder path, got {v!r}")
 
 shared_checks = dict(
     rounds=lambda v: check_int(v, 'rounds', 1), epochs=lambda v: check_int(v, 'epochs', 1),
@@ -149,7 +157,7 @@ shared_checks = dict(
     data_seeds=_check_data_seeds,
     lr=_check_lr, fit_fn=lambda v: check_choice(v, 'fit_fn', fit_fns),
     eval_every=lambda v: check_int(v, 'eval_every', 1, none_ok=True), threads=_check_threads,
-    as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs,
+    as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs, out=_check_out,
     **{k: _check_bool(k) for k in ('stack', 'train_metrics', 'resume', 'verbose')})
 
 def check_experiment(args:dict, # an experiment's arguments (its `locals()`): those named in `shared_checks` are checked
@@ -168,16 +176,17 @@ def check_experiment(args:dict, # an experiment's arguments (its `locals()`): th
 def run_options(stack:bool=True, # train a level's networks together where the model allows it
                 eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                 train_metrics:bool=False, # measure the training set at the end of each training
-                cbs=None, # extra callbacks for every training (they turn stacking off)
+                cbs=None, # a `TrainingTrackers` (each training its own run), or callbacks every training shares
                 threads='auto', # intra-op threads for the whole run (`resolve_threads`)
                 checkpoint=None, # a file written after every level, from which an interrupted run resumes
                 resume:bool=True, # resume from `checkpoint` when it exists
                 verbose:bool=True, # a line per training
                 as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
-               ) -> dict: # `run_levels`' keywords
+                out=None, # a folder: the table, curves and settings written after every level (`ResultsWriter`)
+               ) -> dict: # `run_levels`' keywords (and `out`)
     "How an experiment's levels run, built once and carried down as one object (`run_experiment`, `run_levels`)"
     return dict(stack=stack, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, threads=threads,
-                checkpoint=checkpoint, resume=resume, verbose=verbose, as_ranks=as_ranks)
+                checkpoint=checkpoint, resume=resume, verbose=verbose, as_ranks=as_ranks, out=out)
 
 def options_of(args:dict) -> dict:
     "The `run_options` among an experiment's arguments `args` (the others at `run_options`' defaults)"
@@ -216,12 +225,13 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        train_metrics:bool=True, # measure the training set at the end of each training
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
-                       cbs=None, # extra callbacks for every training (they turn stacking off)
+                       cbs=None, # a `TrainingTrackers` (each training its own run, stacking kept), or callbacks all trainings share
                        threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
                        as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                       out=None, # a folder: table, curves and settings written after every level (a rerun continues them)
                        **kwargs
                       ) -> LotteryExperiment:
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
@@ -279,6 +289,37 @@ def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (mo
     return lineages,inits,metric
 
 # %% ../nbs/15_experiment.ipynb #1c320037
+class _Tracking:
+    ("What `run_experiment` adds to its levels (`tracking`): the overall progress, the results on disk (`out`), each "
+     "training's own tracker runs (a `TrainingTrackers` given as `cbs`)")
+    def __init__(self, lineages, rounds, branches, metric, meta, opts:dict):
+        from lottery_fastai.tracking import ExperimentProgress, ResultsWriter, TrainingTrackers, _jsonable
+        self.metric,self.opts = metric,dict(opts)
+        out,cbs,verbose = self.opts.pop('out', None),self.opts.get('cbs'),self.opts.get('verbose', True)
+        self.trackers = cbs if isinstance(cbs, TrainingTrackers) else None
+        if self.trackers is not None:
+            self.opts['cbs'] = None   # (each training gets its own copies, as its own `Member.cbs`)
+            if not self.trackers.settings: self.trackers.settings = _jsonable(meta)
+        if out is not None and self.opts.get('checkpoint') is None: self.opts['checkpoint'] = Path(out)/'checkpoint.pt'
+        # every lineage trains each level (only round 0 when it only carries its branches), each branch once a level
+        total = sum(1 if ln.carry_only else rounds + 1 for ln in lineages) + len(lineages)*rounds*len(L(branches))
+        self.progress = ExperimentProgress(total, verbose=verbose)
+        self.writer = None if out is None else ResultsWriter(out, metric, meta, resume=self.opts.get('resume', True),
+                                                             verbose=verbose)
+    @property
+    def member_cbs(self):
+        "`run_levels`' per-training callbacks: the trackers' own copies and the progress hook (None without trackers)"
+        if self.trackers is None: return None
+        from lottery_fastai.ranks import member_cost
+        return lambda m: self.trackers.member_cbs(m) + [self.progress.cb(m.r, member_cost(m.learn, m.recipe))]
+    def on_level(self, r, members, recs):
+        self.progress.on_level(r, members, recs)
+        if self.writer is not None: self.writer.on_level(r, members, recs)
+        if self.trackers is not None: self.trackers.on_level(r, members, recs, self.metric)
+    def finish(self, exp):
+        "The experiment as returned, into `out`"
+        if self.writer is not None: self.writer.finish(exp)
+
 class _Collected:
     "What `run_experiment` collects level by level (rows, curves, tickets, round-0 weights), saved with each checkpoint"
     def __init__(self, inits, metric, pruner, verbose):
@@ -327,13 +368,16 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    pruner:Pruner, # the search's pruner (its targets name the weights recorded)
                    meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
                    opts:dict|None=None, # how the levels run (`run_options`)
+                   finish:bool=True, # write the returned experiment into `out` (False: the caller does, `track.finish`)
                    **kwargs # `run_options` arguments one by one, over `opts`
                   ) -> LotteryExperiment:
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"
     opts = {**(opts or {}), **kwargs}
     got = _Collected(inits, metric, pruner, opts.get('verbose', True))
-    run_levels(lineages, rounds, branches, on_level=got.on_level, extra_state=got.state, restore_extra=got.restore,
-               **opts)
+    track = _Tracking(lineages, rounds, branches, metric, meta, opts)   # (takes `out` and a `TrainingTrackers` out of opts)
+    def on_level(r, members, recs): got.on_level(r, members, recs); track.on_level(r, members, recs)
+    run_levels(lineages, rounds, branches, on_level=on_level, extra_state=got.state, restore_extra=got.restore,
+               member_cbs=track.member_cbs, **track.opts)
     for ln in lineages:
         got.tickets[(ln.seed, ln.kind)] = ln.search.ticket
         got.weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
@@ -342,7 +386,10 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
     tmeta = lineages[0].search.ticket.meta
     meta = dict(meta, threads=tmeta.get('threads'), measured_on=got.rows[-1]['measured_on'] if got.rows else None)
     if 'ranks' in tmeta: meta['ranks'] = tmeta['ranks']   # who trained what, under torchrun
-    return LotteryExperiment(pd.DataFrame(got.rows), pd.DataFrame(got.curves), meta, got.tickets, got.weights)
+    exp = LotteryExperiment(pd.DataFrame(got.rows), pd.DataFrame(got.curves), meta, got.tickets, got.weights)
+    if finish: track.finish(exp)
+    exp.tracking = track   # (a caller that adds columns, `compare_methods`, writes its final table itself)
+    return exp
 
 # %% ../nbs/15_experiment.ipynb #79257068
 def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
@@ -487,12 +534,13 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           train_metrics:bool=True, # measure the training set at the end of each training
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a level together where the model allows it
-                          cbs=None, # extra callbacks for every training (they turn stacking off)
+                          cbs=None, # a `TrainingTrackers` (each training its own run, stacking kept), or callbacks all trainings share
                           threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                           checkpoint=None, # a file written after every level, from which an interrupted run resumes
                           resume:bool=True, # resume from `checkpoint` when it exists
                           verbose:bool=True, # a line per training
                           as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                          out=None, # a folder: table, curves and settings written after every level (a rerun continues them)
                           **kwargs
                          ) -> LotteryExperiment:
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"

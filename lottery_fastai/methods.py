@@ -158,12 +158,13 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     train_metrics:bool=False, # measure the training set at the end of each training
                     data_seed:int=0, # the data order of every training
                     stack:bool=True, # train a level's networks together where the model allows it
-                    cbs=None, # extra callbacks for every training (they turn stacking off)
+                    cbs=None, # a `TrainingTrackers` (each training its own run, stacking kept), or callbacks all share
                     threads='auto', # intra-op threads for the whole run (`resolve_threads`)
                     checkpoint=None, # a file written after every level, from which an interrupted comparison resumes
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
                     as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                    out=None, # a folder: table, curves and settings written after every level (a rerun continues them)
                     update_every:int|None=None, # RigL/SET: steps between mask updates (None: 100)
                     stop_at:float|None=None, # RigL/SET: the share of the training after which masks stay (None: 0.75)
                     drop_fraction:float|None=None, # RigL/SET: the share moved at the first update (None: 0.3)
@@ -200,9 +201,13 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                 sparsities=ss, metric=metric, epochs=epochs, iterations=runs, data_seed=data_seed, context=context,
                 granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     opts = options_of(a)
-    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts)
+    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False)
+    track = exp.tracking
     exp = _method_columns(exp, runs, 'imp' in methods)
-    return _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
+    exp.tracking = track
+    exp = _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
+    track.finish(exp)   # (`out`: the files hold the table returned)
+    return exp
 
 # %% ../nbs/15a_methods.ipynb #32ab1488
 @patch
@@ -345,8 +350,14 @@ def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
     members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
     verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
     say(verbose, f"{len(members)} final masks of {', '.join(dyn)} retrained from the initialization")
+    cbs,trackers = opts.get('cbs'),getattr(getattr(exp, 'tracking', None), 'trackers', None)
+    if trackers is not None:   # a `TrainingTrackers`: each training its own runs
+        cbs = None
+        for mb in members: mb.cbs = trackers.member_cbs(mb)
     recs = train_level(members, opts.get('stack', True), opts.get('eval_every'), opts.get('train_metrics', False),
-                       cbs=opts.get('cbs'), verbose=verbose)
+                       cbs=cbs, verbose=verbose)
+    if trackers is not None:   # (each run closed with its row)
+        for mb,rec in zip(members, recs): trackers.on_level(mb.r, [mb], [rec], exp.metric)
     metric,rows,curves,speed = exp.metric,[],[],{}
     for (ln,r,m,tk),mb,rec in zip(done, members, recs):
         ex = sample_input(mb.learn)
