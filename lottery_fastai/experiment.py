@@ -107,7 +107,7 @@ class LotteryExperiment:
 
 # %% ../nbs/15_experiment.ipynb #a4e99028
 run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'checkpoint', 'resume', 'verbose',
-                    'as_ranks', 'out')
+                    'as_ranks')
 
 def _positive(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
@@ -142,7 +142,7 @@ def _check_cbs(v):
     ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
     if type(v).__name__ == 'TrainingTrackers': return v   # (`tracking` builds on this module)
     if v is None or ok(v) or (isinstance(v, (list, tuple, L)) and all(ok(c) for c in v)): return v
-    raise ValueError(f"cbs: expected None, a TrainingTrackers, a Callback or a list of Callbacks, got {v!r}")
+    raise ValueError(f"cbs: expected None, a Callback, a list of Callbacks or a TrainingTrackers, got {v!r}")
 
 def _check_out(v):
     if v is None or isinstance(v, (str, os.PathLike)):
@@ -157,7 +157,8 @@ shared_checks = dict(
     data_seeds=_check_data_seeds,
     lr=_check_lr, fit_fn=lambda v: check_choice(v, 'fit_fn', fit_fns),
     eval_every=lambda v: check_int(v, 'eval_every', 1, none_ok=True), threads=_check_threads,
-    as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs, out=_check_out,
+    as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs,
+    out=_check_out,
     **{k: _check_bool(k) for k in ('stack', 'train_metrics', 'resume', 'verbose')})
 
 def check_experiment(args:dict, # an experiment's arguments (its `locals()`): those named in `shared_checks` are checked
@@ -176,17 +177,16 @@ def check_experiment(args:dict, # an experiment's arguments (its `locals()`): th
 def run_options(stack:bool=True, # train a level's networks together where the model allows it
                 eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                 train_metrics:bool=False, # measure the training set at the end of each training
-                cbs=None, # a `TrainingTrackers` (each training its own run), or callbacks every training shares
+                cbs=None, # extra callbacks for every training (they turn stacking off)
                 threads='auto', # intra-op threads for the whole run (`resolve_threads`)
                 checkpoint=None, # a file written after every level, from which an interrupted run resumes
                 resume:bool=True, # resume from `checkpoint` when it exists
                 verbose:bool=True, # a line per training
                 as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
-                out=None, # a folder: the table, curves and settings written after every level (`ResultsWriter`)
-               ) -> dict: # `run_levels`' keywords (and `out`)
+               ) -> dict: # `run_levels`' keywords
     "How an experiment's levels run, built once and carried down as one object (`run_experiment`, `run_levels`)"
     return dict(stack=stack, eval_every=eval_every, train_metrics=train_metrics, cbs=cbs, threads=threads,
-                checkpoint=checkpoint, resume=resume, verbose=verbose, as_ranks=as_ranks, out=out)
+                checkpoint=checkpoint, resume=resume, verbose=verbose, as_ranks=as_ranks)
 
 def options_of(args:dict) -> dict:
     "The `run_options` among an experiment's arguments `args` (the others at `run_options`' defaults)"
@@ -225,13 +225,13 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        train_metrics:bool=True, # measure the training set at the end of each training
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
-                       cbs=None, # a `TrainingTrackers` (each training its own run, stacking kept), or callbacks all trainings share
+                       cbs=None, # a `TrainingTrackers` (own runs per training, stacking kept) or shared callbacks
                        threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
                        as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
-                       out=None, # a folder: table, curves and settings written after every level (a rerun continues them)
+                       out=None, # a folder: table, curves, settings written after every level (a rerun continues)
                        **kwargs
                       ) -> LotteryExperiment:
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
@@ -243,7 +243,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
     meta = dict(rounds=rounds, seeds=a.seed, kinds=['ticket', *a.controls], metric=metric, rate=rate, epochs=epochs,
                 data_seed=data_seed, context=context, criteria=pruner.criteria.name,
                 rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
-    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, options_of(a))
+    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, options_of(a), out=a.out)
 
 def _branch(ln, r, kind, make_learner, inits): return [control_member(kind, make_learner, ln, r, inits[ln.seed])]
 
@@ -368,13 +368,13 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    pruner:Pruner, # the search's pruner (its targets name the weights recorded)
                    meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
                    opts:dict|None=None, # how the levels run (`run_options`)
-                   finish:bool=True, # write the returned experiment into `out` (False: the caller does, `track.finish`)
-                   **kwargs # `run_options` arguments one by one, over `opts`
+                   finish:bool=True, # write the returned experiment into `out` (False: the caller does)
+                   **kwargs # `run_options` arguments one by one, over `opts`, and `out` (a folder: `ResultsWriter`)
                   ) -> LotteryExperiment:
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"
     opts = {**(opts or {}), **kwargs}
     got = _Collected(inits, metric, pruner, opts.get('verbose', True))
-    track = _Tracking(lineages, rounds, branches, metric, meta, opts)   # (takes `out` and a `TrainingTrackers` out of opts)
+    track = _Tracking(lineages, rounds, branches, metric, meta, opts)   # (`out` and trackers taken out of opts)
     def on_level(r, members, recs): got.on_level(r, members, recs); track.on_level(r, members, recs)
     run_levels(lineages, rounds, branches, on_level=on_level, extra_state=got.state, restore_extra=got.restore,
                member_cbs=track.member_cbs, **track.opts)
@@ -388,7 +388,7 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
     if 'ranks' in tmeta: meta['ranks'] = tmeta['ranks']   # who trained what, under torchrun
     exp = LotteryExperiment(pd.DataFrame(got.rows), pd.DataFrame(got.curves), meta, got.tickets, got.weights)
     if finish: track.finish(exp)
-    exp.tracking = track   # (a caller that adds columns, `compare_methods`, writes its final table itself)
+    else: exp._tracking = track   # (a caller that adds columns, `compare_methods`, writes its final table itself)
     return exp
 
 # %% ../nbs/15_experiment.ipynb #79257068
@@ -534,13 +534,13 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           train_metrics:bool=True, # measure the training set at the end of each training
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a level together where the model allows it
-                          cbs=None, # a `TrainingTrackers` (each training its own run, stacking kept), or callbacks all trainings share
+                          cbs=None, # a `TrainingTrackers` (own runs per training, stacking kept) or shared callbacks
                           threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                           checkpoint=None, # a file written after every level, from which an interrupted run resumes
                           resume:bool=True, # resume from `checkpoint` when it exists
                           verbose:bool=True, # a line per training
                           as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
-                          out=None, # a folder: table, curves and settings written after every level (a rerun continues them)
+                          out=None, # a folder: table, curves, settings written after every level (a rerun continues)
                           **kwargs
                          ) -> LotteryExperiment:
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
@@ -552,7 +552,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                                             modes=modes)
     meta = dict(rounds=rounds, seeds=a.seed, kinds=modes, metric=metric, rate=rate, epochs=epochs, context=context,
                 rewind_epoch=rewind_epoch, eval_every=eval_every, fit_fn=fit_fn, data_seed=data_seed)
-    return run_experiment(lineages, rounds, (), inits, metric, pruner, meta, options_of(a))
+    return run_experiment(lineages, rounds, (), inits, metric, pruner, meta, options_of(a), out=a.out)
 
 # %% ../nbs/15_experiment.ipynb #c611957a
 def weight_changes(init:dict, trained:dict, masks:dict):

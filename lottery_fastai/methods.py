@@ -164,7 +164,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
                     as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
-                    out=None, # a folder: table, curves and settings written after every level (a rerun continues them)
+                    out=None, # a folder: table, curves, settings written after every level (a rerun continues)
                     update_every:int|None=None, # RigL/SET: steps between mask updates (None: 100)
                     stop_at:float|None=None, # RigL/SET: the share of the training after which masks stay (None: 0.75)
                     drop_fraction:float|None=None, # RigL/SET: the share moved at the first update (None: 0.3)
@@ -201,12 +201,11 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                 sparsities=ss, metric=metric, epochs=epochs, iterations=runs, data_seed=data_seed, context=context,
                 granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     opts = options_of(a)
-    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False)
-    track = exp.tracking
+    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False, out=a.out)
     exp = _method_columns(exp, runs, 'imp' in methods)
-    exp.tracking = track
     exp = _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
-    track.finish(exp)   # (`out`: the files hold the table returned)
+    exp._tracking.finish(exp)   # (`out`: the files hold the table returned)
+    del exp._tracking
     return exp
 
 # %% ../nbs/15a_methods.ipynb #32ab1488
@@ -350,7 +349,7 @@ def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
     members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
     verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
     say(verbose, f"{len(members)} final masks of {', '.join(dyn)} retrained from the initialization")
-    cbs,trackers = opts.get('cbs'),getattr(getattr(exp, 'tracking', None), 'trackers', None)
+    cbs,trackers = opts.get('cbs'),getattr(getattr(exp, '_tracking', None), 'trackers', None)
     if trackers is not None:   # a `TrainingTrackers`: each training its own runs
         cbs = None
         for mb in members: mb.cbs = trackers.member_cbs(mb)

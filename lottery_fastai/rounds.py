@@ -320,7 +320,7 @@ def run_levels(lineages:list, # one `Lineage` per search
                verbose:bool=True, # a line per round and per level; fastai's progress for a single lineage
                on_level=None, # `f(r, members, records)` after every level (records, plots...)
                as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
-               member_cbs=None, # `f(member) -> [Callback]`: each training's own callbacks (`Member.cbs`; stacked: `stacked_member_cbs`)
+               member_cbs=None, # `f(member) -> [Callback]`: each training's own (`Member.cbs`)
               ) -> list:
     ("Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and "
      "seed")
