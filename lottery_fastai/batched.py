@@ -199,7 +199,8 @@ class _MemberLoss(Metric):
     def reset(self): self.total,self.count = 0.,0
     def accumulate(self, learn):
         bs = find_bs(learn.yb)
-        self.total += float(learn.loss_func.member(learn.pred, self.k, *learn.yb))*bs; self.count += bs
+        self.total += float(learn.loss_func.member(learn.pred, self.k, *learn.yb))*bs
+        self.count += bs
     @property
     def value(self): return self.total/self.count if self.count else None
     @property
@@ -256,7 +257,8 @@ def _stacked_evaluator(learn, k, metrics):
 
 def _members_measure(ev, k, dl) -> list:
     "Each member's loss and metrics on `dl` (default: the validation set)"
-    model = ev.model; was = model.training
+    model = ev.model
+    was = model.training
     try:
         # measuring draws nothing
         with rng_kept(ev.dls), ev.no_logging(): res = ev.validate(dl=ev.dls.valid if dl is None else dl)
@@ -466,14 +468,18 @@ def _stack_groups(members, stack:bool, cbs) -> tuple:
         for i in g0:
             for s in subs:
                 d = data_differs(members[s[0]].learn, members[i].learn)
-                if d is None: s.append(i); break
+                if d is None:
+                    s.append(i)
+                    break
                 why = d
             else: subs.append([i])
         for g in subs:
             reason = stack_check([members[i].learn.model for i in g]) if len(g) > 1 else None
             if len(g) > 1 and reason is None: reason = stack_check([members[g[0]].learn.model], sample_input(members[g[0]].learn))
             if reason is None: out.append(g)
-            else: out += [[i] for i in g]; why = reason
+            else:
+                out += [[i] for i in g]
+                why = reason
     return out,why
 
 def train_members(members:list, # the members of one training: one alone, or several with one recipe stacked

@@ -53,7 +53,9 @@ class TicketCallback(Callback):
 
     # the per-step caches are rebuilt at every fit
     def __getstate__(self): return {k: v for k,v in self.__dict__.items() if k not in ('_ps', '_ms')}
-    def __setstate__(self, d): self.__dict__.update(d); self._ps,self._ms = [],[]
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._ps,self._ms = [],[]
 
 # %% ../nbs/11_callback.ipynb #4ec9944c
 class _Pct(float):
@@ -65,7 +67,8 @@ def _keepers(learn) -> list: return [cb for cb in learn.cbs if isinstance(cb, Ti
 def keep_ticket(learn, ticket:Ticket, verbose:bool=True):
     "Attach a `TicketCallback` that keeps `ticket`'s masks in force in every later fit of `learn`"
     for cb in _keepers(learn): learn.remove_cb(cb)
-    cb = TicketCallback(ticket); cb._keeper = True
+    cb = TicketCallback(ticket)
+    cb._keeper = True
     learn.add_cb(cb)
     learn.ticket = ticket
     say(verbose, "The ticket's masks stay in force in later fits of this learner (learn.drop_ticket() to "
@@ -297,7 +300,9 @@ def after_cancel_fit(self:LotteryCallback): self._cancelled = True
 
 @patch
 def after_fit(self:LotteryCallback):
-    if getattr(self, '_skip', None) is not None: self.learn.remove_cb(self._skip); self._skip = None
+    if getattr(self, '_skip', None) is not None:
+        self.learn.remove_cb(self._skip)
+        self._skip = None
     self._close_round()
     if self._cancelled and self.search.round < self.pruner.n_rounds:   # a callback ended the fit before the last round began
         say(self.verbose,

@@ -30,7 +30,8 @@ def _tmp_glob(path:Path) -> str: return f'.{path.name}.*.tmp'
 def _oserror(code:int, msg:str) -> OSError:
     ("An `OSError` whose only argument is `msg` (fastai re-raises a callback's errors with their first argument), "
      "`errno` set")
-    e = OSError(msg); e.errno = code
+    e = OSError(msg)
+    e.errno = code
     return e
 
 def clean_orphans(path) -> list:
@@ -39,7 +40,9 @@ def clean_orphans(path) -> list:
     if not path.parent.is_dir(): return []
     gone = []
     for p in path.parent.glob(_tmp_glob(path)):
-        try: p.unlink(); gone.append(p.name)
+        try:
+            p.unlink()
+            gone.append(p.name)
         except OSError: pass
     return gone
 
@@ -61,7 +64,8 @@ def atomic_save(writer, path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         clean_orphans(path)
-        fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
+        fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+        os.close(fd)
     except OSError as e: raise (_disk_error(e, path) or e) from None
     try:
         writer(tmp)
@@ -82,7 +86,9 @@ def check_writable(path, need_bytes:int=0):
     try: path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: fail(e.strerror or str(e))
     try:
-        fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd); os.unlink(tmp)
+        fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+        os.close(fd)
+        os.unlink(tmp)
     except OSError as e: raise (_disk_error(e, path) or _oserror(e.errno, f"checkpoint: cannot "
                                                                           f"write {path}: {e.strerror}")) from None
     free = shutil.disk_usage(path.parent).free + (path.stat().st_size if path.exists() else 0)
@@ -96,7 +102,8 @@ def _code_digest(fn) -> str:
     "A digest of a function's code, constants, names, defaults and closure (stable across processes)"
     h = hashlib.sha256()
     def add(code):
-        h.update(code.co_code); h.update(repr(code.co_names).encode())
+        h.update(code.co_code)
+        h.update(repr(code.co_names).encode())
         for c in code.co_consts: add(c) if inspect.iscode(c) else h.update(repr(c).encode())
     f = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, '__call__', None)
     code = getattr(f, '__code__', None)
@@ -264,12 +271,16 @@ def restore(path, ck:dict, model=None, opt=None, ticket:Ticket|None=None, record
             opt.load_state_dict(sd)
         if ticket is not None: ticket.load_state(ck['ticket'])
         if recorder_learn is not None and 'recorder' in ck:
-            sl = recorder_learn.recorder.smooth_loss; sl.count,sl.val = ck['recorder']['count'],ck['recorder']['val']
+            sl = recorder_learn.recorder.smooth_loss
+            sl.count,sl.val = ck['recorder']['count'],ck['recorder']['val']
         if rng: set_rng_state(ck['rng'], dls)
     except Exception:
         if m is not None: m.load_state_dict(before['model'])
         if opt is not None: opt.load_state_dict(before['opt'])
-        if ticket is not None: ticket.__dict__.clear(); ticket.__dict__.update(before['ticket'])
+        if ticket is not None:
+            ticket.__dict__.clear()
+            ticket.__dict__.update(before['ticket'])
         if before['rec'] is not None:
-            sl = recorder_learn.recorder.smooth_loss; sl.count,sl.val = before['rec']['count'],before['rec']['val']
+            sl = recorder_learn.recorder.smooth_loss
+            sl.count,sl.val = before['rec']['count'],before['rec']['val']
         raise

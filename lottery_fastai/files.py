@@ -51,8 +51,11 @@ def save_ticket(ticket:Ticket, path, signature_of:nn.Module|None=None) -> Path|N
     for part,d in (('rewind', st['rewind_state']), ('init', st['init'])):
         seen = {}
         for k,v in (d or {}).items():
-            if id(v) in seen: shared[f'{part}/{k}'] = f'{part}/{seen[id(v)]}'; continue   # a tied tensor is stored once
-            seen[id(v)] = k; t[f'{part}/{k}'] = v.detach().cpu().contiguous()
+            if id(v) in seen:
+                shared[f'{part}/{k}'] = f'{part}/{seen[id(v)]}'
+                continue   # a tied tensor is stored once
+            seen[id(v)] = k
+            t[f'{part}/{k}'] = v.detach().cpu().contiguous()
     src = st['rewind_state'] if signature_of is None else get_model(signature_of).state_dict()
     sig = {k: [list(v.shape), str(v.dtype)] for k,v in (src or {}).items()}
     meta = dict(format=_FORMAT, version=_VERSION, meta=json.dumps(_jsonable(st['meta'])),

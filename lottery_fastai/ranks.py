@@ -70,11 +70,13 @@ def plan_ranks(groups:list, # lists of member indices, each trained together (st
         at = 0
         for p in range(parts):
             k = size + (p < extra)
-            units.append(g[at:at+k]); at += k
+            units.append(g[at:at+k])
+            at += k
     load,out = [0.]*n,[[] for _ in range(n)]
     for u in sorted(units, key=lambda u: (-sum(costs[i] for i in u), u[0])):
         rk = min(range(n), key=lambda k: (load[k], k))
-        out[rk].append(u); load[rk] += sum(costs[i] for i in u)
+        out[rk].append(u)
+        load[rk] += sum(costs[i] for i in u)
     return [sorted(us, key=lambda u: u[0]) for us in out]
 
 # %% ../nbs/13a_ranks.ipynb #c0904709
@@ -113,7 +115,8 @@ def apply_result(msg:dict, learn, rewind_device=None) -> RoundResult:
 
 def _rng_now() -> dict:
     "The global random state, with the CUDA generator of this process's device only (ranks may see different devices)"
-    st = rng_state(); st.pop('cuda', None)
+    st = rng_state()
+    st.pop('cuda', None)
     if torch.cuda.is_available(): st['cuda_here'] = torch.cuda.get_rng_state()
     return st
 

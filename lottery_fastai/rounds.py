@@ -53,8 +53,10 @@ def find_ticket(self:Learner,
                 **kwargs) -> Ticket:
     "Iterative pruning with a full training per round, fresh optimizer and restarted schedule; returns the `Ticket`"
     pruner = Pruner(end_sparsity, n_rounds=n_rounds, schedule=schedule, **kwargs)
-    check_choice(fit_fn, 'fit_fn', fit_fns); check_choice(retrain, 'retrain', retrain_modes)
-    check_int(n_epoch, 'n_epoch', 1); check_int(eval_every, 'eval_every', 1, none_ok=True)
+    check_choice(fit_fn, 'fit_fn', fit_fns)
+    check_choice(retrain, 'retrain', retrain_modes)
+    check_int(n_epoch, 'n_epoch', 1)
+    check_int(eval_every, 'eval_every', 1, none_ok=True)
     check_no_ticket(self, 'find_ticket')
     n_iter = len(self.dls.train)
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
@@ -223,7 +225,10 @@ class LevelsCheckpoint:
 class _LevelsRun:
     ("What a run of levels holds so far: every record (`out`), each one's place in its level (`pos`), who trained what "
      "(`ranks`)")
-    out:list; pos:list; ranks:list; start:int=0 # the first level still to train
+    out:list
+    pos:list
+    ranks:list
+    start:int=0   # the first level still to train
 
     @classmethod
     def of(cls, ck:dict|None) -> _LevelsRun:
@@ -264,11 +269,14 @@ def _level_members(lineages, branches, r, n_rounds, pipe) -> tuple:
         if r == 0 or not ln.carry_only:
             members.append(Member(ln.learn, ln.search.ticket, r, ln.recipe(r), ln.data_seed, lineage=ln,
                                   save_at=ln.search.save_point(r, len(ln.learn.dls.train))))
-            members[-1].pos = (r, i); i += 1
+            members[-1].pos = (r, i)
+            i += 1
         if r > 0:
             v = ln.view(last_lr, pruned_from)
             bs = [m for b in branches for m in b(v, r)]
-            for m in bs: m.pos = (r, i); i += 1
+            for m in bs:
+                m.pos = (r, i)
+                i += 1
             (new if pipe else members).extend(bs)
             if pipe: pend_info.append(dict(last_lr=last_lr, pruned_from=pruned_from))
     return members,new,pend_info
@@ -324,7 +332,8 @@ def run_levels(lineages:list, # one `Lineage` per search
               ) -> list:
     ("Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and "
      "seed")
-    check_int(n_rounds, 'n_rounds', 0); check_int(as_ranks, 'as_ranks', 1, none_ok=True)
+    check_int(n_rounds, 'n_rounds', 0)
+    check_int(as_ranks, 'as_ranks', 1, none_ok=True)
     join_ranks()   # under torchrun: the processes share out each level's trainings (`spread_level`)
     # each level's trainings shared out over processes (or as they would be)
     shared = world()[1] > 1 or (as_ranks or 1) > 1

@@ -32,7 +32,9 @@ def free_cores(interval:float=0.1) -> float:
     "How many cores are idle right now (measured over `interval` seconds on Linux; elsewhere all of them)"
     n = os.cpu_count() or 1
     try:
-        i0,t0 = _cpu_times(); time.sleep(interval); i1,t1 = _cpu_times()
+        i0,t0 = _cpu_times()
+        time.sleep(interval)
+        i1,t1 = _cpu_times()
     except (OSError, ValueError, IndexError): return float(n)
     return n*(i1-i0)/max(t1-t0, 1)
 
@@ -59,7 +61,9 @@ def resolve_threads(threads='auto', model:nn.Module|None=None) -> int|None:
 def using_threads(threads='auto', model:nn.Module|None=None):
     "Run the block with `resolve_threads(threads, model)` intra-op threads, then restore torch's setting"
     n = resolve_threads(threads, model)
-    if n is None: yield; return
+    if n is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try: yield n
@@ -78,7 +82,8 @@ def rng_state(dls=None) -> dict:
 def set_rng_state(st:dict, dls=None):
     "Restore the random states saved by `rng_state`"
     pyrandom.setstate(st['python'])
-    n = st['numpy']; np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'],
+    n = st['numpy']
+    np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'],
                                           n['has_gauss'], n['gauss']))
     torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])

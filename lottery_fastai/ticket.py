@@ -22,7 +22,9 @@ def state_copy(model:nn.Module, device=None) -> dict:
     out,seen = {},{}
     for k,v in get_model(model).state_dict().items():
         key = (v.data_ptr(), v.shape, v.stride(), v.dtype) if v.numel() else None
-        if key is not None and key in seen: out[k] = seen[key]; continue
+        if key is not None and key in seen:
+            out[k] = seen[key]
+            continue
         c = v.detach().to(device, copy=True) if device is not None else v.detach().clone()
         if key is not None: seen[key] = c
         out[k] = c
@@ -69,8 +71,13 @@ class Ticket:
                 p = named.get(nm)
                 if p is None: continue
                 found = True
-                if p.shape != m.shape: bad.append(f"{nm} {tuple(p.shape)} vs mask {tuple(m.shape)}"); continue
-                if id(p) not in seen: seen.add(id(p)); ps.append(p); ms.append(m)
+                if p.shape != m.shape:
+                    bad.append(f"{nm} {tuple(p.shape)} vs mask {tuple(m.shape)}")
+                    continue
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    ps.append(p)
+                    ms.append(m)
             if not found: missing.append(n)
         if missing: raise ValueError(f"ticket: the model has no parameter {', '.join(missing[:5])}; it "
                                      f"does not fit this ticket")
@@ -174,7 +181,9 @@ def brief(self:Ticket, max_groups:int=5) -> str:
         lines[0] += f", from {sp[lo]:.1f}% ({lo}) to {sp[hi]:.1f}% ({hi}) per tensor"
     groups = {}
     for n,(sz,why) in self.left_out.items():
-        g = groups.setdefault(why, [0, 0]); g[0] += 1; g[1] += sz
+        g = groups.setdefault(why, [0, 0])
+        g[0] += 1
+        g[1] += sz
     items = sorted(groups.items(), key=lambda kv: -kv[1][1])
     for why,(k,sz) in items[:max_groups]: lines.append(f"left out: {k} tensor{'s'*(k != 1)} ({sz:,} parameters): {why}")
     if len(items) > max_groups:
@@ -254,7 +263,9 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
     "Check every field against the others (and against `model`); a `ValueError` from `source` naming each bad field"
     bad = []
     for n,m in self.masks.items():
-        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool: bad.append(f"mask/{n}: not boolean"); continue
+        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
+            bad.append(f"mask/{n}: not boolean")
+            continue
         if m.numel() and int(m.view(torch.uint8).max()) > 1: bad.append(f"mask/{n}: holds bytes other "
                                                                         f"than 0 and 1 (corrupted)")
     for part,d in (('rewind', self.rewind_state), ('init', self.init)):
@@ -265,7 +276,9 @@ def validate(self:Ticket, model:nn.Module|None=None, source:str='ticket', dtypes
             elif isinstance(m, torch.Tensor) and tuple(d[names[0]].shape) != tuple(m.shape):
                 bad.append(f"{part}/{n}: shape {tuple(d[names[0]].shape)}, its mask {tuple(m.shape)}")
         for k,v in d.items():
-            if not isinstance(v, torch.Tensor): bad.append(f"{part}/{k}: not a tensor"); continue
+            if not isinstance(v, torch.Tensor):
+                bad.append(f"{part}/{k}: not a tensor")
+                continue
             if v.is_floating_point() and not bool(torch.isfinite(v).all()): bad.append(f"{part}/{k}: not finite")
             want = (dtypes or {}).get(k)
             if want is not None and str(v.dtype) != want: bad.append(f"{part}/{k}: {v.dtype}, expected {want}")

@@ -126,7 +126,9 @@ class EvalEvery(Callback):
         self.curves,self.best_losses,self.best_states,self.n_trained,self.epochs = [[] for _ in range(k)],[math.inf]*k,[None]*k,0,0
 
     def before_epoch(self): self._trained = False
-    def before_train(self): self._trained = True; self.epochs += 1   # epochs skipped by SkipToEpoch never train
+    def before_train(self):
+        self._trained = True
+        self.epochs += 1   # epochs skipped by SkipToEpoch never train
     def after_batch(self):
         if not self.training: return
         self.n_trained += 1
@@ -176,11 +178,15 @@ def _lean_step(opt, kind, dec, closure=None):
         if st.get('do_wd', True) and wd != 0:
             if dec: p.data.mul_(1 - lr*wd)           # weight_decay
             else: g.add_(p.data, alpha=wd)            # l2_reg
-        if kind == 'sgd': p.data.add_(g, alpha=-lr); continue
+        if kind == 'sgd':
+            p.data.add_(g, alpha=-lr)
+            continue
         mom = h['mom']
         if 'grad_avg' not in st: st['grad_avg'] = torch.zeros_like(g)
         st['grad_avg'].mul_(mom).add_(g, alpha=1-mom if kind == 'adam' else 1.)   # average_grad (dampened for Adam)
-        if kind == 'sgd_mom': p.data.add_(st['grad_avg'], alpha=-lr); continue
+        if kind == 'sgd_mom':
+            p.data.add_(st['grad_avg'], alpha=-lr)
+            continue
         sqr_mom = h['sqr_mom']
         if 'sqr_avg' not in st: st['sqr_avg'] = torch.zeros_like(g)
         st['sqr_avg'].mul_(sqr_mom).addcmul_(g, g, value=1-sqr_mom)             # average_sqr_grad
