@@ -223,7 +223,8 @@ class _NoValidation(Callback):
 
 class _Stacked:
     "What `EvalEvery` measures of a stacked fit: each of its `k` members' loss and metrics, and a copy of its weights"
-    def __init__(self, learn, k, metrics): self.k,self.model,self.ev = k,learn.model,_stacked_evaluator(learn, k, metrics)
+    def __init__(self, learn, k, metrics):
+        self.k,self.model,self.metrics,self.ev = k,learn.model,metrics,_stacked_evaluator(learn, k, metrics)
     def epoch_rows(self) -> list: return self.measure()   # fastai's validation is skipped: measured here
     def measure(self, dl=None) -> list: return _members_measure(self.ev, self.k, dl)
     def state(self, k:int, cache:dict) -> dict:
@@ -336,9 +337,13 @@ def stacked_member_cbs(learn_stacked, # the stacked fit's learner (None: asked b
                        k:int, # the member
                        cbs:list, # the member's own callbacks
                       ) -> list:
-    ("Callbacks acting for member `k` of a stacked fit from its own `cbs`; by default none can: `NotImplementedError` "
-     "says why")
-    raise NotImplementedError("a member's own callbacks would act on all members of a stacked fit at once")
+    ("Callbacks acting for member `k` of a stacked fit from its own `cbs` (`tracking.stacked_member_cbs`: trackers "
+     "logging that member's own losses and metrics); those that cannot: `NotImplementedError` says why")
+    # `tracking` builds on this module (and on the experiments): imported when a member brings callbacks
+    from lottery_fastai import tracking
+    bad = [f"{type(c).__name__}: {tracking.member_refusal(c)}" for c in cbs if tracking.member_refusal(c)]
+    if bad: raise NotImplementedError("; ".join(bad))
+    return [] if learn_stacked is None else tracking.stacked_member_cbs(learn_stacked, k, list(cbs))
 
 def _stacked_masks(model, tickets:list) -> dict:
     "The members' masks as the stacked model's (a member without a mask on a tensor keeps all of it)"

@@ -140,8 +140,16 @@ def _check_path(v):
 
 def _check_cbs(v):
     ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
+    if type(v).__name__ == 'TrainingTrackers': return v   # (`tracking` builds on this module)
     if v is None or ok(v) or (isinstance(v, (list, tuple, L)) and all(ok(c) for c in v)): return v
-    raise ValueError(f"cbs: expected None, a Callback or a list of Callbacks, got {v!r}")
+    raise ValueError(f"cbs: expected None, a Callback, a list of Callbacks or a TrainingTrackers, got {v!r}")
+
+def _check_out(v):
+    if v is None or isinstance(v, (str, os.PathLike)):
+        if v is not None and Path(v).exists() and not Path(v).is_dir():
+            raise ValueError(f"out: expected None or a folder, got the file {v!r}")
+        return v
+    raise ValueError(f"out: expected None or a folder path, got {v!r}")
 
 shared_checks = dict(
     rounds=lambda v: check_int(v, 'rounds', 1), epochs=lambda v: check_int(v, 'epochs', 1),
@@ -150,6 +158,7 @@ shared_checks = dict(
     lr=_check_lr, fit_fn=lambda v: check_choice(v, 'fit_fn', fit_fns),
     eval_every=lambda v: check_int(v, 'eval_every', 1, none_ok=True), threads=_check_threads,
     as_ranks=lambda v: check_int(v, 'as_ranks', 1, none_ok=True), checkpoint=_check_path, cbs=_check_cbs,
+    out=_check_out,
     **{k: _check_bool(k) for k in ('stack', 'train_metrics', 'resume', 'verbose')})
 
 def check_experiment(args:dict, # an experiment's arguments (its `locals()`): those named in `shared_checks` are checked
@@ -216,12 +225,13 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        train_metrics:bool=True, # measure the training set at the end of each training
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
-                       cbs=None, # extra callbacks for every training (they turn stacking off)
+                       cbs=None, # a `TrainingTrackers` (own runs per training, stacking kept) or shared callbacks
                        threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
                        verbose:bool=True, # a line per training
                        as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                       out=None, # a folder: table, curves, settings written after every level (a rerun continues)
                        **kwargs
                       ) -> LotteryExperiment:
     "Iterative magnitude pruning with a restart per round, and at every level the controls, with the same data order"
@@ -233,7 +243,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
     meta = dict(rounds=rounds, seeds=a.seed, kinds=['ticket', *a.controls], metric=metric, rate=rate, epochs=epochs,
                 data_seed=data_seed, context=context, criteria=pruner.criteria.name,
                 rewind_iter=lineages[0].search.rewind_iter, eval_every=eval_every, fit_fn=fit_fn)
-    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, options_of(a))
+    return run_experiment(lineages, rounds, branches, inits, metric, pruner, meta, options_of(a), out=a.out)
 
 def _branch(ln, r, kind, make_learner, inits): return [control_member(kind, make_learner, ln, r, inits[ln.seed])]
 
@@ -279,6 +289,37 @@ def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (mo
     return lineages,inits,metric
 
 # %% ../nbs/15_experiment.ipynb #1c320037
+class _Tracking:
+    ("What `run_experiment` adds to its levels (`tracking`): the overall progress, the results on disk (`out`), each "
+     "training's own tracker runs (a `TrainingTrackers` given as `cbs`)")
+    def __init__(self, lineages, rounds, branches, metric, meta, opts:dict):
+        from lottery_fastai.tracking import ExperimentProgress, ResultsWriter, TrainingTrackers, _jsonable
+        self.metric,self.opts = metric,dict(opts)
+        out,cbs,verbose = self.opts.pop('out', None),self.opts.get('cbs'),self.opts.get('verbose', True)
+        self.trackers = cbs if isinstance(cbs, TrainingTrackers) else None
+        if self.trackers is not None:
+            self.opts['cbs'] = None   # (each training gets its own copies, as its own `Member.cbs`)
+            if not self.trackers.settings: self.trackers.settings = _jsonable(meta)
+        if out is not None and self.opts.get('checkpoint') is None: self.opts['checkpoint'] = Path(out)/'checkpoint.pt'
+        # every lineage trains each level (only round 0 when it only carries its branches), each branch once a level
+        total = sum(1 if ln.carry_only else rounds + 1 for ln in lineages) + len(lineages)*rounds*len(L(branches))
+        self.progress = ExperimentProgress(total, verbose=verbose)
+        self.writer = None if out is None else ResultsWriter(out, metric, meta, resume=self.opts.get('resume', True),
+                                                             verbose=verbose)
+    @property
+    def member_cbs(self):
+        "`run_levels`' per-training callbacks: the trackers' own copies and the progress hook (None without trackers)"
+        if self.trackers is None: return None
+        from lottery_fastai.ranks import member_cost
+        return lambda m: self.trackers.member_cbs(m) + [self.progress.cb(m.r, member_cost(m.learn, m.recipe))]
+    def on_level(self, r, members, recs):
+        self.progress.on_level(r, members, recs)
+        if self.writer is not None: self.writer.on_level(r, members, recs)
+        if self.trackers is not None: self.trackers.on_level(r, members, recs, self.metric)
+    def finish(self, exp):
+        "The experiment as returned, into `out`"
+        if self.writer is not None: self.writer.finish(exp)
+
 class _Collected:
     "What `run_experiment` collects level by level (rows, curves, tickets, round-0 weights), saved with each checkpoint"
     def __init__(self, inits, metric, pruner, verbose):
@@ -327,13 +368,16 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    pruner:Pruner, # the search's pruner (its targets name the weights recorded)
                    meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
                    opts:dict|None=None, # how the levels run (`run_options`)
-                   **kwargs # `run_options` arguments one by one, over `opts`
+                   finish:bool=True, # write the returned experiment into `out` (False: the caller does)
+                   **kwargs # `run_options` arguments one by one, over `opts`, and `out` (a folder: `ResultsWriter`)
                   ) -> LotteryExperiment:
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"
     opts = {**(opts or {}), **kwargs}
     got = _Collected(inits, metric, pruner, opts.get('verbose', True))
-    run_levels(lineages, rounds, branches, on_level=got.on_level, extra_state=got.state, restore_extra=got.restore,
-               **opts)
+    track = _Tracking(lineages, rounds, branches, metric, meta, opts)   # (`out` and trackers taken out of opts)
+    def on_level(r, members, recs): got.on_level(r, members, recs); track.on_level(r, members, recs)
+    run_levels(lineages, rounds, branches, on_level=on_level, extra_state=got.state, restore_extra=got.restore,
+               member_cbs=track.member_cbs, **track.opts)
     for ln in lineages:
         got.tickets[(ln.seed, ln.kind)] = ln.search.ticket
         got.weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
@@ -342,7 +386,10 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
     tmeta = lineages[0].search.ticket.meta
     meta = dict(meta, threads=tmeta.get('threads'), measured_on=got.rows[-1]['measured_on'] if got.rows else None)
     if 'ranks' in tmeta: meta['ranks'] = tmeta['ranks']   # who trained what, under torchrun
-    return LotteryExperiment(pd.DataFrame(got.rows), pd.DataFrame(got.curves), meta, got.tickets, got.weights)
+    exp = LotteryExperiment(pd.DataFrame(got.rows), pd.DataFrame(got.curves), meta, got.tickets, got.weights)
+    if finish: track.finish(exp)
+    else: exp._tracking = track   # (a caller that adds columns, `compare_methods`, writes its final table itself)
+    return exp
 
 # %% ../nbs/15_experiment.ipynb #79257068
 def fresh_init(model:nn.Module, init:dict, targets, seed:int) -> dict:
@@ -487,12 +534,13 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           train_metrics:bool=True, # measure the training set at the end of each training
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a level together where the model allows it
-                          cbs=None, # extra callbacks for every training (they turn stacking off)
+                          cbs=None, # a `TrainingTrackers` (own runs per training, stacking kept) or shared callbacks
                           threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                           checkpoint=None, # a file written after every level, from which an interrupted run resumes
                           resume:bool=True, # resume from `checkpoint` when it exists
                           verbose:bool=True, # a line per training
                           as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                          out=None, # a folder: table, curves, settings written after every level (a rerun continues)
                           **kwargs
                          ) -> LotteryExperiment:
     "Iterative pruning retrained each way in `modes`, with the same seeds and data order; `kind` is the mode"
@@ -504,7 +552,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                                             modes=modes)
     meta = dict(rounds=rounds, seeds=a.seed, kinds=modes, metric=metric, rate=rate, epochs=epochs, context=context,
                 rewind_epoch=rewind_epoch, eval_every=eval_every, fit_fn=fit_fn, data_seed=data_seed)
-    return run_experiment(lineages, rounds, (), inits, metric, pruner, meta, options_of(a))
+    return run_experiment(lineages, rounds, (), inits, metric, pruner, meta, options_of(a), out=a.out)
 
 # %% ../nbs/15_experiment.ipynb #c611957a
 def weight_changes(init:dict, trained:dict, masks:dict):

@@ -162,12 +162,13 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                     train_metrics:bool=False, # measure the training set at the end of each training
                     data_seed:int=0, # the data order of every training
                     stack:bool=True, # train a level's networks together where the model allows it
-                    cbs=None, # extra callbacks for every training (they turn stacking off)
+                    cbs=None, # a `TrainingTrackers` (each training its own run, stacking kept), or callbacks all share
                     threads='auto', # intra-op threads for the whole run (`resolve_threads`)
                     checkpoint=None, # a file written after every level, from which an interrupted comparison resumes
                     resume:bool=True, # resume from `checkpoint` when it exists
                     verbose:bool=True, # a line per training
                     as_ranks:int|None=None, # each level trained in the parts `as_ranks` torchrun processes share
+                    out=None, # a folder: table, curves, settings written after every level (a rerun continues)
                     update_every:int|None=None, # RigL/SET: steps between mask updates (None: 100)
                     stop_at:float|None=None, # RigL/SET: the share of the training after which masks stay (None: 0.75)
                     drop_fraction:float|None=None, # RigL/SET: the share moved at the first update (None: 0.3)
@@ -204,9 +205,12 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                 sparsities=ss, metric=metric, epochs=epochs, iterations=runs, data_seed=data_seed, context=context,
                 granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     opts = options_of(a)
-    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts)
+    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False, out=a.out)
     exp = _method_columns(exp, runs, 'imp' in methods)
-    return _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
+    exp = _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
+    exp._tracking.finish(exp)   # (`out`: the files hold the table returned)
+    del exp._tracking
+    return exp
 
 # %% ../nbs/15a_methods.ipynb #32ab1488
 @patch
@@ -349,8 +353,14 @@ def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
     members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
     verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
     say(verbose, f"{len(members)} final masks of {', '.join(dyn)} retrained from the initialization")
+    cbs,trackers = opts.get('cbs'),getattr(getattr(exp, '_tracking', None), 'trackers', None)
+    if trackers is not None:   # a `TrainingTrackers`: each training its own runs
+        cbs = None
+        for mb in members: mb.cbs = trackers.member_cbs(mb)
     recs = train_level(members, opts.get('stack', True), opts.get('eval_every'), opts.get('train_metrics', False),
-                       cbs=opts.get('cbs'), verbose=verbose)
+                       cbs=cbs, verbose=verbose)
+    if trackers is not None:   # (each run closed with its row)
+        for mb,rec in zip(members, recs): trackers.on_level(mb.r, [mb], [rec], exp.metric)
     metric,rows,curves,speed = exp.metric,[],[],{}
     for (ln,r,m,tk),mb,rec in zip(done, members, recs):
         ex = sample_input(mb.learn)

@@ -328,6 +328,7 @@ def run_levels(lineages:list, # one `Lineage` per search
                verbose:bool=True, # a line per round and per level; fastai's progress for a single lineage
                on_level=None, # `f(r, members, records)` after every level (records, plots...)
                as_ranks:int|None=None, # in one process, train each level in the parts `as_ranks` torchrun processes would share (their result, bit for bit, on CPUs)
+               member_cbs=None, # `f(member) -> [Callback]`: each training's own (`Member.cbs`)
               ) -> list:
     ("Train `n_rounds`+1 levels of every lineage (and its branches); returns every member's record with its kind and "
      "seed")
@@ -346,6 +347,8 @@ def run_levels(lineages:list, # one `Lineage` per search
                          _pending_members(saved, lineages, branches), pipe, n_threads)
     for r,members,pending,new,pend_info in steps:
         train = members + pending
+        if member_cbs is not None:
+            for m in train: m.cbs = L(m.cbs) + L(member_cbs(m))
         with using_threads(n_threads), _level_rng(lineages, branches):
             recs = train_level(train, stack, eval_every, train_metrics, cbs, rewind_device, quiet=quiet,
                                verbose=verbose and len(train) > 1,

@@ -436,7 +436,8 @@ class MemberCallbacks(Callback):
 
     def before_fit(self):
         self.ev = self._members_eval()
-        names = ['epoch', 'train_loss', 'valid_loss'] + [mk_metric(m).name for m in self.ev.metrics] + ['time']
+        mets = getattr(self.ev, 'metrics', None) or getattr(getattr(self.ev, 'of', None), 'metrics', None) or []
+        names = ['epoch', 'train_loss', 'valid_loss'] + [mk_metric(m).name for m in L(mets)] + ['time']
         self.view = MemberLearner(self.learn, self.k, names)
         self.view.smooth.reset()
         for c in self.cbs: c.learn = self.view
