@@ -36,10 +36,22 @@ def _chains(model) -> dict:
     return {n: m for n,m in get_model(model).named_modules() if isinstance(m, SparseChain)}
 
 def _ties(state:dict, masks:dict) -> dict:
-    "{name: the name it is stored under} for the tensors of `state` that are one tensor under several names (a language model's tied embedding and decoder)"
+    """{name: the name it is stored under} for the tensors of `state` that are one tensor under several names (a
+    language model's tied embedding and decoder)"""
     groups = {}
     for k,v in state.items():
-        if v.numel(): groups.setdefault((v.device, v.dtype, v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), tuple(v.stride())), []).append(k)
+        if v.numel():
+            groups.setdefault(
+                (
+                    v.device,
+                    v.dtype,
+                    v.untyped_storage().data_ptr(),
+                    v.storage_offset(),
+                    tuple(v.shape),
+                    tuple(v.stride()),
+                ),
+                [],
+            ).append(k)
     out = {}
     for ks in groups.values():
         main = next((k for k in ks if k in masks), ks[0])   # (stored sparse when one of its names is pruned)
@@ -52,29 +64,48 @@ def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` o
                   half:bool=False, # store the values as float16
                   fmt:str='auto', # 'bitmask', 'csr' or 'auto' (the smaller, per tensor)
                  ) -> Path: # the file written
-    "Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor), in float16 with `half` (loaded back in their own dtypes); a tensor under several names once; a `sparse_linears` model is written with its chains as they are"
+    """Write `model` with its pruned tensors stored sparse: fmt 'bitmask', 'csr' or 'auto' (the smaller, per tensor), in
+    float16 with `half` (loaded back in their own dtypes); a tensor under several names once; a `sparse_linears`
+    model is written with its chains as they are"""
     from safetensors.torch import save_file
     if fmt not in ('auto', 'bitmask', 'csr'): raise ValueError(f"fmt: expected 'auto', 'bitmask' or 'csr', got {fmt!r}")
     masks,out,layout,dtypes = _masks_of(model, ticket),{},{},{}
     net,chains = get_model(model),_chains(model)
     meta = dict(format='lottery_fastai.sparse')
-    def stored(k, v):   # `v` as written: float16 with `half` (its dtype recorded: `load_sparse` gives it back in that dtype)
-        if half and v.is_floating_point() and v.dtype != torch.float16: dtypes[k] = str(v.dtype).replace('torch.', ''); v = v.to(torch.float16)
+    def stored(k, v):  # `v` as written: float16 with `half` (its dtype recorded: `load_sparse` gives it back in that dtype)
+        if half and v.is_floating_point() and v.dtype != torch.float16:
+            dtypes[k] = str(v.dtype).replace('torch.', '')
+            v = v.to(torch.float16)
         return v.contiguous()
-    if chains:   # each chain's buffers as they are (CSR arrays, dense weights, biases...), its spec and the conversion's steps as JSON
-        if not hasattr(net, 'sparse_runs'): raise ValueError("model: it holds SparseChains but no `sparse_runs` (the record of where they go): make it with sparse_linears or load_sparse")
+    # each chain's buffers as they are (CSR arrays, dense weights, biases...), its spec and the conversion's steps as
+    # JSON
+    if chains:
+        if not hasattr(net, 'sparse_runs'):
+            raise ValueError(
+                "model: it holds SparseChains but no `sparse_runs` (the record of where they go): make it with sparse_linears or load_sparse"
+            )
         for p,ch in chains.items():
-            for k,b in ch.named_buffers(): out[f'chain::{ch.spec["name"]}::{k}'] = stored(f'chain::{ch.spec["name"]}::{k}', b.detach().cpu())
-        meta.update(chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}), runs=json.dumps(net.sparse_runs),
-                    report=json.dumps(getattr(net, 'sparse_report', []), default=float))
+            for k,b in ch.named_buffers():
+                out[f'chain::{ch.spec["name"]}::{k}'] = stored(f'chain::{ch.spec["name"]}::{k}', b.detach().cpu())
+        meta.update(
+            chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}),
+            runs=json.dumps(net.sparse_runs),
+            report=json.dumps(getattr(net, 'sparse_report', []), default=float),
+        )
     skip = tuple(p + '.' for p in chains if p)
-    state = {k: v.detach().cpu() for k,v in ({} if '' in chains else net.state_dict()).items() if not (skip and k.startswith(skip))}
-    aliases,ptrs = _ties(state, masks),set()   # safetensors refuses tensors sharing memory: a tied tensor is stored once
+    state = {
+        k: v.detach().cpu()
+        for k, v in ({} if '' in chains else net.state_dict()).items()
+        if not (skip and k.startswith(skip))
+    }
+    # safetensors refuses tensors sharing memory: a tied tensor is stored once
+    aliases,ptrs = _ties(state, masks),set()
     for k,v in state.items():
         if k in aliases: continue
         if k not in masks:
             out[k] = stored(k, v)
-            if v.numel() and out[k].untyped_storage().data_ptr() in ptrs: out[k] = out[k].clone()   # (a view of another tensor)
+            # (a view of another tensor)
+            if v.numel() and out[k].untyped_storage().data_ptr() in ptrs: out[k] = out[k].clone()
             ptrs.add(out[k].untyped_storage().data_ptr()); continue
         m = masks[k].reshape(v.shape)
         vals = (v.to(torch.float16) if half and v.is_floating_point() else v)[m].contiguous()
@@ -87,7 +118,9 @@ def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` o
         else:
             rows,cols = m2.nonzero(as_tuple=True)
             out[f'{k}::cols'] = cols.to(torch.int32)
-            out[f'{k}::rowptr'] = torch.cat([torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=m2.shape[0]).cumsum(0)]).to(torch.int32)
+            out[f'{k}::rowptr'] = torch.cat(
+                [torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=m2.shape[0]).cumsum(0)]
+            ).to(torch.int32)
         layout[k] = dict(fmt=use, shape=list(v.shape), dtype=str(v.dtype).replace('torch.', ''))
     meta.update(layout=json.dumps(layout), aliases=json.dumps(aliases), dtypes=json.dumps(dtypes))
     return atomic_save(lambda p: save_file(out, p, metadata=meta), path)
@@ -95,11 +128,14 @@ def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` o
 def load_sparse(path, # a file written by `export_sparse`
                 model:nn.Module|None=None, # the dense network (its architecture): loaded in place; required for a `sparse_linears` file
                ):
-    "The dense state dict stored by `export_sparse`, each tensor in its own dtype, tied names sharing one tensor (loaded into `model` when given); for a `sparse_linears` model, that model rebuilt from `model`'s architecture (no code is unpickled)"
+    """The dense state dict stored by `export_sparse`, each tensor in its own dtype, tied names sharing one tensor
+    (loaded into `model` when given); for a `sparse_linears` model, that model rebuilt from `model`'s architecture
+    (no code is unpickled)"""
     from safetensors.torch import load_file
     from safetensors import safe_open
     with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
-    if meta.get('format') != 'lottery_fastai.sparse': raise ValueError(f"{path} is not a sparse export of lottery_fastai")
+    if meta.get('format') != 'lottery_fastai.sparse':
+        raise ValueError(f"{path} is not a sparse export of lottery_fastai")
     t,layout,state = load_file(str(path)),json.loads(meta['layout']),{}
     dtypes = json.loads(meta.get('dtypes', '{}'))
     t = {k: v.to(getattr(torch, dtypes[k])) if k in dtypes else v for k,v in t.items()}
@@ -117,9 +153,13 @@ def load_sparse(path, # a file written by `export_sparse`
             m = torch.zeros(n, dtype=torch.bool); m[r*cols_per + cols] = True
         w = torch.zeros(n, dtype=dt); w[m] = vals
         state[k] = w.view(shape)
-    for a,k in json.loads(meta.get('aliases', '{}')).items(): state[a] = state[k]   # the tie: one tensor under each name
+    # the tie: one tensor under each name
+    for a,k in json.loads(meta.get('aliases', '{}')).items(): state[a] = state[k]
     if 'chains' in meta:
-        if model is None: raise ValueError(f"model: {path} holds a sparse_linears model: pass the dense network it was made from (its architecture)")
+        if model is None:
+            raise ValueError(
+                f"model: {path} holds a sparse_linears model: pass the dense network it was made from (its architecture)"
+            )
         specs,runs = json.loads(meta['chains']),json.loads(meta['runs'])
         chains = {}
         for name,spec in specs.items():
@@ -128,7 +168,8 @@ def load_sparse(path, # a file written by `export_sparse`
         model = rebuild_chains(_copy(get_model(model)).eval(), runs, chains)
         own = model.state_dict()
         model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k,v in state.items() if k in own}})
-        model.sparse_runs,model.sparse_report = runs,json.loads(meta.get('report', '[]'))   # (so that it can be exported again)
+        # (so that it can be exported again)
+        model.sparse_runs,model.sparse_report = runs,json.loads(meta.get('report', '[]'))
         return model
     if model is not None:
         own = get_model(model).state_dict()
@@ -144,10 +185,14 @@ def _compact_sequential(model:nn.Sequential, # a network whose structured ticket
                         example:torch.Tensor, # an input batch: traces the shapes between the layers
                        ) -> nn.Sequential:
     "A smaller `nn.Sequential` without the dead (or unread) units of `model`, computing the same outputs (in eval mode)"
-    if not isinstance(model, nn.Sequential): raise ValueError("model: compact_structured works on nn.Sequential networks")
+    if not isinstance(model, nn.Sequential):
+        raise ValueError("model: compact_structured works on nn.Sequential networks")
     ok = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.Flatten) + _passthrough
     bad = [type(l).__name__ for l in model if not isinstance(l, ok)]
-    if bad: raise ValueError(f"model: cannot compact layers of type {', '.join(sorted(set(bad)))}; supported: {', '.join(t.__name__ for t in ok)}")
+    if bad:
+        raise ValueError(
+            f"model: cannot compact layers of type {', '.join(sorted(set(bad)))}; supported: {', '.join(t.__name__ for t in ok)}"
+        )
     layers = [copy.deepcopy(l) for l in model]
     model.eval()
     shapes,h = [],example   # the input shape of each layer
@@ -159,20 +204,28 @@ def _compact_sequential(model:nn.Sequential, # a network whose structured ticket
         dead = (w == 0).all(1) & ((prod.bias == 0) if prod.bias is not None else True)
         flat = any(isinstance(l, nn.Flatten) for l in layers[a+1:b])
         per_unit = (math.prod(shapes[b]) // len(dead)) if flat else 1
-        cw = cons.weight.transpose(0, 1).reshape(len(dead), -1) if isinstance(cons, nn.Conv2d) else cons.weight.t().reshape(len(dead), -1)
-        unread = (cw == 0).all(1)   # a unit the next layer does not read (a 'group' ticket): removed whatever it computes
+        cw = (
+            cons.weight.transpose(0, 1).reshape(len(dead), -1)
+            if isinstance(cons, nn.Conv2d)
+            else cons.weight.t().reshape(len(dead), -1)
+        )
+        # a unit the next layer does not read (a 'group' ticket): removed whatever it computes
+        unread = (cw == 0).all(1)
         if not (dead | unread).any(): continue
         # the constant each dead unit contributes at `cons`'s input
         const = torch.zeros(len(dead))
         for l in layers[a+1:b]:
             if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                const = (const - l.running_mean)/torch.sqrt(l.running_var + l.eps)*(l.weight if l.affine else 1) + (l.bias if l.affine else 0)
+                const = (const - l.running_mean) / torch.sqrt(l.running_var + l.eps) * (l.weight if l.affine else 1) + (
+                    l.bias if l.affine else 0
+                )
             elif isinstance(l, nn.ReLU): const = const.clamp(min=0)
         const = torch.where(dead & ~unread, const, torch.zeros_like(const))
         if isinstance(cons, nn.Conv2d):
             exact = all(p == 0 for p in (cons.padding if isinstance(cons.padding, tuple) else (cons.padding,)))
             removable = (dead & ((const == 0) | exact)) | unread
-            if exact and cons.bias is None and (const[removable] != 0).any(): cons.bias = nn.Parameter(torch.zeros(cons.out_channels))
+            if exact and cons.bias is None and (const[removable] != 0).any():
+                cons.bias = nn.Parameter(torch.zeros(cons.out_channels))
             fold = (cons.weight[:, removable].sum((2, 3)) * const[removable]).sum(1) if removable.any() else 0
             keep_in = ~removable
             cons.weight = nn.Parameter(cons.weight[:, keep_in].clone()); cons.in_channels = int(keep_in.sum())
@@ -180,7 +233,14 @@ def _compact_sequential(model:nn.Sequential, # a network whose structured ticket
             removable = dead | unread
             cols = torch.arange(cons.in_features).view(len(dead), per_unit)
             if cons.bias is None and (const != 0).any(): cons.bias = nn.Parameter(torch.zeros(cons.out_features))
-            fold = (cons.weight[:, cols[removable].flatten()].view(cons.out_features, -1, per_unit).sum(2) * const[removable]).sum(1) if removable.any() else 0
+            fold = (
+                (
+                    cons.weight[:, cols[removable].flatten()].view(cons.out_features, -1, per_unit).sum(2)
+                    * const[removable]
+                ).sum(1)
+                if removable.any()
+                else 0
+            )
             keep_cols = cols[~removable].flatten()
             cons.weight = nn.Parameter(cons.weight[:, keep_cols].clone()); cons.in_features = len(keep_cols)
         if cons.bias is not None: cons.bias = nn.Parameter(cons.bias + fold)
@@ -195,7 +255,8 @@ def _compact_sequential(model:nn.Sequential, # a network whose structured ticket
                     if getattr(l, attr) is not None: setattr(l, attr, nn.Parameter(getattr(l, attr)[keep].clone()))
                 l.running_mean,l.running_var = l.running_mean[keep].clone(),l.running_var[keep].clone()
                 l.num_features = int(keep.sum())
-    return nn.Sequential(OrderedDict(zip([n for n,_ in model.named_children()], layers))).eval()   # (the layers' own names)
+    # (the layers' own names)
+    return nn.Sequential(OrderedDict(zip([n for n,_ in model.named_children()], layers))).eval()
 
 # %% ../nbs/18_compact.ipynb #b053a630
 def _readers_zero(g:dict, params:dict) -> torch.Tensor:
@@ -212,7 +273,9 @@ def _prune_groups(DG, m:nn.Module, removed:list):
     "Remove, with Torch-Pruning, each (root module name, channel indices) of `removed` from `m` (its traced graph `DG`)"
     for root,idxs in removed:
         mod = m.get_submodule(root)
-        DG.get_pruning_group(mod, DG.get_pruner_of_module(mod).prune_out_channels, idxs=list(idxs)).prune(record_history=False)
+        DG.get_pruning_group(mod, DG.get_pruner_of_module(mod).prune_out_channels, idxs=list(idxs)).prune(
+            record_history=False
+        )
 
 def _outputs(m:nn.Module, x):
     "The eval-mode outputs of `m` on `x`, flattened to a list of float tensors"
@@ -221,11 +284,14 @@ def _outputs(m:nn.Module, x):
     return [o.detach().float() for o in flat if isinstance(o, torch.Tensor)]
 
 def _check_same(ref:list, new:list, rtol:float=1e-5):
-    "A `ValueError` unless the outputs `new` equal `ref` within float32 rounding (relative `rtol` of each output's scale)"
+    """A `ValueError` unless the outputs `new` equal `ref` within float32 rounding (relative `rtol` of each output's
+    scale)"""
     for a,b in zip(ref, new):
         if a.shape != b.shape or (a - b).abs().max() > rtol*max(1., float(a.abs().max())):
-            raise ValueError(f"compact_structured: the compacted network's outputs differ from the dense one's "
-                             f"(max abs difference {float((a-b).abs().max()) if a.shape == b.shape else 'shape'}); nothing returned")
+            raise ValueError(
+                f"compact_structured: the compacted network's outputs differ from the dense one's "
+                f"(max abs difference {float((a - b).abs().max()) if a.shape == b.shape else 'shape'}); nothing returned"
+            )
 
 @torch.no_grad()
 def _compact_graph(model:nn.Module, example, ticket=None) -> nn.Module:
@@ -253,14 +319,16 @@ def _compact_graph(model:nn.Module, example, ticket=None) -> nn.Module:
     return m
 
 # %% ../nbs/18_compact.ipynb #0aa218e7
-def _flat(m) -> bool: return isinstance(m, nn.Sequential) and not any(len(list(l.children())) for l in m)   # a chain of plain layers
+# a chain of plain layers
+def _flat(m) -> bool: return isinstance(m, nn.Sequential) and not any(len(list(l.children())) for l in m)
 
 @torch.no_grad()
 def compact_structured(model:nn.Module, # a network whose structured ticket left dead units (an `nn.Sequential` or any model the graph traces)
                        example, # an input batch: traces the shapes between the layers (and the coupled groups)
                        ticket:Ticket|None=None, # its masks applied first (None: the model's own zeros)
                       ) -> nn.Module: # a smaller network computing the same outputs in eval mode
-    "A smaller network without the dead units of `model`: for a flat `nn.Sequential`, each dead unit removed (its constant folded); for any other model, the unread channels of every coupled group"
+    """A smaller network without the dead units of `model`: for a flat `nn.Sequential`, each dead unit removed (its
+    constant folded); for any other model, the unread channels of every coupled group"""
     if _flat(model):   # a flat chain of layers: unit by unit
         if ticket is not None: model = ticket.apply(copy.deepcopy(model))
         return _compact_sequential(model, example)
@@ -278,7 +346,10 @@ def _replay(dense:nn.Module, rec:dict) -> nn.Module:
     dev = next(m.parameters()).device
     names = dict(m.named_modules())
     missing = [r for r,_ in rec['removed'] if r not in names]
-    if missing: raise ValueError(f"dense_model: it has no layer {missing[0]!r}, which the compacted network was made from (another architecture?)")
+    if missing:
+        raise ValueError(
+            f"dense_model: it has no layer {missing[0]!r}, which the compacted network was made from (another architecture?)"
+        )
     with torch.enable_grad(): DG = _trace(m, _zeros_example(rec, dev))
     _prune_groups(DG, m, rec['removed'])
     return m
@@ -286,31 +357,45 @@ def _replay(dense:nn.Module, rec:dict) -> nn.Module:
 def kept_indices(dense:nn.Module, # the dense network `small` was compacted from (its architecture)
                  small:nn.Module, # made by `compact_structured` (any model but a flat `nn.Sequential`)
                 ) -> dict: # {parameter or buffer name: flat indices into dense's tensor}
-    "For every tensor of `small`, which entries of `dense`'s tensor of that name it kept (what moves optimizer state to the smaller tensors)"
+    """For every tensor of `small`, which entries of `dense`'s tensor of that name it kept (what moves optimizer state
+    to the smaller tensors)"""
     rec = getattr(small, 'compacted', None)
-    if rec is None: raise ValueError("small: it carries no record of its compaction (`compact_structured` of a model other than a flat nn.Sequential)")
+    if rec is None:
+        raise ValueError(
+            "small: it carries no record of its compaction (`compact_structured` of a model other than a flat nn.Sequential)"
+        )
     m = _copy(get_model(dense)).eval()
     with torch.enable_grad(): DG = _trace(m, _zeros_example(rec, next(m.parameters()).device))
-    with torch.no_grad():   # each entry holds its own flat index (exact in float64): what survives the removal says where it came from
+    # each entry holds its own flat index (exact in float64): what survives the removal says where it came from
+    with torch.no_grad():
         for t in list(m.parameters()) + [b for b in m.buffers() if b.is_floating_point()]:
             t.data = torch.arange(t.numel(), dtype=torch.float64, device=t.device).view(t.shape)
     _prune_groups(DG, m, rec['removed'])
-    return {n: t.detach().flatten().long().cpu() for n,t in list(m.named_parameters()) + list(m.named_buffers()) if t.is_floating_point()}
+    return {
+        n: t.detach().flatten().long().cpu()
+        for n, t in list(m.named_parameters()) + list(m.named_buffers())
+        if t.is_floating_point()
+    }
 
 def carry_optimizer(opt, # the dense network's fastai `Optimizer`, with its state
                     new_opt, # a fastai `Optimizer` over `small`'s parameters (e.g. `learn.create_opt()` after setting `learn.model`)
                     dense:nn.Module, # the dense network
                     small:nn.Module, # its compacted copy (`compact_structured`)
                    ): # `new_opt`, each state tensor cut to the entries its parameter kept
-    "Move the state of `opt` (momentum, squared averages...) to `new_opt`, each tensor shaped as its parameter cut to what `small` kept"
+    """Move the state of `opt` (momentum, squared averages...) to `new_opt`, each tensor shaped as its parameter cut to
+    what `small` kept"""
     kept = kept_indices(dense, small)
     old = dict(get_model(dense).named_parameters())
     for n,p in get_model(small).named_parameters():
         st = opt.state.get(old[n]) if n in old else None
         if not st: continue
         idx = kept[n].to(p.device)
-        new_opt.state[p] = {k: (v.flatten()[idx].view(p.shape).clone() if isinstance(v, torch.Tensor) and v.shape == old[n].shape else v)
-                            for k,v in st.items()}
+        new_opt.state[p] = {
+            k: (
+                v.flatten()[idx].view(p.shape).clone() if isinstance(v, torch.Tensor) and v.shape == old[n].shape else v
+            )
+            for k, v in st.items()
+        }
     return new_opt
 
 # %% ../nbs/18_compact.ipynb #dd30cf31
@@ -319,13 +404,15 @@ def compact_learner(learn, # a Learner whose model holds a structured ticket (`l
                     ticket:Ticket|None=None, # the masks applied first (None: `learn.ticket` when it has one, else the model's zeros)
                     carry_opt:bool=True, # move the optimizer's state to the smaller tensors (False, or no optimizer yet: a fresh one at the next fit)
                    ): # `learn`, its model compacted
-    "Replace `learn.model` by its compacted network (`compact_structured`): later fits train the smaller network, its optimizer state carried"
+    """Replace `learn.model` by its compacted network (`compact_structured`): later fits train the smaller network, its
+    optimizer state carried"""
     dense = learn.model
     if ticket is None: ticket = getattr(learn, 'ticket', None)
     x = example if example is not None else trace_input(learn)
     small = compact_structured(dense, x, ticket)
     dev = next(dense.parameters()).device
-    for cb in [cb for cb in learn.cbs if isinstance(cb, TicketCallback)]: learn.remove_cb(cb)   # the masks fit the dense shapes only
+    # the masks fit the dense shapes only
+    for cb in [cb for cb in learn.cbs if isinstance(cb, TicketCallback)]: learn.remove_cb(cb)
     old_opt = learn.opt
     learn.model = small.to(dev).train(dense.training)
     learn.opt = None
@@ -337,13 +424,16 @@ def compact_learner(learn, # a Learner whose model holds a structured ticket (`l
 _COMPACT = 'lottery_fastai.compact'
 
 def _resize_sequential(m:nn.Sequential, shapes:dict) -> nn.Sequential:
-    "A flat `nn.Sequential` whose layers take the tensor shapes of `shapes` (what `_compact_sequential` leaves: fewer units, a bias added by folding)"
+    """A flat `nn.Sequential` whose layers take the tensor shapes of `shapes` (what `_compact_sequential` leaves: fewer
+    units, a bias added by folding)"""
     for name,l in m.named_children():
         for k in ('weight', 'bias', 'running_mean', 'running_var'):
             s = shapes.get(f'{name}.{k}')
             if s is None: continue
             t = getattr(l, k, None)
-            if k in ('running_mean', 'running_var'): l._buffers[k] = torch.zeros(s, dtype=t.dtype, device=t.device); continue
+            if k in ('running_mean', 'running_var'):
+                l._buffers[k] = torch.zeros(s, dtype=t.dtype, device=t.device)
+                continue
             ref = l.weight if t is None else t
             l._parameters[k] = nn.Parameter(torch.zeros(s, dtype=ref.dtype, device=ref.device))
         w = shapes.get(f'{name}.weight')
@@ -355,34 +445,50 @@ def _resize_sequential(m:nn.Sequential, shapes:dict) -> nn.Sequential:
 def save_compact(model:nn.Module, # a network made by `compact_structured`
                  path, # the safetensors file written
                 ) -> Path: # the file written
-    "Write a compacted network as its tensors (safetensors) and what was removed (each group's root layer and channels), checksummed; no code is pickled"
+    """Write a compacted network as its tensors (safetensors) and what was removed (each group's root layer and
+    channels), checksummed; no code is pickled"""
     from safetensors.torch import save_file
     m = get_model(model)
     rec = getattr(m, 'compacted', None)
     if rec is None and _flat(m): rec = dict(kind='sequential')   # (unit by unit: rebuilt from the shapes)
-    if rec is None: raise ValueError("model: not a network made by `compact_structured` (it carries no `compacted` record)")
-    t = {k: v.detach().cpu().clone().contiguous() for k,v in m.state_dict().items()}   # (clones: safetensors refuses shared memory)
-    meta = dict(format=_COMPACT, version='1', compacted=json.dumps(rec), shapes=json.dumps({k: list(v.shape) for k,v in t.items()}))
+    if rec is None:
+        raise ValueError("model: not a network made by `compact_structured` (it carries no `compacted` record)")
+    # (clones: safetensors refuses shared memory)
+    t = {k: v.detach().cpu().clone().contiguous() for k,v in m.state_dict().items()}
+    meta = dict(
+        format=_COMPACT,
+        version='1',
+        compacted=json.dumps(rec),
+        shapes=json.dumps({k: list(v.shape) for k, v in t.items()}),
+    )
     meta['checksum'] = _digest(t, meta)
     return atomic_save(lambda p: save_file(t, p, metadata=meta), path)
 
 def load_compact(path, # a file written by `save_compact`
                  dense_model:nn.Module, # a network of the dense architecture (its weights are not read)
                 ) -> nn.Module: # the compacted network, in eval mode
-    "Rebuild a compacted network from `dense_model`'s architecture and the file's record, then load its tensors: no code is unpickled; the checksum is verified first"
+    """Rebuild a compacted network from `dense_model`'s architecture and the file's record, then load its tensors: no
+    code is unpickled; the checksum is verified first"""
     from safetensors import safe_open
     path = Path(path)
     try:
-        with safe_open(str(path), framework='pt', device='cpu') as f: meta,t = f.metadata() or {},{k: f.get_tensor(k) for k in f.keys()}
+        with safe_open(str(path), framework='pt', device='cpu') as f:
+            meta,t = f.metadata() or {},{k: f.get_tensor(k) for k in f.keys()}
     except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
-    if meta.get('format') != _COMPACT: raise ValueError(f"{path} is not a compacted network of lottery_fastai (format {meta.get('format')!r})")
-    if _digest(t, meta) != meta.get('checksum'): raise ValueError(f"{path}: the checksum does not match: the file was modified or damaged after it was written")
+    if meta.get('format') != _COMPACT:
+        raise ValueError(f"{path} is not a compacted network of lottery_fastai (format {meta.get('format')!r})")
+    if _digest(t, meta) != meta.get('checksum'):
+        raise ValueError(f"{path}: the checksum does not match: the file was modified or damaged after it was written")
     rec = json.loads(meta['compacted'])
-    if rec.get('kind') == 'sequential': m = _resize_sequential(_copy(get_model(dense_model)).eval(), json.loads(meta['shapes']))
+    if rec.get('kind') == 'sequential':
+        m = _resize_sequential(_copy(get_model(dense_model)).eval(), json.loads(meta['shapes']))
     else: m = _replay(dense_model, rec)
     own = m.state_dict()
     bad = [k for k in own if k not in t or tuple(own[k].shape) != tuple(t[k].shape)]
-    if bad or len(own) != len(t): raise ValueError(f"{path}: its tensors do not fit the rebuilt network ({(bad or sorted(set(t) - set(own)))[:3]}): another architecture?")
+    if bad or len(own) != len(t):
+        raise ValueError(
+            f"{path}: its tensors do not fit the rebuilt network ({(bad or sorted(set(t) - set(own)))[:3]}): another architecture?"
+        )
     m.load_state_dict({k: v.to(own[k].device, own[k].dtype) for k,v in t.items()})
     if rec.get('kind') != 'sequential': m.compacted = rec
     return m.eval()

@@ -32,7 +32,8 @@ _fastai_events,_class_events = tuple(fastai.callback.core._events),{}
 def _events_of(cls) -> frozenset:
     ("The fastai events callback class `cls` defines as methods: looked up at its first dispatch (after every `@patch` "
      "of it)")
-    if cls not in _class_events: _class_events[cls] = frozenset(e for e in _fastai_events if callable(getattr(cls, e, None)))
+    if cls not in _class_events:
+        _class_events[cls] = frozenset(e for e in _fastai_events if callable(getattr(cls, e, None)))
     return _class_events[cls]
 
 def defines_event(cb, event_name:str) -> bool:
@@ -44,7 +45,8 @@ class LeanLearner(Learner):
      "stacked fit)")
     # their callbacks are fastai's defaults (TrainEvalCallback, Recorder, CastToTensor), each asked through
     # `Callback.__call__` for the ~10 events of a training batch it lacks, and ours: the stacked 9-member LeNet level
-    # (590 steps, 30 validations) took 6.54 s against 6.99 s with fastai's dispatch (median of 4, interleaved, 2 threads)
+    # (590 steps, 30 validations) took 6.54 s against 6.99 s with fastai's dispatch (median of 4, interleaved, 2
+    # threads)
     def __call__(self, event_name):
         for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
     def _call_one(self, event_name):
@@ -52,9 +54,14 @@ class LeanLearner(Learner):
         for cb in self.cbs.sorted('order'):
             if event_name == 'after_fit' or defines_event(cb, event_name): cb(event_name)
     def _set_device(self, b):
-        # fastai moves every batch to the model's device with `to_device`, a recursive `apply` that rebuilds the batch even
-        # when its tensors are there already (the DataLoader put them there): 0.37 ms of a 6.4 ms LeNet-300-100 step
-        # (batch 60, one thread). A flat tuple of tensors already on the model's device is what it would return.
+        # fastai moves every batch to the model's device with `to_device`, a recursive `apply` that rebuilds the batch
+        # even when its tensors are there already (the DataLoader put them there): 0.37 ms of a 6.4 ms LeNet-300-100
+        # step (batch 60, one thread). A flat tuple of tensors already on the model's device is what it would return.
         dev = next(self.model.parameters()).device
-        if type(b) is tuple and defaults.use_cuda is not False and all(isinstance(t, Tensor) and t.device == dev for t in b): return b
+        if (
+            type(b) is tuple
+            and defaults.use_cuda is not False
+            and all(isinstance(t, Tensor) and t.device == dev for t in b)
+        ):
+            return b
         return super()._set_device(b)

@@ -24,17 +24,27 @@ def model_example(model:nn.Module, # the network to trace
                   example=None, # an input batch (a tensor or a tuple of them); None: made from the first layer's shape
                   size:int=64, # the side of the synthetic image (None `example`, a convolutional input layer)
                  ): # the input batch, on the model's device
-    "An input for tracing `model`: `example` as given, or two random images (or vectors) shaped for its first Conv/Linear layer"
+    """An input for tracing `model`: `example` as given, or two random images (or vectors) shaped for its first
+    Conv/Linear layer"""
     m = get_model(model)
     p = next(m.parameters(), None)
     dev,dt = (p.device, p.dtype) if p is not None else ('cpu', torch.float32)
-    if example is not None:   # (as plain tensors: fastai's TensorImage re-wraps every output, which the tracing cannot follow)
+    # (as plain tensors: fastai's TensorImage re-wraps every output, which the tracing cannot follow)
+    if example is not None:
         plain = lambda e: e.as_subclass(torch.Tensor).to(dev)
         return tuple(plain(e) for e in example) if isinstance(example, (tuple, list)) else plain(example)
     first = _first_layer(m)
-    if first is None: raise ValueError("example: the model has no Conv or Linear layer to infer its input from; pass `example=` (an input batch)")
-    shape = (first.in_features,) if isinstance(first, nn.Linear) else (first.in_channels,) + (size,)*(first.weight.ndim - 2)
-    g = torch.Generator().manual_seed(0)   # (the global random generators are left alone: tracing never moves a seeded run)
+    if first is None:
+        raise ValueError(
+            "example: the model has no Conv or Linear layer to infer its input from; pass `example=` (an input batch)"
+        )
+    shape = (
+        (first.in_features,)
+        if isinstance(first, nn.Linear)
+        else (first.in_channels,) + (size,) * (first.weight.ndim - 2)
+    )
+    # (the global random generators are left alone: tracing never moves a seeded run)
+    g = torch.Generator().manual_seed(0)
     return torch.randn(2, *shape, generator=g).to(dev, dt)
 
 def trace_input(source, # a fastai Learner or DataLoaders
@@ -43,7 +53,8 @@ def trace_input(source, # a fastai Learner or DataLoaders
     "The first `n` inputs of one batch of `source`'s data: the example a 'group' search or `compact_structured` traces"
     dls = getattr(source, 'dls', source)
     dl = dls.valid if len(getattr(dls, 'valid', [])) else dls.train
-    with torch.random.fork_rng(devices=[]): b = dl.one_batch()   # (a DataLoader draws its seed from the global generator)
+    # (a DataLoader draws its seed from the global generator)
+    with torch.random.fork_rng(devices=[]): b = dl.one_batch()
     xs = b[:getattr(dls, 'n_inp', 1)]
     return xs[0][:n] if len(xs) == 1 else tuple(x[:n] for x in xs)
 
@@ -52,20 +63,31 @@ _per_channel = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._Instan
 _mixing = (nn.LayerNorm, nn.GroupNorm, nn.MultiheadAttention, nn.RNNBase, nn.Embedding, nn.EmbeddingBag)
 
 def _trace(model:nn.Module, example):
-    "Torch-Pruning's dependency graph of `model` traced on `example` in eval mode (the mode and every weight left as they were)"
+    """Torch-Pruning's dependency graph of `model` traced on `example` in eval mode (the mode and every weight left as
+    they were)"""
     import torch_pruning as tp
     was = model.training; model.eval()
     try:
         with torch.enable_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore')
             DG = tp.DependencyGraph().build_dependency(model, example, verbose=False)
-        called = _called(model, example)   # one forward without autograd: what hooks keep (fastai's U-Net keeps activations) holds no graph
+        # one forward without autograd: what hooks keep (fastai's U-Net keeps activations) holds no graph
+        called = _called(model, example)
     except Exception as e:
-        raise ValueError(f"model: the dependency graph cannot trace it ({type(e).__name__}: {e}) in layer {_failing_layer(model, example)!r}") from None
+        raise ValueError(
+            f"model: the dependency graph cannot trace it ({type(e).__name__}: {e}) in layer {_failing_layer(model, example)!r}"
+        ) from None
     finally: model.train(was)
-    lost = [n for n,m in model.named_modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) and m not in DG.module2node and n in called]
-    if lost: raise ValueError(f"model: the dependency graph cannot trace it: layer {lost[0]!r} runs but its output never reaches the model's "
-                              "through autograd (a detached or non-torch operation cuts the graph)")
+    lost = [
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) and m not in DG.module2node and n in called
+    ]
+    if lost:
+        raise ValueError(
+            f"model: the dependency graph cannot trace it: layer {lost[0]!r} runs but its output never reaches the model's "
+            "through autograd (a detached or non-torch operation cuts the graph)"
+        )
     return DG
 
 def _called(model:nn.Module, example) -> set:
@@ -94,7 +116,8 @@ def _failing_layer(model:nn.Module, example) -> str:
 
 # %% ../nbs/05a_groups.ipynb #25ee7e3e
 def _members(DG, g, mname:dict) -> tuple:
-    "The weight slices of one Torch-Pruning group: [(tensor name, dim, indices, their channels, reads)], and why it cannot be removed exactly (None: it can)"
+    """The weight slices of one Torch-Pruning group: [(tensor name, dim, indices, their channels, reads)], and why it
+    cannot be removed exactly (None: it can)"""
     import torch_pruning as tp
     out,why = [],None
     for it in g:
@@ -113,7 +136,8 @@ def _members(DG, g, mname:dict) -> tuple:
             nm = mname[mod]
             out.append((f'{nm}.weight', 0 if is_out else 1, idx, ch, not is_out))
             if mod.bias is not None and is_out: out.append((f'{nm}.bias', 0, idx, ch, False))
-        elif isinstance(mod, _mixing): why = why or f"{type(mod).__name__} {mname.get(mod)!r} mixes the channels (removing one changes the others)"
+        elif isinstance(mod, _mixing):
+            why = why or f"{type(mod).__name__} {mname.get(mod)!r} mixes the channels (removing one changes the others)"
         elif isinstance(mod, _per_channel + (nn.Parameter,)) or type(mod).__module__.startswith('torch_pruning'): pass
         else: why = why or f"{type(mod).__name__} {mname.get(mod)!r}: no rule for its channels"
     return out,why
@@ -121,7 +145,8 @@ def _members(DG, g, mname:dict) -> tuple:
 def coupled_groups(model:nn.Module, # the network (traced as it is, in eval mode)
                    example=None, # an input batch (see `model_example`)
                   ) -> list: # one dict per group: root, n, members, why
-    "The coupled channel groups of `model`: Torch-Pruning's dependency groups, each channel with the weight slices that go with it"
+    """The coupled channel groups of `model`: Torch-Pruning's dependency groups, each channel with the weight slices
+    that go with it"""
     return _graph_groups(get_model(model), example)[1]
 
 def _graph_groups(m:nn.Module, example=None) -> tuple:
@@ -142,7 +167,8 @@ def architecture_key(shapes:dict) -> tuple:
     return tuple(sorted((n, tuple(s)) for n,s in shapes.items()))
 
 def remember_groups(groups:list, shapes:dict) -> list:
-    "Record `groups` as those of the architecture whose prunable tensors have `shapes` ({name: shape}); returns `groups`"
+    """Record `groups` as those of the architecture whose prunable tensors have `shapes` ({name: shape}); returns
+    `groups`"""
     _known[architecture_key(shapes)] = groups
     return groups
 
@@ -150,12 +176,15 @@ def known_groups(masks:dict) -> list:
     "The groups traced (by a 'group' pruner in this process) for the architecture of `masks`"
     key = architecture_key({n: m.shape for n,m in masks.items()})
     if key not in _known:
-        raise ValueError("granularity 'group': the coupled groups of this architecture were never traced in this process; "
-                         "a 'group' Pruner traces them (`pruner.groups(model)`), or call `remember_groups(coupled_groups(model, example), shapes)`")
+        raise ValueError(
+            "granularity 'group': the coupled groups of this architecture were never traced in this process; "
+            "a 'group' Pruner traces them (`pruner.groups(model)`), or call `remember_groups(coupled_groups(model, example), shapes)`"
+        )
     return _known[key]
 
 def prunable_groups(groups:list, targets) -> list:
-    "The indices of the groups a search may remove: traced as exact (`why` None), every weight slice a pruned tensor, and more than one channel"
+    """The indices of the groups a search may remove: traced as exact (`why` None), every weight slice a pruned tensor,
+    and more than one channel"""
     return [i for i,g in enumerate(groups) if g['why'] is None and g['n'] > 1 and g['members']
             and all(n in targets for n,*_ in g['members'] if n.endswith('weight'))]
 
@@ -171,7 +200,8 @@ def channel_scores(groups:list, # `coupled_groups`
                    scores:dict, # {tensor name: the criterion's per-weight scores}
                    old:dict|None=None, # {tensor name: mask} of the previous round: a channel pruned there scores -inf
                   ) -> list: # one float tensor of channel scores per group of `ids`
-    "Each channel's score: the mean criterion score over every pruned-tensor weight its removal zeroes (its producers' filters, its readers' input slices)"
+    """Each channel's score: the mean criterion score over every pruned-tensor weight its removal zeroes (its producers'
+    filters, its readers' input slices)"""
     out = []
     for i in ids:
         g = groups[i]
@@ -199,7 +229,8 @@ def _index_ranks(groups:list, ids:list, rank:list, shapes:dict) -> dict:
     return res
 
 def _n_removed(ranks:dict, shapes:dict, k:int) -> int:
-    "Weights removed when the `k` first channels of the order go: per tensor, the union of its removed slices along dims 0 and 1"
+    """Weights removed when the `k` first channels of the order go: per tensor, the union of its removed slices along
+    dims 0 and 1"""
     per = {}
     for (n,dim),r in ranks.items(): per.setdefault(n, {})[dim] = int((r < k).sum())
     tot = 0
@@ -216,7 +247,8 @@ def select_channels(groups:list, # `coupled_groups`
                     n_prune:int, # weights to remove (of those tensors)
                     context:str='global', # 'global': one ranking of every channel; 'local': each group loses the same fraction of its channels
                    ) -> list: # one bool tensor per group of `ids`: True for a removed channel
-    "The lowest-scoring channels, ranked together over the groups, removing the count of weights nearest `n_prune`; each group keeps its best channel"
+    """The lowest-scoring channels, ranked together over the groups, removing the count of weights nearest `n_prune`;
+    each group keeps its best channel"""
     if not ids: return []
     if context == 'local': return _select_local(groups, ids, ch_scores, shapes, n_prune)
     flat = torch.cat([s.clone() for s in ch_scores])
@@ -239,12 +271,15 @@ def select_channels(groups:list, # `coupled_groups`
     n_neg = int((flat == -math.inf).sum())
     k = max(k, n_neg)   # every channel pruned before stays pruned (nested masks)
     if _n_removed(ranks, shapes, k) < n_prune and k == int((flat < math.inf).sum()):
-        warnings.warn(f"granularity 'group': only {_n_removed(ranks, shapes, k)} of the {n_prune} weights asked for can be removed in whole groups "
-                      "(each group keeps one channel; groups that cannot be removed exactly are left whole)")
+        warnings.warn(
+            f"granularity 'group': only {_n_removed(ranks, shapes, k)} of the {n_prune} weights asked for can be removed in whole groups "
+            "(each group keeps one channel; groups that cannot be removed exactly are left whole)"
+        )
     return [r < k for r in rank]
 
 def _select_local(groups, ids, ch_scores, shapes, n_prune) -> list:
-    "Each group's lowest channels, the same fraction of every group (at least those pruned before, at most all but one), the count nearest `n_prune`"
+    """Each group's lowest channels, the same fraction of every group (at least those pruned before, at most all but
+    one), the count nearest `n_prune`"""
     orders = [s.argsort(stable=True) for s in ch_scores]
     n_neg = [int((s == -math.inf).sum()) for s in ch_scores]
     def removed_at(f):
@@ -267,7 +302,8 @@ def channel_masks(groups:list, # `coupled_groups`
                   shapes:dict, # {tensor name: shape} of the pruned tensors
                   device=None, # where the masks go
                  ) -> dict: # {tensor name: bool keep mask}
-    "Keep masks of `shapes` with every slice of each removed channel pruned (producers' filters, readers' input slices, biases when pruned)"
+    """Keep masks of `shapes` with every slice of each removed channel pruned (producers' filters, readers' input
+    slices, biases when pruned)"""
     masks = {n: torch.ones(s, dtype=torch.bool) for n,s in shapes.items()}
     for i,rm in zip(ids, removed):
         if not rm.any(): continue
@@ -285,7 +321,8 @@ def removed_channels(groups:list, # `coupled_groups`
         g = groups[i]; kept,seen = torch.zeros(g['n']),torch.zeros(g['n'])
         for n,dim,idx,ch,_ in g['members']:
             if n not in masks: continue
-            kept.index_add_(0, ch, _per_index(masks[n].float().cpu(), dim)[idx]); seen.index_add_(0, ch, torch.ones(len(idx)))
+            kept.index_add_(0, ch, _per_index(masks[n].float().cpu(), dim)[idx])
+            seen.index_add_(0, ch, torch.ones(len(idx)))
         out.append((kept == 0) & (seen > 0))
     return out
 
@@ -305,7 +342,8 @@ def _rebuild(masks:dict, groups, ids, removed) -> dict:
 def group_random_masks(masks:dict, # {tensor name: bool mask} of a 'group' ticket
                        seed:int=0, # seed of the draw
                       ) -> dict: # the random masks
-    "Each group keeps as many channels as in `masks`, drawn at random (the 'random_prune' and 'shuffle' controls of a 'group' ticket)"
+    """Each group keeps as many channels as in `masks`, drawn at random (the 'random_prune' and 'shuffle' controls of a
+    'group' ticket)"""
     groups,ids = _group_ids(masks)
     g = torch.Generator().manual_seed(seed)
     removed = [rm[torch.randperm(len(rm), generator=g)] for rm in removed_channels(groups, ids, masks)]
@@ -316,7 +354,8 @@ def group_inverted_masks(masks:dict, # {tensor name: bool mask} of a 'group' tic
                          alive:dict|None=None, # {tensor name: bool}, the weights alive before the last pruning; None: all
                          seed:int=0, # seed of the random order among equal scores
                         ) -> dict: # the inverted masks
-    "Each group keeps its lowest-scoring channels among those alive before, as many as in `masks` (the 'invert' control of a 'group' ticket)"
+    """Each group keeps its lowest-scoring channels among those alive before, as many as in `masks` (the 'invert'
+    control of a 'group' ticket)"""
     groups,ids = _group_ids(masks)
     sc = channel_scores(groups, ids, {n: s.detach().float().cpu() for n,s in scores.items()}, alive)
     g,removed = torch.Generator().manual_seed(seed),[]

@@ -30,7 +30,8 @@ def _own(m:nn.Module, names) -> list: return [n for n in names if isinstance(m._
 def weight_names(m:nn.Module) -> list:
     "The names of `m`'s own weight tensors that a search prunes"
     if isinstance(m, nn.RNNBase): return _own(m, [n for n in m._parameters if n.startswith('weight_')])
-    if isinstance(m, nn.MultiheadAttention): return _own(m, ['in_proj_weight', 'q_proj_weight', 'k_proj_weight', 'v_proj_weight'])
+    if isinstance(m, nn.MultiheadAttention):
+        return _own(m, ['in_proj_weight', 'q_proj_weight', 'k_proj_weight', 'v_proj_weight'])
     if _wrapped(m) is not None: return _own(m, [f'{l}_raw' for l in m.layer_names])
     return _own(m, ['weight'])
 
@@ -41,7 +42,8 @@ def bias_names(m:nn.Module) -> list:
     return _own(m, ['bias'])
 
 def _wrapped(m:nn.Module):
-    "The module inside a weight-dropout wrapper (fastai's `WeightDropout`: `module`, `layer_names` and the `*_raw` tensors it trains)"
+    """The module inside a weight-dropout wrapper (fastai's `WeightDropout`: `module`, `layer_names` and the `*_raw`
+    tensors it trains)"""
     inner = getattr(m, 'module', None)
     return inner if isinstance(inner, nn.Module) and hasattr(m, 'layer_names') else None
 
@@ -53,7 +55,8 @@ def aliases_of(targets:dict) -> dict:
 
 # %% ../nbs/05_pruner.ipynb #3b3f7c2d
 def _same_on_all_ranks(masks:dict) -> dict:
-    "Rank 0's masks on every rank (a no-op outside torch.distributed, and inside a process's own share of a level: `alone`)"
+    """Rank 0's masks on every rank (a no-op outside torch.distributed, and inside a process's own share of a level:
+    `alone`)"""
     d = torch.distributed
     if not (d.is_available() and d.is_initialized()) or d.get_world_size() < 2 or num_distrib() < 2: return masks
     out = {}
@@ -65,7 +68,8 @@ def _same_on_all_ranks(masks:dict) -> dict:
 
 # %% ../nbs/05_pruner.ipynb #1a5fabee
 density_rules = ('uniform', 'er', 'erk', 'smart_ratio')
-smart_ratio_linear = 0.3   # Su et al.'s `--linear_keep_ratio` (its default): what every Linear layer keeps under 'smart_ratio'
+# Su et al.'s `--linear_keep_ratio` (its default): what every Linear layer keeps under 'smart_ratio'
+smart_ratio_linear = 0.3
 
 def _raw_density(shapes:list, rule:str) -> list:
     "Each tensor's unscaled density under `rule` ('uniform', 'er' or 'erk')"
@@ -73,14 +77,18 @@ def _raw_density(shapes:list, rule:str) -> list:
     for s in shapes:
         n_out,n_in,k = s[0],(s[1] if len(s) > 1 else 1),list(s[2:])
         if rule == 'uniform': out.append(1.)
-        elif rule == 'er': out.append((n_in + n_out)/(n_in*n_out))                                           # Mocanu et al. 2018
-        else: out.append((n_in + n_out + sum(k))/(n_in*n_out*math.prod(k)))                                   # Evci et al. 2020
+        # Mocanu et al. 2018
+        elif rule == 'er': out.append((n_in + n_out)/(n_in*n_out))
+        # Evci et al. 2020
+        else: out.append((n_in + n_out + sum(k))/(n_in*n_out*math.prod(k)))
     return out
 
 def _capped_want(sizes:list, raw:list, budget:int) -> list:
-    "Each tensor's (unrounded) count: `raw` densities scaled to `budget`, those above 1 kept whole and the rest scaled again (RigL)"
+    """Each tensor's (unrounded) count: `raw` densities scaled to `budget`, those above 1 kept whole and the rest scaled
+    again (RigL)"""
     dense = set()
-    while True:   # scale the rest to the budget left by the tensors capped at density 1; cap again until none exceeds it
+    # scale the rest to the budget left by the tensors capped at density 1; cap again until none exceeds it
+    while True:
         left = budget - sum(sizes[i] for i in dense)
         free = sum(raw[i]*sizes[i] for i in range(len(sizes)) if i not in dense)
         eps = left/free if free else 0.
@@ -90,23 +98,28 @@ def _capped_want(sizes:list, raw:list, budget:int) -> list:
     return [sizes[i] if i in dense else eps*raw[i]*sizes[i] for i in range(len(sizes))]
 
 def _smart_ratio_want(shapes:list, layers:list, budget:int) -> list:
-    "Each tensor's (unrounded) count under Su et al.'s code: Linear layers at 0.3, the convolutions' (L-l+1)^2+(L-l+1) scaled to the rest"
+    """Each tensor's (unrounded) count under Su et al.'s code: Linear layers at 0.3, the convolutions' (L-l+1)^2+(L-l+1)
+    scaled to the rest"""
     sizes = [math.prod(s) for s in shapes]
     ids = sorted(set(layers)); L = len(ids)
     size = {d: sum(z for z,e in zip(sizes, layers) if e == d) for d in ids}
     conv = {e for s,e in zip(shapes, layers) if len(s) > 2}
-    raw = {d: float((L-l)**2 + (L-l)) for l,d in enumerate(ids)}          # l from 0 here: (L-l+1)^2 + (L-l+1) for l from 1
+    # l from 0 here: (L-l+1)^2 + (L-l+1) for l from 1
+    raw = {d: float((L-l)**2 + (L-l)) for l,d in enumerate(ids)}
     lin = [d for d in ids if d not in conv] if conv else []               # no convolution: the formula on every layer
     if smart_ratio_linear*sum(size[d] for d in lin) > budget:
-        warnings.warn(f"layer_density 'smart_ratio': the Linear layers at {smart_ratio_linear} keep more than the budget "
-                      f"({budget} weights); the quadratic ratio applies to every layer instead")
+        warnings.warn(
+            f"layer_density 'smart_ratio': the Linear layers at {smart_ratio_linear} keep more than the budget "
+            f"({budget} weights); the quadratic ratio applies to every layer instead"
+        )
         lin = []
     quad = [d for d in ids if d not in lin]
     ratio = {d: smart_ratio_linear for d in lin}
     k = (budget - smart_ratio_linear*sum(size[d] for d in lin))/sum(raw[d]*size[d] for d in quad)
     ratio.update({d: raw[d]*k for d in quad})
     extra = 0.
-    for d in quad + lin:   # a ratio above 1 capped, its excess carried on to the next layers (their code), last to the Linear ones
+    # a ratio above 1 capped, its excess carried on to the next layers (their code), last to the Linear ones
+    for d in quad + lin:
         want = ratio[d]*size[d] + extra
         ratio[d] = min(1., want/size[d]); extra = want - ratio[d]*size[d]
     return [ratio[e]*z for z,e in zip(sizes, layers)]
@@ -122,16 +135,19 @@ def density_counts(shapes:list, # each tensor's shape
     if layers is not None and len(layers) != len(shapes):
         raise ValueError(f"layers: expected one per shape ({len(shapes)}), got {len(layers)}")
     budget = sum(sizes) - round(sparsity/100*sum(sizes))
-    if rule == 'smart_ratio': want = _smart_ratio_want(shapes, list(range(len(shapes))) if layers is None else list(layers), budget)
+    if rule == 'smart_ratio':
+        want = _smart_ratio_want(shapes, list(range(len(shapes))) if layers is None else list(layers), budget)
     else: want = _capped_want(sizes, _raw_density(shapes, rule), budget)
     kept = [min(int(w), n) for w,n in zip(want, sizes)]
-    for i in sorted(range(len(sizes)), key=lambda i: kept[i] - want[i])[:budget - sum(kept)]: kept[i] += 1   # the largest remainders
+    # the largest remainders
+    for i in sorted(range(len(sizes)), key=lambda i: kept[i] - want[i])[:budget - sum(kept)]: kept[i] += 1
     return kept
 
 def call_order(model:nn.Module, # in the mode wanted (a copy in eval mode, say: the forward runs)
                *xs, # one batch of its inputs
               ) -> list: # module names, in the order of their first call
-    "The names of `model`'s modules in the order a forward on `xs` first calls them: its layers from the input to the output"
+    """The names of `model`'s modules in the order a forward on `xs` first calls them: its layers from the input to the
+    output"""
     m,seen = get_model(model),{}
     def hook(n):
         def f(mod, inp): seen.setdefault(n, len(seen))   # (returns None: the input goes on unchanged)
@@ -178,16 +194,35 @@ class Pruner:
         if nm is not None:   # the pattern fixes what each group keeps: what else would set a layer's count is refused
             n,m = nm
             if self.end_sparsity < 100*(m-n)/m - 1e-9:
-                raise ValueError(f"end_sparsity: granularity {granularity!r} removes {m-n} of every {m} weights at the last round: "
-                                 f"end_sparsity must be at least {100*(m-n)/m:g}, got {self.end_sparsity:g}")
-            for arg,v in (('layer_sparsity', self.layer_sparsity), ('layer_density', layer_density), ('prune_bias', prune_bias)):
-                if v: raise ValueError(f"{arg}: not with granularity {granularity!r} (the N:M pattern sets every matrix's count; biases have no rows)")
+                raise ValueError(
+                    f"end_sparsity: granularity {granularity!r} removes {m - n} of every {m} weights at the last round: "
+                    f"end_sparsity must be at least {100 * (m - n) / m:g}, got {self.end_sparsity:g}"
+                )
+            for arg, v in (
+                ('layer_sparsity', self.layer_sparsity),
+                ('layer_density', layer_density),
+                ('prune_bias', prune_bias),
+            ):
+                if v:
+                    raise ValueError(
+                        f"{arg}: not with granularity {granularity!r} (the N:M pattern sets every matrix's count; biases have no rows)"
+                    )
         if granularity == 'group':   # a group spans several layers: no layer's own count to set
             for arg,v in (('layer_sparsity', self.layer_sparsity), ('layer_density', layer_density)):
-                if v: raise ValueError(f"{arg}: not with granularity 'group' (a coupled group spans several layers: a layer's own count cannot be set)")
-        self.granularity,self.context,self.layer_types,self.prune_bias,self.layer_density = granularity,context,layer_types,prune_bias,layer_density
+                if v:
+                    raise ValueError(
+                        f"{arg}: not with granularity 'group' (a coupled group spans several layers: a layer's own count cannot be set)"
+                    )
+        self.granularity, self.context, self.layer_types, self.prune_bias, self.layer_density = (
+            granularity,
+            context,
+            layer_types,
+            prune_bias,
+            layer_density,
+        )
         self.example,self._groups = example,None
-        self.call_order = None   # module names in forward order (`call_order`), the depth 'smart_ratio' reads; None: registration order
+        # module names in forward order (`call_order`), the depth 'smart_ratio' reads; None: registration order
+        self.call_order = None
 
     @property
     def n_rounds(self) -> int: return self.schedule.n_rounds
@@ -201,7 +236,8 @@ def _candidates(self:Pruner, model) -> list:
 
 @patch
 def targets(self:Pruner, model:nn.Module) -> dict:
-    "{tensor name: dict(module, end, aliases)} of the tensors pruned in `model`, each shared tensor once (`end` None: the global pool)"
+    """{tensor name: dict(module, end, aliases)} of the tensors pruned in `model`, each shared tensor once (`end` None:
+    the global pool)"""
     m = get_model(model)
     names = {}   # id(tensor) -> every name of it, the first being the one `named_parameters` gives
     for n,p in m.named_parameters(remove_duplicate=False): names.setdefault(id(p), []).append(n)
@@ -215,8 +251,10 @@ def targets(self:Pruner, model:nn.Module) -> dict:
         if _match(mn, self.exclude): continue
         for local in weight_names(mod) + (bias_names(mod) if self.prune_bias else []):
             first,*others = names[id(mod._parameters[local])]
-            if first in res: continue   # a tied tensor, reached again through another module
-            ls = [v for k,v in self.layer_sparsity.items() if k == mn] or [v for k,v in self.layer_sparsity.items() if _match(mn, [k])]
+            if first in res: continue  # a tied tensor, reached again through another module
+            ls = [v for k, v in self.layer_sparsity.items() if k == mn] or [
+                v for k, v in self.layer_sparsity.items() if _match(mn, [k])
+            ]
             res[first] = dict(module=mn, local=local, end=float(ls[0]) if ls else None, aliases=others)
     if not res:
         raise ValueError(f"model: no prunable layer (looked for {', '.join(t.__name__ for t in self.layer_types)} "
@@ -236,9 +274,14 @@ def left_out(self:Pruner, model:nn.Module, targets:dict|None=None) -> dict:
     for n,p in m.named_parameters():
         if n in targets: continue
         mn,mod,local = owner[id(p)]
-        if _match(mn, self.exclude): why = 'excluded (`exclude`)'
-        elif (isinstance(mod, self.layer_types) or isinstance(_wrapped(mod), self.layer_types)) and local in bias_names(mod): why = 'a bias (prune_bias=True prunes it)'
-        elif isinstance(mod, (nn.Embedding, nn.EmbeddingBag)): why = 'an embedding (opt-in: add nn.Embedding to layer_types)'
+        if _match(mn, self.exclude):
+            why = 'excluded (`exclude`)'
+        elif (isinstance(mod, self.layer_types) or isinstance(_wrapped(mod), self.layer_types)) and local in bias_names(
+            mod
+        ):
+            why = 'a bias (prune_bias=True prunes it)'
+        elif isinstance(mod, (nn.Embedding, nn.EmbeddingBag)):
+            why = 'an embedding (opt-in: add nn.Embedding to layer_types)'
         else: why = f'{type(mod).__name__} is not among layer_types'
         res[n] = (p.numel(), why)
     return res
@@ -251,16 +294,19 @@ def round_sparsity(self:Pruner, r:int, end:float|None=None) -> float:
 
 @patch
 def _score(self:Pruner, name, p, init, finite:bool=False):
-    "The criterion's scores for tensor `name` (value `p`), checked: a tensor of `p`'s shape (and every score finite, when `finite`)"
+    """The criterion's scores for tensor `name` (value `p`), checked: a tensor of `p`'s shape (and every score finite,
+    when `finite`)"""
     w0 = None
     if self.criteria.needs_init:
-        if init is None or name not in init: raise ValueError(f"criteria {self.criteria.name!r} needs the initial weights, which the ticket lacks")
+        if init is None or name not in init:
+            raise ValueError(f"criteria {self.criteria.name!r} needs the initial weights, which the ticket lacks")
         w0 = init[name].to(p.device)
     s = self.criteria(p.detach(), w0)
     if not isinstance(s, torch.Tensor) or s.shape != p.shape:
         raise ValueError(f"criteria {self.criteria.name!r} must return a tensor of shape {tuple(p.shape)} for {name}; "
                          f"it returned {type(s).__name__ if not isinstance(s, torch.Tensor) else tuple(s.shape)}")
-    # before training, every score must be finite; in a round, NaN is caught by the selection (no second pass over the scores)
+    # before training, every score must be finite; in a round, NaN is caught by the selection (no second pass over the
+    # scores)
     if finite and not bool(torch.isfinite(s).all()):
         raise ValueError(f"criteria {self.criteria.name!r}: the scores of {name} contain NaN or infinite values")
     return s.float()
@@ -268,11 +314,14 @@ def _score(self:Pruner, name, p, init, finite:bool=False):
 @patch
 @torch.no_grad()
 def check(self:Pruner, model:nn.Module, init:dict|None=None) -> dict:
-    "`targets(model)`, with the criterion evaluated once on every target (right shape, no NaN); the random generators are left as they were"
+    """`targets(model)`, with the criterion evaluated once on every target (right shape, no NaN); the random generators
+    are left as they were"""
     targets,m = self.targets(model),get_model(model)
-    if self.granularity == 'group': self.groups(m, targets)   # traced now: a model it cannot trace is refused before any training
+    # traced now: a model it cannot trace is refused before any training
+    if self.granularity == 'group': self.groups(m, targets)
     with torch.random.fork_rng(devices=[]):
-        for n in targets: self._score(n, m.get_parameter(n), init if init is not None else {n: m.get_parameter(n)}, finite=True)
+        for n in targets:
+            self._score(n, m.get_parameter(n), init if init is not None else {n: m.get_parameter(n)}, finite=True)
     return targets
 
 # %% ../nbs/05_pruner.ipynb #0b2ac768
@@ -280,7 +329,9 @@ def check(self:Pruner, model:nn.Module, init:dict|None=None) -> dict:
 @torch.no_grad()
 def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|None=None, targets:dict|None=None,
           scores:dict|None=None) -> dict:
-    "Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is (`targets`: `self.targets(model)`, if known; `scores`: {name: scores} computed elsewhere, instead of the criterion)"
+    """Round `r`'s boolean masks for the current weights of `model`, nested in `old`; `model` is left as it is
+    (`targets`: `self.targets(model)`, if known; `scores`: {name: scores} computed elsewhere, instead of the
+    criterion)"""
     m = get_model(model)
     targets = self.targets(model) if targets is None else targets
     if self.granularity == 'group': return self._group_masks(m, r, old, init, targets, scores)
@@ -298,7 +349,8 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
         elif n not in given or tuple(given[n].shape) != tuple(params[n].shape):
             raise ValueError(f"scores: expected a tensor of shape {tuple(params[n].shape)} for {n}")
         else: s = given[n].detach().float().to(params[n].device)
-        if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)   # pruned before: ranked first, stays pruned
+        # pruned before: ranked first, stays pruned
+        if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)
         scores[n] = group_scores(s, self.granularity)
     nm = nm_pattern(self.granularity)
     def rank(names, sparsity, n_prune=None):
@@ -311,14 +363,19 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
         # than M-N of M to lose), so the last round is exactly the pattern
         doomed = {n: nm_doomed(scores[n], *nm) for n in names}
         n_d = sum(int(d.sum()) for d in doomed.values())
-        if abs(self.end_sparsity - 100*(nm[1]-nm[0])/nm[1]) < 1e-9 and sparsity is not None: n_prune = round(sparsity/self.end_sparsity*n_d)
+        if abs(self.end_sparsity - 100*(nm[1]-nm[0])/nm[1]) < 1e-9 and sparsity is not None:
+            n_prune = round(sparsity/self.end_sparsity*n_d)
         if r >= self.n_rounds: n_prune = max(n_prune, n_d)
-        if n_prune <= n_d: return dict(zip(names, rank_together([scores[n].masked_fill(~doomed[n], math.inf) for n in names], shapes, n_prune)))
+        if n_prune <= n_d:
+            return dict(
+                zip(names, rank_together([scores[n].masked_fill(~doomed[n], math.inf) for n in names], shapes, n_prune))
+            )
         keep = rank_together([scores[n].masked_fill(doomed[n], math.inf) for n in names], shapes, n_prune - n_d)
         return {n: k & ~doomed[n].view(k.shape).to(k.device) for n,k in zip(names, keep)}
     new = {}
     pooled = [n for n,t in ranked.items() if t['end'] is None]
-    if getattr(self, 'layer_density', None) is not None and pooled:   # each tensor's count from the rule, its weights from the ranking
+    # each tensor's count from the rule, its weights from the ranking
+    if getattr(self, 'layer_density', None) is not None and pooled:
         shapes = [tuple(params[n].shape) for n in pooled]
         kept = density_counts(shapes, self.round_sparsity(r), self.layer_density, self._depths(m, pooled, targets))
         for n,k in zip(pooled, kept): new.update(rank([n], None, params[n].numel() - k))
@@ -333,7 +390,8 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
 
 @patch
 def _depths(self:Pruner, m:nn.Module, names:list, targets:dict) -> list:
-    "Each tensor's layer depth: its module's place in `call_order` (traced), else in registration order after the traced ones"
+    """Each tensor's layer depth: its module's place in `call_order` (traced), else in registration order after the
+    traced ones"""
     called = {n: i for i,n in enumerate(getattr(self, 'call_order', None) or [])}
     reg = {n: i for i,(n,_) in enumerate(m.named_modules())}
     keys = [(0, called[mn]) if mn in called else (1, reg.get(mn, 0)) for mn in (targets[n]['module'] for n in names)]
@@ -367,14 +425,16 @@ def groups(self:Pruner, model:nn.Module, targets:dict|None=None) -> list:
 
 @patch
 def _group_masks(self:Pruner, m:nn.Module, r:int, old, init, targets:dict, scores) -> dict:
-    "Round `r`'s masks under 'group': the lowest-scoring coupled channels removed whole (`channel_scores`, `select_channels`)"
+    """Round `r`'s masks under 'group': the lowest-scoring coupled channels removed whole (`channel_scores`,
+    `select_channels`)"""
     groups = self.groups(m, targets)
     params = {n: m.get_parameter(n) for n in targets}
     shapes = {n: tuple(p.shape) for n,p in params.items()}
     if scores is None: sc = {n: self._score(n, params[n], init).cpu() for n in targets}
     else:
         for n in targets:
-            if n not in scores or tuple(scores[n].shape) != shapes[n]: raise ValueError(f"scores: expected a tensor of shape {shapes[n]} for {n}")
+            if n not in scores or tuple(scores[n].shape) != shapes[n]:
+                raise ValueError(f"scores: expected a tensor of shape {shapes[n]} for {n}")
         sc = {n: scores[n].detach().float().cpu() for n in targets}
     ids = prunable_groups(groups, targets)
     n_prune = round(self.round_sparsity(r)/100*sum(math.prod(s) for s in shapes.values()))

@@ -15,27 +15,32 @@ __all__ = ['lowest_groups', 'rank_together', 'nm_doomed']
 
 # %% ../nbs/03_selection.ipynb #13e8dd36
 def _kth_exact(arrs:list, best, k:int):
-    "The `k`-th smallest value of the NumPy arrays `arrs` taken as one vector (the elements at `best`, one per array, count as +inf)"
+    """The `k`-th smallest value of the NumPy arrays `arrs` taken as one vector (the elements at `best`, one per array,
+    count as +inf)"""
     e = np.concatenate(arrs)
     if best is not None: e[np.cumsum([0] + [a.size for a in arrs[:-1]]) + np.asarray(best)] = np.inf
     e.partition(k-1)
     return e[k-1]
 
 def _kth(arrs:list, best, k:int):
-    "As `_kth_exact`, without copying or partitioning every value: a sample brackets the `k`-th, which is then found among the few inside"
+    """As `_kth_exact`, without copying or partitioning every value: a sample brackets the `k`-th, which is then found
+    among the few inside"""
     # Measured (bench/RESULTS.md): a ResNet-50 global step takes 0.13 s this way against 0.39 s for one partition of a
     # copy of every score, and Conv-4's later rounds 4 ms against 47 ms (blocks of -inf slow NumPy's partition 4-20x).
     n = sum(a.size for a in arrs)
     # below half a million scores a partition of them all is faster, unless -inf (pruned before) ties many of them
     if n < 1 << 16 or (n < 1 << 19 and not any(np.isneginf(a.min()) for a in arrs)): return _kth_exact(arrs, best, k)
-    rng = np.random.default_rng(0)   # a random sample, about 16k values: a strided one can alias with a pattern in the scores
+    # a random sample, about 16k values: a strided one can alias with a pattern in the scores
+    rng = np.random.default_rng(0)
     samp = np.concatenate([a[rng.integers(0, a.size, -(-a.size*16384//n))] for a in arrs])
     q,s = k/n,samp.size
-    r,m = q*s,4*math.sqrt(s*q*(1-q)) + 32               # the bracket: the sample's rank of the k-th, +- 4 standard deviations
+    # the bracket: the sample's rank of the k-th, +- 4 standard deviations
+    r,m = q*s,4*math.sqrt(s*q*(1-q)) + 32
     i,j = max(0, int(r-m)),min(s-1, int(r+m))
     mid = min(max(int(r), i), j)
     samp.partition([i, mid, j]); lo,v,hi = samp[i],samp[mid],samp[j]
-    if not (np.isfinite(lo) and np.isfinite(hi)):   # at the edge of a block of -inf (pruned before) or +inf: bracket the finite
+    # at the edge of a block of -inf (pruned before) or +inf: bracket the finite
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         fin = samp[np.isfinite(samp)]
         if fin.size == 0: return _kth_exact(arrs, best, k)
         lo,hi = (lo if np.isfinite(lo) else fin.min()),(hi if np.isfinite(hi) else fin.max())
@@ -63,14 +68,16 @@ def _kth(arrs:list, best, k:int):
     return band[i]
 
 def _kept_cpu(parts:list, k:int, protect:bool=False) -> list:
-    "Keep masks of the CPU score tensors `parts` ranked as one flat vector: the `k` lowest pruned (ties: the first in order); `protect`: each part keeps its first best"
+    """Keep masks of the CPU score tensors `parts` ranked as one flat vector: the `k` lowest pruned (ties: the first in
+    order); `protect`: each part keeps its first best"""
     if any(p.numel() == 0 for p in parts):   # empty tensors take no part in the ranking
         ks = iter(_kept_cpu([p for p in parts if p.numel()], k, protect))
         return [torch.ones(0, dtype=torch.bool) if p.numel() == 0 else next(ks) for p in parts]
     # NumPy's selection is about 15x faster than torch.kthvalue on the CPU; NumPy has no bfloat16
     arrs = [(p.detach().float() if p.dtype == torch.bfloat16 else p.detach()).reshape(-1).numpy() for p in parts]
     best = [int(np.argmax(a)) for a in arrs] if protect else None   # argmax and max both stop at a NaN
-    if any(np.isnan(a[best[j]] if protect else a.max()) for j,a in enumerate(arrs)): raise ValueError("criteria: the scores contain NaN")
+    if any(np.isnan(a[best[j]] if protect else a.max()) for j,a in enumerate(arrs)):
+        raise ValueError("criteria: the scores contain NaN")
     k = min(k, sum(a.size for a in arrs) - (len(arrs) if protect else 0))
     if k <= 0: return [torch.ones(a.size, dtype=torch.bool) for a in arrs]
     thr,need,keeps = _kth(arrs, best, k),k,[]
@@ -90,7 +97,8 @@ def _kept_cpu(parts:list, k:int, protect:bool=False) -> list:
     return [torch.from_numpy(m) for m in keeps]
 
 def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None) -> torch.Tensor:
-    "Boolean vector over the flat `scores`: True for the groups pruned so that about `n_prune` weights go (exactly, if `sizes` is None)"
+    """Boolean vector over the flat `scores`: True for the groups pruned so that about `n_prune` weights go (exactly, if
+    `sizes` is None)"""
     scores = scores.flatten()
     if n_prune <= 0 or scores.numel() == 0: return torch.zeros_like(scores, dtype=torch.bool)
     k = min(int(n_prune), scores.numel())
@@ -114,7 +122,8 @@ def lowest_groups(scores:torch.Tensor, n_prune:int, sizes:torch.Tensor|None=None
 
 # %% ../nbs/03_selection.ipynb #54fae89c
 def rank_together(scores:list, shapes:list, n_prune:int) -> list:
-    "Keep masks (of `shapes`) for group `scores` ranked as one vector, `n_prune` weights pruned; with several tensors each keeps its best group"
+    """Keep masks (of `shapes`) for group `scores` ranked as one vector, `n_prune` weights pruned; with several tensors
+    each keeps its best group"""
     numel = [math.prod(s) for s in shapes]
     protect = len(scores) > 1
     if all(s.numel() == n and s.device.type == 'cpu' for s,n in zip(scores, numel)):   # single weights, on the CPU
@@ -126,7 +135,11 @@ def rank_together(scores:list, shapes:list, n_prune:int) -> list:
         for s,z in zip(scores, sizes):
             flat[off + int(s.flatten().argmax())] = math.inf; off += s.numel()
         n_prune = min(n_prune, sum(numel) - sum(sizes))
-    gsz = None if all(z == 1 for z in sizes) else torch.cat([torch.full((s.numel(),), z, device=flat.device) for s,z in zip(scores, sizes)])
+    gsz = (
+        None
+        if all(z == 1 for z in sizes)
+        else torch.cat([torch.full((s.numel(),), z, device=flat.device) for s, z in zip(scores, sizes)])
+    )
     prune,out,off = lowest_groups(flat, n_prune, gsz),[],0
     for s,shp in zip(scores, shapes):
         out.append((~prune[off:off+s.numel()]).view(s.shape).expand(shp).contiguous()); off += s.numel()
@@ -134,12 +147,18 @@ def rank_together(scores:list, shapes:list, n_prune:int) -> list:
 
 # %% ../nbs/03_selection.ipynb #446e790f
 def nm_doomed(scores:torch.Tensor, n:int, m:int) -> torch.Tensor:
-    "Boolean, of `scores`' shape: in each group of `m` consecutive weights of a row, the lowest-scoring that an N:M mask removes (all but `n`)"
-    if scores.ndim < 2: raise ValueError(f"granularity '{n}:{m}': N:M patterns apply to weight matrices and filters, not to a tensor of shape {tuple(scores.shape)}")
+    """Boolean, of `scores`' shape: in each group of `m` consecutive weights of a row, the lowest-scoring that an N:M
+    mask removes (all but `n`)"""
+    if scores.ndim < 2:
+        raise ValueError(
+            f"granularity '{n}:{m}': N:M patterns apply to weight matrices and filters, not to a tensor of shape {tuple(scores.shape)}"
+        )
     rows = scores.reshape(scores.shape[0], -1)
     L = rows.shape[1]; G = -(-L//m); pad = G*m - L
     p = torch.nn.functional.pad(rows.float(), (0, pad), value=math.inf).view(rows.shape[0], G, m)
-    pos = p.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)            # each weight's place in its group's order, lowest first
-    real = torch.full((G,), m, device=scores.device); real[-1] = m - pad  # weights in each group (the last may be shorter)
+    # each weight's place in its group's order, lowest first
+    pos = p.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
+    # weights in each group (the last may be shorter)
+    real = torch.full((G,), m, device=scores.device); real[-1] = m - pad
     doomed = pos < (real - n).clamp(min=0).view(1, G, 1)
     return doomed.view(rows.shape[0], G*m)[:, :L].reshape(scores.shape)
