@@ -326,7 +326,11 @@ class FitCheckpoint:
     "The file `LotteryCallback` writes after every epoch and resumes from: one schema, checked against the fit first"
     version = 2
     _needs = ('epoch', 'train_iter', 'round', 'round_start', 'rows')
-    def __init__(self, path, fp:dict): self.path,self.fp = Path(path),fp # `fp`: the fit's fingerprint
+    def __init__(self,
+                 path, # the checkpoint file
+                 fp:dict, # the fit's fingerprint, checked on resume
+                ):
+        self.path,self.fp = Path(path),fp
 
     def save(self, cb:LotteryCallback):
         ("After `cb`'s epoch: the search's place and rows, the weights, optimizer, ticket, random states and smoothed "
