@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from fastai.basics import *
-from fastai.distributed import DistributedTrainer
 from .checks import *
 from .events import *
 from .ticket import *
@@ -96,7 +95,9 @@ class SupermaskCallback(TicketCallback):
     """A strong lottery ticket inside `fit`: the weights stay frozen at their initialization and a score per weight
     learns which to keep"""
     # before fastai's DDP wraps the model: the scores are its parameters
-    order,run_valid,name = DistributedTrainer.order-2,False,'supermask'
+    # before fastai's DistributedTrainer (order 11: tested below), which wraps the model for DDP after the scores exist;
+    # a number, not `DistributedTrainer.order`: importing fastai.distributed needs `accelerate`, not a dependency
+    order,run_valid,name = 9,False,'supermask'
     # at most one search per fit (with `LotteryCallback`, `DynamicSparseCallback` or another of these)
     _searches = True
     def __init__(self,
