@@ -6,7 +6,6 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/batched.html.md"""
 
 # %% ../nbs/13_batched.ipynb #5f65690a
 from __future__ import annotations
-import math
 from fastai.basics import *
 from fastai.callback.progress import *
 from fastai.callback.schedule import *

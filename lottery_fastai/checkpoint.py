@@ -6,9 +6,8 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/checkpoint.html.md"""
 
 # %% ../nbs/07_checkpoint.ipynb #d1902295
 from __future__ import annotations
-import contextlib, copy, errno, hashlib, inspect, os, random as pyrandom, shutil, tempfile
+import copy, errno, hashlib, inspect, os, shutil, tempfile
 from pathlib import Path
-import numpy as np
 import torch, torch.nn as nn
 from fastcore.foundation import L
 from fastai.torch_core import get_model

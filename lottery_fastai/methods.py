@@ -11,7 +11,7 @@ from fastai.basics import *
 from .checks import *
 from .ticket import *
 from .pruner import *
-from .training import fit_fns, EvalEvery
+from .training import EvalEvery
 from .callback import LotteryCallback
 from .rounds import *
 from .at_init import *

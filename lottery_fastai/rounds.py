@@ -134,7 +134,6 @@ def train_level(members:list, # the level's `Member`s
     ("Train every member of a level (under `torchrun`, each process its share: `spread_level`); returns their records, "
      "which their searches keep")
     groups,why = _stack_groups(members, stack, cbs)
-    recs = [None]*len(members)
     n_stacked = sum(len(g) for g in groups if len(g) > 1)
     if members and verbose: say(True, f"{level_label(members)}: {len(members)} trainings" + (f", {n_stacked} of them together in {sum(len(g) > 1 for g in groups)} stacked fit(s)" if n_stacked else "")
                                 + (f"; one at a time because {why}" if why and len(members) > 1 else ""))

@@ -7,8 +7,8 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/search.html.md"""
 # %% ../nbs/06_search.ipynb #8a377d45
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field, replace
-import torch, torch.nn as nn
+from dataclasses import dataclass
+import torch.nn as nn
 from fastcore.basics import patch
 from fastai.torch_core import get_model
 from .checks import *

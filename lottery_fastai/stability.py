@@ -18,9 +18,8 @@ from .events import *
 from .callback import *
 from .training import *
 from .rounds import *
-from .experiment import LotteryExperiment, experiment_row, rate_pruner, check_experiment
+from .experiment import check_experiment
 from .experiment import retraining_experiment, retrain_kinds
-from .ranks import join_ranks
 
 # %% auto #0
 __all__ = ['interpolate_states', 'Instability', 'path_errors', 'instability', 'pruning_stability', 'RewindSearch',

@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/training.html.md"""
 
 # %% ../nbs/12_training.ipynb #9a6a9a7e
 from __future__ import annotations
-import contextlib, dataclasses, itertools, math, os, time
+import contextlib, dataclasses, itertools, math
 from fastai.basics import *
 from copy import copy, deepcopy
 from fastai.callback.progress import *
