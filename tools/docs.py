@@ -103,7 +103,10 @@ def symbols() -> dict:
         _CASE_TWINS.update(n for n in getattr(m, '__all__', []) if inspect.isclass(getattr(m, n, None)) and lows.count(n.lower()) > 1)
         for n in getattr(m, '__all__', []):   # functions and classes have a show_doc heading; other objects, their page
             o = getattr(m, n, None)
-            if page: where.setdefault(n, (page, anchor(n) if inspect.isfunction(o) or inspect.isclass(o) else None))
+            # a name several modules export is documented where it is defined (`runtime`'s names, re-exported by the
+            # modules they came from)
+            if page and (n not in where or getattr(o, '__module__', None) == mod):
+                where[n] = (page, anchor(n) if inspect.isfunction(o) or inspect.isclass(o) else None)
     return where,ns
 
 _CASE_TWINS = set()   # classes whose lowercased name is also a function's of their module (`Instability`, `instability`)
