@@ -367,7 +367,7 @@ def _train_stacked(members:list, run:_Run) -> tuple:
     rc = _FloatMasks(Ticket(masks=_stacked_masks(model, [m.ticket for m in members])), members[0].save_at,
                      run.rewind_device)
     ev = EvalEvery(run.eval_every, keep_best=test_dl is not None, members=partial(_Stacked, k=K, metrics=l0.metrics))
-    with sl.no_bar(), sl.no_logging(): _fit(sl, rp, [rc, ev])
+    with sl.no_bar(), sl.no_logging(): _fit(sl, rp, [rc, ev] + _acting_cbs(members, rc, ev))
     final = state_copy(model)
     best = model.stack_states(ev.best_states) if all(b is not None for b in ev.best_states) else None
     tdl = lambda: l0.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or l0.dls.train.bs)
@@ -426,14 +426,29 @@ def data_differs(a, b) -> str|None:
 def _setup(l): return (type(l.loss_func).__name__, ckpt.callable_id(l.opt_func), l.lr, l.wd, l.moms,
                        l.wd_bn_bias, l.train_bn,
                        tuple(getattr(m, 'name', type(m).__name__) for m in L(l.metrics)),
-                       tuple(len(dl.dataset) for dl in l.dls.loaders))
+                       tuple(len(dl.dataset) for dl in l.dls.loaders),
+                       tuple(c.stack_key() for c in l.cbs if _acts(c) and hasattr(c, 'stack_key')))
 
 # fastai's defaults, and masks the stacked fit keeps itself
 _plain_cbs = (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback, TicketCallback)
+def _acts(c) -> bool: return hasattr(type(c), 'stacked_fit_cb')
+
+def _acting_cbs(members:list, rc, ev) -> list:
+    ("The callbacks of the members' learners that act for each member in their stacked fit (a class's `stacked_fit_cb`, "
+     "e.g. `DynamicSparseCallback`): one per class, given each member's instance, the stacked masks and `EvalEvery`")
+    by = {}
+    for k,m in enumerate(members):
+        for c in m.learn.cbs:
+            if _acts(c): by.setdefault(type(c), []).append((k, c))
+    return [t.stacked_fit_cb(kcs, rc, ev) for t,kcs in by.items()]
+
 def _why_alone(l) -> str|None:
     "Why learner `l` must train on its own: what a stacked fit would drop or apply across members (None: nothing)"
-    own = [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs)]
+    own = [type(c).__name__ for c in l.cbs if not isinstance(c, _plain_cbs) and not _acts(c)]
     if own: return f"the learner's callbacks {', '.join(own)} would act on all members at once"
+    # a callback acting for its member in a stacked fit may still need it alone (`stack_why`)
+    why = next((w for w in (c.stack_why() for c in l.cbs if _acts(c) and hasattr(c, 'stack_why')) if w), None)
+    if why: return why
     if l.splitter is not trainable_params: return f"the learner splits its parameters into groups ({getattr(l.splitter, '__name__', type(l.splitter).__name__)})"
     return None
 

@@ -21,7 +21,7 @@ from . import checkpoint as ckpt
 
 # %% auto #0
 __all__ = ['dynamic_methods', 'cosine_drop_fraction', 'update_steps', 'drop_grow', 'clear_opt_state', 'DynamicSparseCallback',
-           'training_speedup']
+           'open_fit_checkpoint', 'resume_fit_checkpoint', 'save_fit_checkpoint', 'training_speedup']
 
 # %% ../nbs/11a_dynamic.ipynb #5e0ebd52
 dynamic_methods = ('rigl', 'set')
@@ -145,69 +145,59 @@ def _rank0_seed(seed:int) -> int:
     return int(t.item())
 
 @patch
-def before_fit(self:DynamicSparseCallback):
-    self.run = is_training_fit(self.learn)
-    if not self.run: return
+def _will_train(self:DynamicSparseCallback) -> bool:
+    "Whether this fit trains sparse: a training fit, the training not done yet, the model not frozen (`fine_tune`)"
+    if not is_training_fit(self.learn): return False
     if self._done:
-        self.run = False
-        say(
-            self.verbose,
-            "DynamicSparseCallback: its training is complete (learn.ticket); this fit trains the ticket further, its masks fixed",
-        )
-        return
+        say(self.verbose, "DynamicSparseCallback: its training is complete (learn.ticket); this fit trains the ticket "
+                          "further, its masks fixed")
+        return False
     if getattr(self.opt, 'frozen_idx', 0) > 0:   # fine_tune's first fit: the sparse training waits for the unfrozen one
-        self.run = False
-        say(
-            self.verbose,
-            "DynamicSparseCallback: the model is frozen (as in fine_tune's first phase): sparse training starts at the next fit",
-        )
-        return
-    check_one_search(self); check_no_ticket(self.learn, 'DynamicSparseCallback')
-    n_iter = len(self.dls.train)
+        say(self.verbose, "DynamicSparseCallback: the model is frozen (as in fine_tune's first phase): sparse training "
+                          "starts at the next fit")
+        return False
+    return True
+
+@patch
+def _plan(self:DynamicSparseCallback, n_epoch:int, n_iter:int):
+    "The fit's steps, T_end and the update steps; a `ValueError` before any step when no update falls in the fit"
     if n_iter == 0: raise ValueError("the training DataLoader is empty")
-    self.n_steps = self.n_epoch*n_iter
-    self.t_end, self.steps = (
-        int(self.stop_at * self.n_steps),
-        update_steps(self.n_epoch * n_iter, self.update_every, self.stop_at),
-    )
+    self.n_steps = n_epoch*n_iter
+    self.t_end,self.steps = int(self.stop_at*self.n_steps),update_steps(self.n_steps, self.update_every, self.stop_at)
     if not self.steps:
-        raise ValueError(
-            f"update_every: {self.update_every} steps between updates leave no update in this fit's first "
-            f"{self.t_end} steps (stop_at={self.stop_at:g} of {self.n_steps}); fit longer or update more often"
-        )
-    seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
-    self._gen, self._todo, self.log, self._skip, self._replaced = (
-        torch.Generator().manual_seed(seed),
-        set(self.steps),
-        [],
-        False,
-        False,
-    )
+        raise ValueError(f"update_every: {self.update_every} steps between updates leave no update in this fit's first "
+                         f"{self.t_end} steps (stop_at={self.stop_at:g} of {self.n_steps}); fit longer or update more often")
+
+@patch
+def _start(self:DynamicSparseCallback, seed:int):
+    "The generator seeded with `seed`, an empty log, and the initial masks drawn into a new `Ticket` (`tkt`)"
+    self._gen,self._todo,self.log = torch.Generator().manual_seed(seed),set(self.steps),[]
+    self._skip = self._replaced = False
     targets,m = self.pruner.targets(self.model),get_model(self.model)
-    self.tkt = Ticket(
-        self._draw(targets),
-        aliases=aliases_of(targets),
-        n_total=sum(p.numel() for p in m.parameters()),
-        left_out=self.pruner.left_out(m, targets),
-        meta=dict(
-            method=self.method,
-            end_sparsity=self.sparsity,
-            layer_density=self.layer_density,
-            seed=seed,
-            update_every=self.update_every,
-            stop_at=self.stop_at,
-            drop_fraction=self.drop_fraction,
-        ),
-    )
+    meta = dict(method=self.method, end_sparsity=self.sparsity, layer_density=self.layer_density, seed=seed,
+                update_every=self.update_every, stop_at=self.stop_at, drop_fraction=self.drop_fraction)
+    self.tkt = Ticket(self._draw(targets), aliases=aliases_of(targets), n_total=sum(p.numel() for p in m.parameters()),
+                      left_out=self.pruner.left_out(m, targets), meta=meta)
+
+@patch
+def _say_plan(self:DynamicSparseCallback):
+    say(self.verbose, f"{self.method.upper()}: {self.tkt.describe()} pruned ({self.layer_density} layer densities), "
+                      f"masks updated every {self.update_every} steps until step {self.t_end} of {self.n_steps} "
+                      f"({len(self.steps)} updates)")
+
+@patch
+def before_fit(self:DynamicSparseCallback):
+    self.run = self._will_train()
+    if not self.run: return
+    check_one_search(self); check_no_ticket(self.learn, 'DynamicSparseCallback')
+    self._plan(self.n_epoch, len(self.dls.train))
+    seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
+    self._start(seed)
     if self.checkpoint is not None: self._open_checkpoint(seed)
     self.bind(apply=self._resume is None)
     self._names = list(self.tkt.masks)
     self.learn.ticket = self.tkt
-    say(
-        self.verbose,
-        f"{self.method.upper()}: {self.tkt.describe()} pruned ({self.layer_density} layer densities), masks updated every "
-        f"{self.update_every} steps until step {self.t_end} of {self.n_steps} ({len(self.steps)} updates)",
-    )
+    self._say_plan()
 
 @patch
 def before_step(self:DynamicSparseCallback):
@@ -230,105 +220,198 @@ def after_step(self:DynamicSparseCallback):
     if skip: self.log.append(dict(step=t, skipped=True)); return
     if self.method == 'set': self._update(t)   # SET: after the optimizer step, as their `SparseSETOptimizerBase`
 
+class _Slot:
+    "One sparse tensor as an update sees it: its weights `w`, their gradient, its boolean `mask`; `write` and `clear`"
+    def __init__(self, p, mu, opt): self.w,self._mu,self._opt = p,mu,opt
+    @property
+    def grad(self): return self.w.grad
+    @property
+    def mask(self): return self._mu.view(torch.bool)
+    def write(self, new): self._mu.view(torch.bool).copy_(new)   # (the ticket's mask itself: `learn.ticket` is current)
+    def clear(self, grown): clear_opt_state(self._opt(), self.w, grown)
+
+@patch
+def _slots(self:DynamicSparseCallback) -> list:
+    return [_Slot(p, mu, lambda: self.opt) for p,mu in zip(self._ps, self._ms)]
+
 @patch
 @torch.no_grad()
-def _update(self:DynamicSparseCallback, t:int):
-    "Drop and grow in every layer after step `t`; each mask changes in place (`learn.ticket` is current)"
+def _update(self:DynamicSparseCallback, t:int, slots:list|None=None):
+    "Drop and grow in every layer after step `t` (`slots`: the tensors, default its own); each mask changes in place"
+    slots = self._slots() if slots is None else slots
     frac = cosine_drop_fraction(t, self.t_end, self.drop_fraction)
     rec = dict(step=t, fraction=frac, dropped={}, grown={})
     if self.method == 'rigl':
-        for n,p in zip(self._names, self._ps):
-            if p.grad is None:
-                raise ValueError(
-                    f"DynamicSparseCallback: {n} has no gradient at step {t}; RigL grows from it (is it frozen?)"
-                )
-        if not all(bool(torch.isfinite(p.grad).all()) for p in self._ps):   # (checked first: no layer moves)
+        for n,s in zip(self._names, slots):
+            if s.grad is None:
+                raise ValueError(f"DynamicSparseCallback: {n} has no gradient at step {t}; RigL grows from it (is it frozen?)")
+        if not all(bool(torch.isfinite(s.grad).all()) for s in slots):   # (checked first: no layer moves)
             self.log.append(dict(step=t, skipped=True)); return
-    for n,p,mu in zip(self._names, self._ps, self._ms):
-        mk = mu.view(torch.bool)
+    for n,s in zip(self._names, slots):
+        mk = s.mask
         k = int(frac*int(mk.sum()))
-        if self.method == 'rigl': score = p.grad.abs()
-        else: score = torch.rand(p.shape, generator=self._gen).to(p.device)
-        new,grown = drop_grow(p, mk, k, score)
+        if self.method == 'rigl': score = s.grad.abs()
+        else: score = torch.rand(mk.shape, generator=self._gen).to(mk.device)
+        new,_ = drop_grow(s.w, mk, k, score)
         new = _same_on_all_ranks({n: new})[n]   # rank 0's decision on every rank
-        grown = new & ~mk
-        mk.copy_(new)
-        p.masked_fill_(~new, 0)   # dropped weights to zero; grown ones are zero already (pruned until now)
-        clear_opt_state(self.opt, p, grown)
-        # (grown: inactive before; a dropped weight may grow back)
+        grown = new & ~mk   # (inactive before; a dropped weight may grow back)
+        s.write(new)
+        s.w.masked_fill_(~new, 0)   # dropped weights to zero; grown ones are zero already (pruned until now)
+        s.clear(grown)
         rec['dropped'][n],rec['grown'][n] = k,int(grown.sum())
     self.log.append(rec)
 
 @patch
-def after_fit(self:DynamicSparseCallback):
-    if self._skip_cb is not None: self.learn.remove_cb(self._skip_cb); self._skip_cb = None
+def _finish(self:DynamicSparseCallback):
+    "After the sparse training: the ticket's record (steps, dense-gradient steps, updates), its masks kept in force"
     self._done = True
-    self.tkt.meta.update(
-        n_steps=self.n_steps, dense_grad_steps=self.n_updates if self.method == 'rigl' else 0, n_updates=self.n_updates
-    )
+    self.tkt.meta.update(n_steps=self.n_steps, dense_grad_steps=self.n_updates if self.method == 'rigl' else 0,
+                         n_updates=self.n_updates)
     if self.verbose and is_rank0():
         print(f"{self.method.upper()}: {self.n_updates} mask updates; final: {self.tkt.describe()} pruned")
     keep_ticket(self.learn, self.tkt, self.verbose)
 
 @patch
+def after_fit(self:DynamicSparseCallback):
+    if self._skip_cb is not None: self.learn.remove_cb(self._skip_cb); self._skip_cb = None
+    self._finish()
+
+@patch
 def _open_checkpoint(self:DynamicSparseCallback, seed:int):
     "Check the checkpoint file, and load it when it exists (and `resume`): the fit then skips the epochs it holds"
-    path = self.checkpoint
-    ckpt.check_writable(path, ckpt.checkpoint_bytes(self.model))
-    self._fp = ckpt.fingerprint(
-        None,
-        self.learn,
-        in_fit=True,
-        n_epoch=self.n_epoch,
-        method=self.method,
-        sparsity=self.sparsity,
-        update_every=self.update_every,
-        stop_at=self.stop_at,
-        drop_fraction=self.drop_fraction,
-        layer_density=self.layer_density,
-        seed=self.seed,
-        targets=sorted(self.tkt.masks),
-    )
-    if not (self.resume and Path(path).exists()): ckpt.clean_orphans(path); return
-    ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
-    ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
-    for k in ('epoch', 'train_iter', 'log', 'gen'):
-        if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
-    ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
-    ckpt.clean_orphans(path)
+    ck = open_fit_checkpoint(self, method=self.method, sparsity=self.sparsity, update_every=self.update_every,
+                             stop_at=self.stop_at, drop_fraction=self.drop_fraction, layer_density=self.layer_density,
+                             seed=self.seed)
+    if ck is None: return
     self.tkt.masks = {n: m.to(get_model(self.model).get_parameter(n).device) for n,m in self.tkt.masks.items()}
-    self.log,self._resume = list(ck['log']),dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
-    self._gen.set_state(ck['gen'])
-    # fastai's own skip of the epochs done
-    self._skip_cb = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip_cb)
-    say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}, {len(self.log)} mask updates done")
+    say(self.verbose, f"Resuming from {self.checkpoint}: epoch {ck['epoch']+1}, {len(self.log)} mask updates done")
 
 @patch
-def before_train(self:DynamicSparseCallback):
-    if self._resume is not None and self.epoch >= self._resume['epoch']:   # the first epoch not in the checkpoint
-        self.learn.train_iter = self._resume['iter']
-        ckpt.restore(self.checkpoint, self._resume['ck'], rng=True, dls=self.dls, recorder_learn=self.learn)
-        self._resume = None
+def before_train(self:DynamicSparseCallback): resume_fit_checkpoint(self)
 
 @patch
-def after_epoch(self:DynamicSparseCallback):
-    if self.checkpoint is None or self._resume is not None: return  # (an epoch done before the interruption: skipped)
-    ckpt.save_checkpoint(
-        dict(
-            version=1,
-            fingerprint=self._fp,
-            epoch=self.epoch,
-            train_iter=self.train_iter,
-            log=self.log,
-            gen=self._gen.get_state(),
-            model=state_copy(self.model),
-            opt=ckpt.opt_state(self.opt),
-            ticket=ckpt.ticket_state(self.tkt),
-            rng=ckpt.rng_state(self.dls),
-            recorder=ckpt.recorder_state(self.learn),
-        ),
-        self.checkpoint,
-    )
+def after_epoch(self:DynamicSparseCallback): save_fit_checkpoint(self)
+
+# %% ../nbs/11a_dynamic.ipynb #7852b598
+def open_fit_checkpoint(cb, # a search callback in its `before_fit`: `checkpoint`, `resume`, `tkt`, `log` and `_gen` set
+                        needs=('epoch', 'train_iter', 'log', 'gen'), # what a file must hold to be resumed
+                        **settings # the callback's settings the file must have been written with (its fingerprint)
+                       ) -> dict|None: # the file's contents when it resumes (None: a fresh start)
+    """The part of a search callback's `checkpoint=` that `DynamicSparseCallback` and `SupermaskCallback` share: check
+    the file, and when it exists (and `resume`) put back the model, optimizer, masks, log and generator; fastai's
+    `SkipToEpoch` then skips the epochs it holds (`resume_fit_checkpoint` restores the random states)"""
+    path = cb.checkpoint
+    ckpt.check_writable(path, ckpt.checkpoint_bytes(cb.model))
+    cb._fp = ckpt.fingerprint(None, cb.learn, in_fit=True, n_epoch=cb.n_epoch, **settings, targets=sorted(cb.tkt.masks))
+    if not (cb.resume and Path(path).exists()): ckpt.clean_orphans(path); return None
+    ck = ckpt.load_checkpoint(path, map_location=next(cb.model.parameters()).device)
+    ckpt.check_fingerprint(path, ck.get('fingerprint'), cb._fp)
+    for k in needs:
+        if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
+    ckpt.restore(path, ck, model=cb.model, opt=cb.opt, ticket=cb.tkt, rng=False)
+    ckpt.clean_orphans(path)
+    cb.log,cb._resume = list(ck['log']),dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
+    cb._gen.set_state(ck['gen'])
+    cb._skip_cb = SkipToEpoch(ck['epoch']+1); cb.learn.add_cb(cb._skip_cb)   # fastai's own skip of the epochs done
+    return ck
+
+def resume_fit_checkpoint(cb):
+    "In `before_train`: at the first epoch the checkpoint does not hold, the iteration count and every random state back"
+    if cb._resume is not None and cb.epoch >= cb._resume['epoch']:
+        cb.learn.train_iter = cb._resume['iter']
+        ckpt.restore(cb.checkpoint, cb._resume['ck'], rng=True, dls=cb.dls, recorder_learn=cb.learn)
+        cb._resume = None
+
+def save_fit_checkpoint(cb, **extra):
+    "In `after_epoch`: the file `open_fit_checkpoint` reads (model, optimizer, masks, log, generator, random states, `extra`)"
+    if cb.checkpoint is None or cb._resume is not None: return   # (an epoch done before the interruption: skipped)
+    ckpt.save_checkpoint(dict(version=1, fingerprint=cb._fp, epoch=cb.epoch, train_iter=cb.train_iter, log=cb.log,
+                              gen=cb._gen.get_state(), **extra, model=state_copy(cb.model), opt=ckpt.opt_state(cb.opt),
+                              ticket=ckpt.ticket_state(cb.tkt), rng=ckpt.rng_state(cb.dls),
+                              recorder=ckpt.recorder_state(cb.learn)), cb.checkpoint)
+
+# %% ../nbs/11a_dynamic.ipynb #4f935375
+def _block(t:torch.Tensor, K:int, k:int) -> torch.Tensor:
+    "Member `k`'s block of a stacked tensor of `K` members (a view: writing it writes the stacked tensor)"
+    return t.view(K, t.shape[0]//K, *t.shape[1:])[k]
+
+class _BlockSlot:
+    "Member `k`'s part of a stacked tensor as an update sees it (`_Slot`): its weights, gradient and mask, as views"
+    def __init__(self, P, k:int, K:int, mask, fmask, opt):
+        store_attr('P,k,K,mask,fmask')
+        self.w,self._opt = _block(P, K, k),opt
+    @property
+    def grad(self): return None if self.P.grad is None else _block(self.P.grad, self.K, self.k)
+    def write(self, new):
+        self.mask.copy_(new); _block(self.fmask, self.K, self.k).copy_(new)   # the member's mask, the stacked one
+    def clear(self, grown):
+        where = torch.zeros(self.P.shape, dtype=torch.bool, device=self.P.device)
+        _block(where, self.K, self.k).copy_(grown)
+        clear_opt_state(self._opt(), self.P, where)
+
+class _StackedDynamic(Callback):
+    """The `DynamicSparseCallback`s of a stacked fit's members (`stacked_fit_cb`): each draws its masks and drops and
+    grows on its own block of the stacked tensors, from that block's weights and gradient"""
+    # after the callback holding the stacked masks (`rc`, order `TicketCallback.order`), which zeroes the pruned weights
+    order,run_valid = TicketCallback.order+1,False
+    def __init__(self, kcs:list, rc): self.kcs,self.rc,self._replaced = kcs,rc,False
+    def before_fit(self):
+        self.run = is_training_fit(self.learn)
+        if not self.run: return
+        model,rc = self.learn.model,self.rc
+        K,masks = model.k,dict(rc.tkt.masks)
+        for k,c in self.kcs:   # each member's masks drawn as it would draw them alone
+            c._plan(self.n_epoch, len(self.dls.train)); c._start(c.seed)
+            c._names = list(c.tkt.masks)
+            for n,m in c.tkt.masks.items():
+                sk = model.keys[n]
+                if sk not in masks: masks[sk] = torch.ones(model.get_parameter(sk).shape, dtype=torch.bool, device=m.device)
+                _block(masks[sk], K, k).copy_(m)
+        rc.tkt.masks = masks
+        rc.bind()   # the pruned weights to zero, the stacked masks in force
+        at = {id(p): i for i,p in enumerate(rc._ps)}
+        opt = lambda: self.learn.opt
+        self.slots = {k: [_BlockSlot(rc._ps[at[id(model.get_parameter(model.keys[n]))]], k, K, c.tkt.masks[n],
+                                     rc._ms[at[id(model.get_parameter(model.keys[n]))]], opt) for n in c._names]
+                      for k,c in self.kcs}
+        for _,c in self.kcs: c._say_plan()
+    def before_step(self):
+        t,moved = self.train_iter + 1,False
+        for k,c in self.kcs:
+            if c.method != 'rigl' or t not in c._todo: continue
+            c._update(t, self.slots[k])
+            moved = moved or not c.log[-1].get('skipped')
+        if moved: self._replaced = True; raise CancelStepException()   # RigL: the update instead of the step, for all
+    def after_step(self):
+        t,replaced = self.train_iter + 1,self._replaced
+        self._replaced = False
+        if replaced: return
+        for k,c in self.kcs:
+            if c.method == 'set' and t in c._todo: c._update(t, self.slots[k])   # (the stacked masks applied already)
+    def after_fit(self):
+        for _,c in self.kcs: c._finish()   # (each member's learner keeps its ticket, as after a fit alone)
+
+@patch(cls_method=True)
+def stacked_fit_cb(cls:DynamicSparseCallback,
+                   kcs:list, # (k, callback): member k's `DynamicSparseCallback` (on its learner)
+                   rc, # the stacked fit's masks (a `RoundCallback` of the stacked tensors)
+                   ev=None, # the stacked fit's `EvalEvery` (not used)
+                  ) -> Callback: # the callback acting for all of them in the stacked fit (`_train_stacked`)
+    "What trains the members' dynamic sparsity in a stacked fit: each member's drop and grow on its own block"
+    return _StackedDynamic(kcs, rc)
+
+@patch
+def stack_key(self:DynamicSparseCallback) -> tuple:
+    "What members stacked together must share: the method and the update steps (a RigL update skips the step for all)"
+    return ('dynamic', self.method, self.update_every, self.stop_at)
+
+@patch
+def stack_why(self:DynamicSparseCallback) -> str|None:
+    "Why this callback's member must train alone (None: it stacks)"
+    if self._done: return "DynamicSparseCallback: its training is done (its masks are fixed)"
+    if self.seed is None: return "DynamicSparseCallback: without a seed, its masks are drawn from torch's generator at its fit"
+    if self.checkpoint is not None: return "DynamicSparseCallback: its checkpoint= file is one training's"
+    return None
 
 # %% ../nbs/11a_dynamic.ipynb #260d2d4c
 def training_speedup(model:nn.Module, # the trained sparse network

@@ -182,7 +182,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
     check_int(iterations, 'iterations', 1, none_ok=True)
     check_int(n_batches, 'n_batches', 1)
     dyn = _dynamic_options(methods, dict(update_every=update_every, stop_at=stop_at, drop_fraction=drop_fraction,
-                                         dynamic_density=dynamic_density), kwargs, granularity, checkpoint, as_ranks)
+                                         dynamic_density=dynamic_density), kwargs, granularity)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*is a percentage')
         # IMP: round r prunes to the r-th sparsity
@@ -206,8 +206,9 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                 granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     opts = options_of(a)
     exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False, out=a.out)
+    got = _dynamic_levels(exp)   # RigL/SET's rows under their names, and each level's final ticket
     exp = _method_columns(exp, runs, 'imp' in methods)
-    exp = _dynamic_controls(exp, lineages, make_learner, inits, opts)   # RigL/SET's static controls
+    exp = _dynamic_controls(exp, got, lineages, make_learner, inits, opts)   # RigL/SET's static controls
     exp._tracking.finish(exp)   # (`out`: the files hold the table returned)
     del exp._tracking
     return exp
@@ -279,7 +280,7 @@ compare_method_names = compare_method_names + dynamic_methods
 _dynamic_args = dict(update_every='update_every', stop_at='stop_at', drop_fraction='drop_fraction',
                      dynamic_density='layer_density')
 
-def _dynamic_options(methods, given:dict, kwargs:dict, granularity:str, checkpoint=None, as_ranks=None) -> dict:
+def _dynamic_options(methods, given:dict, kwargs:dict, granularity:str) -> dict:
     "RigL/SET's options `given` to `compare_methods` (those not None), checked before any training"
     opts = {_dynamic_args[k]: v for k,v in given.items() if v is not None}
     dyn = [m for m in methods if m in dynamic_methods]
@@ -290,17 +291,13 @@ def _dynamic_options(methods, given:dict, kwargs:dict, granularity:str, checkpoi
     for k in ('layer_sparsity', 'prune_bias'):
         if kwargs.get(k): raise ValueError(f"{k}: not with the methods {', '.join(dyn)} "
                                            f"(their layers' counts follow `dynamic_density`, weights only)")
-    if checkpoint is not None:
-        raise ValueError(f"checkpoint: not yet with the methods {', '.join(dyn)} "
-                         f"(their controls train after the last level)")
-    if as_ranks is not None: raise ValueError(f"as_ranks: not yet with the methods {', '.join(dyn)}")
     # refuses what it cannot do
     for m in dyn: DynamicSparseCallback(50, m, granularity=granularity, verbose=False, **opts)
     return opts
 
 def _check_dynamic_steps(opts:dict, methods, lineages:list, epochs:int):
     "Each lineage learns RigL/SET's options; a `ValueError` if no mask update falls in a training"
-    for ln in lineages: ln.dynamic,ln.dynamic_tickets = opts,{}
+    for ln in lineages: ln.dynamic = opts
     if not any(m in dynamic_methods for m in methods): return
     n = epochs*len(lineages[0].learn.dls.train)
     ue,sa = opts.get('update_every', 100),opts.get('stop_at', 0.75)
@@ -308,20 +305,42 @@ def _check_dynamic_steps(opts:dict, methods, lineages:list, epochs:int):
         raise ValueError(f"update_every: {ue} steps between mask updates leave no update in a training's first "
                          f"{int(sa*n)} of {n} steps (stop_at={sa:g}); pass update_every= smaller, or train longer")
 
+def _reset_early_stop(ev, ks):
+    "`EvalEvery`'s points so far forgotten for members `ks`: the early stop is chosen among the later ones"
+    for k in ks: ev.curves[k],ev.best_losses[k],ev.best_states[k] = [],math.inf,None
+
 class _DynamicMember(Callback):
     "A RigL/SET member's fit: its early stop chosen among points with the final masks; its masks to the member's ticket"
     order,run_valid = Recorder.order+16,False
     def __init__(self, ticket, cb): self.tk,self.cb,self.done = ticket,cb,False
-    def before_batch(self):
+    def last_update_done(self, train_iter:int) -> bool:
         steps = getattr(self.cb, 'steps', None)
-        if self.training and not self.done and self.cb.log is not None and steps and self.train_iter >= steps[-1]:
+        return bool(self.cb.log is not None and steps and train_iter >= steps[-1])
+    def before_batch(self):
+        if self.training and not self.done and self.last_update_done(self.train_iter):
             for ev in self.learn.cbs:
-                if isinstance(ev, EvalEvery): ev.curve,ev.best_loss,ev.best_state = [],math.inf,None
+                if isinstance(ev, EvalEvery): _reset_early_stop(ev, [0])
             self.done = True
-    def after_fit(self):
+    def fill(self):
+        "The member's ticket: the callback's final masks, its record (in `history` too: a levels checkpoint keeps it)"
         src = self.cb.tkt
         self.tk.masks,self.tk.aliases,self.tk.n_total,self.tk.left_out = src.masks,src.aliases,src.n_total,src.left_out
         self.tk.meta.update(src.meta)
+        self.tk.history = [dict(src.meta)]
+    def after_fit(self): self.fill()
+    @classmethod
+    def stacked_fit_cb(cls, kcs, rc, ev): return _DynamicMembers(kcs, ev)   # (a stacked fit: `_acting_cbs`)
+
+class _DynamicMembers(Callback):
+    "The `_DynamicMember`s of a stacked fit (one method and update steps: `DynamicSparseCallback.stack_key`)"
+    order,run_valid = _DynamicMember.order,False
+    def __init__(self, kcs, ev): self.kcs,self.ev,self.done = kcs,ev,False
+    def before_batch(self):
+        if self.training and not self.done and self.kcs[0][1].last_update_done(self.train_iter):
+            _reset_early_stop(self.ev, [k for k,_ in self.kcs])
+            self.done = True
+    def after_fit(self):
+        for _,c in self.kcs: c.fill()
 
 def _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai):
     "The member of RigL/SET at level `r`: a fresh learner at the seed's initialization, its masks drawn from the seed"
@@ -333,8 +352,25 @@ def _dynamic_branch(ln, r, method, control, sparsities, make_learner, inits, pai
                                **{k: pai[k] for k in ('layer_types', 'exclude') if k in pai}, **ln.dynamic)
     tk = Ticket(meta=dict(method=method))
     cl.add_cbs([cb, _DynamicMember(tk, cb)])
-    ln.dynamic_tickets[(r, method)] = tk
-    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=method, seed=ln.seed)]
+    # trained as '<method>@<level>' (every level's final masks kept by the experiment, and its checkpoint); renamed after
+    return [Member(cl, tk, r, ln.recipe(r), ln.data_seed, kind=f'{method}@{r}', seed=ln.seed)]
+
+def _dynamic_levels(exp) -> dict:
+    ("The RigL/SET trainings under their method's name in the table, curves and tickets (the last level's, as every "
+     "method's); {(seed, level, method): final ticket}")
+    def of(k:str):
+        m,_,r = k.partition('@')
+        return (m, int(r)) if m in dynamic_methods and r.isdigit() else None
+    done = {}
+    for (s,k) in [key for key in exp.tickets if of(key[1])]:
+        m,r = of(k)
+        tk = done[(s, r, m)] = exp.tickets.pop((s, k))
+        if 'n_steps' not in tk.meta and tk.history: tk.meta.update(tk.history[-1])   # (from a levels checkpoint)
+    for (s,r,m),tk in sorted(done.items()): exp.tickets[(s, m)] = tk
+    name = lambda k: of(k)[0] if of(k) else k
+    for df in (exp.table, exp.curves):
+        if 'kind' in df: df['kind'] = df['kind'].map(name)
+    return done
 
 def _static_member(make_learner, ln, r:int, m:str, tk:Ticket, inits:dict) -> Member:
     "The control of RigL/SET member `tk`: its final mask retrained from the seed's initialization"
@@ -345,10 +381,13 @@ def _static_member(make_learner, ln, r:int, m:str, tk:Ticket, inits:dict) -> Mem
     st.rewind(cl.model)
     return Member(cl, st, r, ln.recipe(r), ln.data_seed, kind=f'{m}+static', seed=ln.seed)
 
-def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
-    "Each RigL/SET member's final mask trained from the initialization ('rigl+static'): rows and `train_speedup`"
+def _dynamic_controls(exp, got:dict, lineages, make_learner, inits, opts:dict):
+    ("Each RigL/SET member's final mask (`got`: `_dynamic_levels`) trained from the initialization ('rigl+static'): "
+     "rows and `train_speedup`")
     import pandas as pd
-    done = [(ln, r, m, tk) for ln in lineages for (r, m),tk in sorted(getattr(ln, 'dynamic_tickets', {}).items())]
+    seeds = [ln.seed for ln in lineages]
+    done = [(lineages[seeds.index(s)], r, m, tk)
+            for (s,r,m),tk in sorted(got.items(), key=lambda t: (seeds.index(t[0][0]), t[0][1], t[0][2]))]
     if not done: return exp
     members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
     verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
@@ -358,7 +397,7 @@ def _dynamic_controls(exp, lineages, make_learner, inits, opts:dict):
         cbs = None
         for mb in members: mb.cbs = trackers.member_cbs(mb)
     recs = train_level(members, opts.get('stack', True), opts.get('eval_every'), opts.get('train_metrics', False),
-                       cbs=cbs, verbose=verbose)
+                       cbs=cbs, verbose=verbose, as_ranks=opts.get('as_ranks'))
     if trackers is not None:   # (each run closed with its row)
         for mb,rec in zip(members, recs): trackers.on_level(mb.r, [mb], [rec], exp.metric)
     metric,rows,curves,speed = exp.metric,[],[],{}

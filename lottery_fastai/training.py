@@ -212,7 +212,8 @@ def lean_why(learn, cbs=None) -> str|None:
     ("Why a round of `learn` trains through the learner's own fastai `fit` instead of the lean engine (None: nothing "
      "stops it)")
     if cbs: return "extra callbacks are given (each gets fastai's full dispatch)"
-    own = [type(c).__name__ for c in learn.cbs if not isinstance(c, _lean_cbs + (TicketCallback,))]
+    # (a search callback that is a `TicketCallback`, e.g. `DynamicSparseCallback`, is more than masks kept: not lent)
+    own = [type(c).__name__ for c in learn.cbs if not isinstance(c, _lean_cbs + (TicketCallback,)) or getattr(c, '_searches', False)]
     if own: return f"the learner's callbacks {', '.join(own)} get fastai's full dispatch"
     if type(learn) is not Learner and any(getattr(type(learn),
                                                   f) is not getattr(Learner, f) for f in ('fit', 'one_batch', '_do_one_batch', 'all_batches')):
