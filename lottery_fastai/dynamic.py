@@ -18,6 +18,7 @@ from .pruner import _same_on_all_ranks
 from .search import say, is_rank0
 from .callback import TicketCallback, keep_ticket, check_one_search, check_no_ticket
 from . import checkpoint as ckpt
+from fastai.callback.training import GradientAccumulation
 
 # %% auto #0
 __all__ = ['dynamic_methods', 'cosine_drop_fraction', 'update_steps', 'drop_grow', 'clear_opt_state', 'DynamicSparseCallback',
@@ -67,9 +68,13 @@ def _torch_state(opt):
 def clear_opt_state(opt, p:torch.Tensor, where:torch.Tensor):
     "Zero every per-weight optimizer buffer of `p` (momentum, Adam's moments...) at `where`; scalars (step counts) stay"
     st = _torch_state(opt)
-    if p not in st: return
-    for v in st[p].values():
-        if isinstance(v, torch.Tensor) and v.shape == p.shape: v.masked_fill_(where.to(v.device), 0)
+    if p in st:
+        for v in st[p].values():
+            if isinstance(v, torch.Tensor) and v.shape == p.shape: v.masked_fill_(where.to(v.device), 0)
+    # fastai's `Lookahead` keeps its slow weights outside the state: zero there too, or its next sync moves them back
+    for pg,sg in zip(getattr(opt, 'param_lists', []), getattr(opt, 'slow_weights', None) or []):
+        for q,s in zip(pg, sg):
+            if q is p: s.masked_fill_(where.to(s.device), 0)
 
 # %% ../nbs/11a_dynamic.ipynb #03996f4f
 class DynamicSparseCallback(TicketCallback):
@@ -190,6 +195,9 @@ def before_fit(self:DynamicSparseCallback):
     self.run = self._will_train()
     if not self.run: return
     check_one_search(self); check_no_ticket(self.learn, 'DynamicSparseCallback')
+    if any(isinstance(c, GradientAccumulation) for c in self.learn.cbs):
+        raise ValueError("DynamicSparseCallback: not with GradientAccumulation: the update steps count the fit's "
+                         "iterations, and an update due at an iteration that only accumulates would never be made")
     self._plan(self.n_epoch, len(self.dls.train))
     seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
     self._start(seed)
@@ -198,6 +206,17 @@ def before_fit(self:DynamicSparseCallback):
     self._names = list(self.tkt.masks)
     self.learn.ticket = self.tkt
     self._say_plan()
+
+def _sparse_grads(ps:list, ms:list):
+    "The gradients of `ps` zero where masks `ms` are 0: the optimizer (and `GradientClip`, `Lamb`...) sees a sparse network's"
+    gs = [p.grad for p in ps]
+    if all(g is not None for g in gs):
+        with torch.no_grad(): mul_all_(gs, ms)
+
+@patch
+def after_backward(self:DynamicSparseCallback):
+    "Off a RigL update step, the gradient at the pruned weights to zero (a RigL update reads the dense one, then no step)"
+    if self.method != 'rigl' or self.train_iter + 1 not in self._todo: _sparse_grads(self._ps, self._ms)
 
 @patch
 def before_step(self:DynamicSparseCallback):
@@ -375,6 +394,9 @@ class _StackedDynamic(Callback):
                                      rc._ms[at[id(model.get_parameter(model.keys[n]))]], opt) for n in c._names]
                       for k,c in self.kcs}
         for _,c in self.kcs: c._say_plan()
+    def after_backward(self):   # off a RigL update step, a sparse network's gradient (`_sparse_grads`)
+        t = self.train_iter + 1
+        if not any(c.method == 'rigl' and t in c._todo for _,c in self.kcs): _sparse_grads(self.rc._ps, self.rc._ms)
     def before_step(self):
         t,moved = self.train_iter + 1,False
         for k,c in self.kcs:
