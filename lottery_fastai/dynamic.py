@@ -379,7 +379,8 @@ class _StackedDynamic(Callback):
         if not self.run: return
         model,rc = self.learn.model,self.rc
         K,masks = model.k,dict(rc.tkt.masks)
-        for k,c in self.kcs:   # each member's masks drawn as it would draw them alone
+        for k,c in self.kcs:   # each member's masks drawn as it would draw them alone, after the same checks
+            check_one_search(c); check_no_ticket(c.learn, 'DynamicSparseCallback')
             c._plan(self.n_epoch, len(self.dls.train)); c._start(c.seed)
             c._names = list(c.tkt.masks)
             for n,m in c.tkt.masks.items():
