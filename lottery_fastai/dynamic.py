@@ -314,7 +314,7 @@ def after_epoch(self:DynamicSparseCallback): save_fit_checkpoint(self)
 # %% ../nbs/11a_dynamic.ipynb #7852b598
 def open_fit_checkpoint(cb, # a search callback in its `before_fit`: `checkpoint`, `resume`, `tkt`, `log` and `_gen` set
                         needs=('epoch', 'train_iter', 'log', 'gen'), # what a file must hold to be resumed
-                        **settings # the callback's settings the file must have been written with (its fingerprint)
+                        **settings, # the callback's settings the file must have been written with (its fingerprint)
                        ) -> dict|None: # the file's contents when it resumes (None: a fresh start)
     """The part of a search callback's `checkpoint=` that `DynamicSparseCallback` and `SupermaskCallback` share: check
     the file, and when it exists (and `resume`) put back the model, optimizer, masks, log and generator; fastai's
