@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/experiment.html.md"""
 
 # %% ../nbs/15_experiment.ipynb #207784ed
 from __future__ import annotations
-import contextlib, math, os, warnings
+import contextlib, inspect, math, os, warnings
 from fastai.basics import *
 from .checks import *
 from .criteria import *
@@ -99,11 +99,17 @@ def _check_path(v):
     if v is None or isinstance(v, (str, os.PathLike)): return v
     raise ValueError(f"checkpoint: expected None or a file path, got {v!r}")
 
+def _is_trackers(v) -> bool:
+    "Whether `cbs` value `v` makes each training its own callbacks itself (a `TrainingTrackers`, or an object like one)"
+    return all(callable(getattr(v, a, None)) for a in ('member_cbs', 'on_level', 'closing'))
+
 def _check_cbs(v):
-    ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
-    if isinstance(v, TrainingTrackers): return v
+    "None, a callback (an instance, a class, a function `f(run_name)` making one), a list of them, or a `TrainingTrackers`"
+    ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback)) or inspect.isfunction(c)
+    if _is_trackers(v): return v
     if v is None or ok(v) or (isinstance(v, (list, tuple, L)) and all(ok(c) for c in v)): return v
-    raise ValueError(f"cbs: expected None, a Callback, a list of Callbacks or a TrainingTrackers, got {v!r}")
+    raise ValueError(f"cbs: expected None, a Callback (instance, class or a function `f(run_name)` making one), a list of "
+                     f"them, or a TrainingTrackers, got {v!r}")
 
 def _check_out(v):
     if v is None or isinstance(v, (str, os.PathLike)):
@@ -257,7 +263,7 @@ class _Tracking:
         self.metric,self.opts = metric,dict(opts)
         out,cbs,verbose = self.opts.pop('out', None),self.opts.get('cbs'),self.opts.get('verbose', True)
         # callbacks given as such: each training its own copies, through a `TrainingTrackers` of no tracker
-        self.trackers = cbs if isinstance(cbs, TrainingTrackers) or cbs is None else TrainingTrackers('experiment', cbs=L(cbs))
+        self.trackers = cbs if _is_trackers(cbs) or cbs is None else TrainingTrackers('experiment', cbs=L(cbs))
         if self.trackers is not None:
             self.opts['cbs'] = None   # (each training gets its own copies, as its own `Member.cbs`)
             if not self.trackers.settings: self.trackers.settings = _jsonable(meta)
@@ -345,7 +351,7 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
                    opts:dict|None=None, # how the levels run (`run_options`)
                    finish:bool=True, # write the returned experiment into `out` (False: the caller does)
-                   trainings:int|None=None, # the trainings in all, for the progress (None: each lineage's levels, each branch one a level)
+                   trainings:int|None=None, # the trainings in all, for the progress (None: lineages' levels, a branch one a level)
                    **kwargs # `run_options` arguments one by one, over `opts`, and `out` (a folder: `ResultsWriter`)
                   ) -> LotteryExperiment:
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"

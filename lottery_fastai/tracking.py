@@ -412,7 +412,7 @@ def _wandb_current(wandb, run):
         for k,v in keep.items(): setattr(wandb, k, v)
 
 def _close_run(c, status:str):
-    "Close the run tracker callback `c` holds open, its training stopped by an exception: MLflow's with `status`; the others' files flushed and closed"
+    "Close the run tracker callback `c` holds open (its training stopped): MLflow's with `status`, the others' files closed"
     n = type(c).__name__
     if isinstance(c, MLflowCallback): c.finish(status=status)
     elif n == 'WandbCallback': c.finish(exit_code=1)
@@ -443,7 +443,7 @@ class TrainingTrackers:
                  mlflow:str|None=None, # a tracking URI (e.g. 'sqlite:///mlflow.db'): `MLflowCallback`, one run per training
                  wandb=None, # a folder: fastai's `WandbCallback` in offline mode, one run per training (group `experiment`)
                  csv=None, # a folder: fastai's `CSVLogger`, one file per training in `<folder>/<experiment>/<run>.csv`
-                 cbs=(), # more callbacks: each training gets a deep copy of each (a callback class: an instance; a function `f(name)`: its result)
+                 cbs=(), # more callbacks, each training its own: a deep copy (a class: an instance; `f(name)`: its result)
                 ):
         store_attr('experiment,tensorboard,mlflow,wandb,csv')
         self.settings,self.extra = _jsonable(settings or {}),list(L(cbs))
@@ -496,14 +496,14 @@ class TrainingTrackers:
             self.finish(m.seed, *split_kind(m.kind), level=r, row=row)
 
     def close_open(self, status:str='FAILED'):
-        "Close every run this process opened and has not finished (its experiment stopped): MLflow's with `status`, W&B's as failed, the files flushed"
+        "Close every run this process opened and has not finished (its experiment stopped): MLflow's with `status`"
         for cbs in self.open.values():
             for c in cbs: _close_run(c, status)
         self.open = {}
 
     @contextmanager
     def closing(self):
-        "Around an experiment's trainings: on an exception, every run still open is closed (MLflow: FAILED; KILLED on an interrupt), then the exception goes on"
+        "Around an experiment's trainings: an exception closes every run still open (MLflow: FAILED; KILLED on an interrupt)"
         try: yield self
         except BaseException as e:
             self.close_open('KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED')
