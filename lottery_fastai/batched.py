@@ -338,11 +338,14 @@ def stacked_member_cbs(learn_stacked, # the stacked fit's learner (None: asked b
                       ) -> list:
     ("Callbacks acting for member `k` of a stacked fit from its own `cbs` (`tracking.stacked_member_cbs`: trackers "
      "logging that member's own losses and metrics); those that cannot: `NotImplementedError` says why")
-    # `tracking` builds on this module (and on the experiments): imported when a member brings callbacks
-    from lottery_fastai import tracking
-    bad = [f"{type(c).__name__}: {tracking.member_refusal(c)}" for c in cbs if tracking.member_refusal(c)]
+    # `tracking` builds on this module: it registers what makes them (`_member_hooks`) when imported
+    refusal,make = _member_hooks.get('refusal'),_member_hooks.get('make')
+    if refusal is None: raise NotImplementedError("per-member callbacks come with lottery_fastai.tracking, not imported")
+    bad = [f"{type(c).__name__}: {refusal(c)}" for c in cbs if refusal(c)]
     if bad: raise NotImplementedError("; ".join(bad))
-    return [] if learn_stacked is None else tracking.stacked_member_cbs(learn_stacked, k, list(cbs))
+    return [] if learn_stacked is None else make(learn_stacked, k, list(cbs))
+
+_member_hooks = {}   # 'refusal': why a callback cannot act for one member (None: it can); 'make': its callbacks for the fit
 
 def _stacked_masks(model, tickets:list) -> dict:
     "The members' masks as the stacked model's (a member without a mask on a tensor keeps all of it)"

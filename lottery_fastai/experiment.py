@@ -6,7 +6,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/experiment.html.md"""
 
 # %% ../nbs/15_experiment.ipynb #207784ed
 from __future__ import annotations
-import math, os, warnings
+import contextlib, inspect, math, os, warnings
 from fastai.basics import *
 from .checks import *
 from .criteria import *
@@ -19,12 +19,17 @@ from .rounds import *
 from .at_init import shuffled_masks, inverted_masks, sign_constant_state, _units, _tie_biases
 from .checkpoint import ticket_state
 from .ranks import join_ranks
+from .ranks import member_cost
+from .tracking import ExperimentProgress, ResultsWriter, TrainingTrackers, _jsonable
+from .tracking import LotteryExperiment, experiment_row   # (defined there: `tracking` holds the results)
+_all_ = ['LotteryExperiment', 'experiment_row']
+
 
 # %% auto #0
 __all__ = ['control_kinds', 'experiment_controls', 'run_option_names', 'shared_checks', 'retrain_kinds', 'random_masks',
-           'rate_sparsities', 'rate_pruner', 'experiment_row', 'LotteryExperiment', 'check_experiment', 'run_options',
-           'options_of', 'renamed_arg', 'lottery_experiment', 'seeded_lineages', 'run_experiment', 'fresh_init',
-           'control_member', 'pct_axis', 'retraining_experiment', 'weight_changes', 'plot_weight_changes']
+           'rate_sparsities', 'rate_pruner', 'check_experiment', 'run_options', 'options_of', 'renamed_arg',
+           'lottery_experiment', 'seeded_lineages', 'run_experiment', 'fresh_init', 'control_member', 'pct_axis',
+           'retraining_experiment', 'weight_changes', 'plot_weight_changes', 'LotteryExperiment', 'experiment_row']
 
 # %% ../nbs/15_experiment.ipynb #c26dfa5b
 control_kinds = ('reinit', 'random_prune')   # the paper's controls, run by default
@@ -61,50 +66,6 @@ def rate_pruner(rate, rounds:int, **kwargs) -> Pruner:
         warnings.filterwarnings('ignore', message='.*is a percentage')
         return Pruner(end, schedule=geometric, n_rounds=rounds, layer_sparsity=layer_sp, **kwargs)
 
-# %% ../nbs/15_experiment.ipynb #41d14ffa
-def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str, model=None, example=None) -> dict:
-    "One tidy row: the standard columns (with `model`, `example`: compression, speedup), the record, each layer's sparsity"
-    # the headline `metric` is measured at the early-stop point on the test set when there is one (dls[2]), else on the
-    # validation set that chose the early stop (`measured_on` says which, in every row)
-    has_test = f'test_{metric}_at_stop' in rec
-    row = dict(seed=seed, kind=kind, round=rec['round'], pct_remaining=rec['pct_remaining'], sparsity=rec['sparsity'],
-               total_sparsity=rec.get('total_sparsity'),
-               **({} if model is None else dict(
-                   compression_ratio=round(tk.compression_ratio(model), 4),
-                   theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
-               early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
-               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'),
-                  'measured_on': 'test' if has_test else 'valid',
-                  f'valid_{metric}': rec.get(f'{metric}_at_stop'),
-                  f'final_{metric}': rec.get(f'final_test_{metric}' if has_test else f'final_{metric}'),
-                  f'train_{metric}': rec.get(f'train_set_{metric}')})
-    row.update({k: v for k,v in rec.items() if k not in row and k not in ('kind', 'seed')})
-    row.update({f'sparsity[{n}]': s for n,s in tk.layer_sparsity().items()})
-    return row
-
-# %% ../nbs/15_experiment.ipynb #277242a4
-class LotteryExperiment:
-    "The results of `lottery_experiment`: a tidy `table`, validation `curves`, and what the weight analysis needs"
-    def __init__(self, table, curves, meta, tickets=None, weights=None):
-        store_attr()
-    @property
-    def metric(self) -> str: return self.meta['metric']
-    def summary(self):
-        "Mean and standard deviation over seeds, per kind and round"
-        cols = ['pct_remaining', 'early_stop_iter', self.metric, f'final_{self.metric}', f'train_{self.metric}']
-        g = self.table.groupby(['kind', 'round'], sort=False)[[c for c in cols if c in self.table]]
-        return g.agg(['mean', 'std']).reset_index()
-    def to_csv(self, path):
-        "Save the table (and the curves beside it, as `<stem>_curves.csv`)"
-        path = Path(path)
-        self.table.to_csv(path, index=False)
-        self.curves.to_csv(path.with_name(path.stem+'_curves.csv'), index=False)
-        return path
-    def __repr__(self):
-        m = self.meta
-        return (f"LotteryExperiment({m['rounds']} rounds, seeds {m['seeds']}, kinds {m['kinds']}; "
-                f"P_m down to {self.table['pct_remaining'].min():.1f}% of prunable weights)")
-
 # %% ../nbs/15_experiment.ipynb #a4e99028
 run_option_names = ('stack', 'eval_every', 'train_metrics', 'cbs', 'threads', 'checkpoint', 'resume', 'verbose',
                     'as_ranks')
@@ -138,11 +99,17 @@ def _check_path(v):
     if v is None or isinstance(v, (str, os.PathLike)): return v
     raise ValueError(f"checkpoint: expected None or a file path, got {v!r}")
 
+def _is_trackers(v) -> bool:
+    "Whether `cbs` value `v` makes each training its own callbacks itself (a `TrainingTrackers`, or an object like one)"
+    return all(callable(getattr(v, a, None)) for a in ('member_cbs', 'on_level', 'closing'))
+
 def _check_cbs(v):
-    ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))
-    if type(v).__name__ == 'TrainingTrackers': return v   # (`tracking` builds on this module)
+    "None, a callback (an instance, a class, a function `f(run_name)` making one), a list of them, or a `TrainingTrackers`"
+    ok = lambda c: isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback)) or inspect.isfunction(c)
+    if _is_trackers(v): return v
     if v is None or ok(v) or (isinstance(v, (list, tuple, L)) and all(ok(c) for c in v)): return v
-    raise ValueError(f"cbs: expected None, a Callback, a list of Callbacks or a TrainingTrackers, got {v!r}")
+    raise ValueError(f"cbs: expected None, a Callback (instance, class or a function `f(run_name)` making one), a list of "
+                     f"them, or a TrainingTrackers, got {v!r}")
 
 def _check_out(v):
     if v is None or isinstance(v, (str, os.PathLike)):
@@ -177,7 +144,7 @@ def check_experiment(args:dict, # an experiment's arguments (its `locals()`): th
 def run_options(stack:bool=True, # train a level's networks together where the model allows it
                 eval_every:int|None=None, # validation every this many iterations (None: each epoch)
                 train_metrics:bool=False, # measure the training set at the end of each training
-                cbs=None, # extra callbacks for every training (they turn stacking off)
+                cbs=None, # callbacks: each training its own copies (or a `TrainingTrackers`)
                 threads='auto', # intra-op threads for the whole run (`resolve_threads`)
                 checkpoint=None, # a file written after every level, from which an interrupted run resumes
                 resume:bool=True, # resume from `checkpoint` when it exists
@@ -225,7 +192,7 @@ def lottery_experiment(make_learner, # `make_learner()` returns a fresh Learner 
                        train_metrics:bool=True, # measure the training set at the end of each training
                        data_seed:int=0, # the data order of every training
                        stack:bool=True, # train a level's networks together where the model allows it
-                       cbs=None, # a `TrainingTrackers` (own runs per training, stacking kept) or shared callbacks
+                       cbs=None, # callbacks or a `TrainingTrackers`: each training gets its own copies (its own runs)
                        threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                        checkpoint=None, # a file written after every level, from which an interrupted experiment resumes
                        resume:bool=True, # resume from `checkpoint` when it exists
@@ -291,31 +258,46 @@ def seeded_lineages(make_learner, # `make_learner()` returns a fresh Learner (mo
 # %% ../nbs/15_experiment.ipynb #1c320037
 class _Tracking:
     ("What `run_experiment` adds to its levels (`tracking`): the overall progress, the results on disk (`out`), each "
-     "training's own tracker runs (a `TrainingTrackers` given as `cbs`)")
-    def __init__(self, lineages, rounds, branches, metric, meta, opts:dict):
-        from lottery_fastai.tracking import ExperimentProgress, ResultsWriter, TrainingTrackers, _jsonable
+     "training's own callbacks (a `TrainingTrackers`, or the callbacks given: each training its own copies)")
+    def __init__(self, lineages, rounds, branches, metric, meta, opts:dict, trainings:int|None=None):
         self.metric,self.opts = metric,dict(opts)
         out,cbs,verbose = self.opts.pop('out', None),self.opts.get('cbs'),self.opts.get('verbose', True)
-        self.trackers = cbs if isinstance(cbs, TrainingTrackers) else None
+        # callbacks given as such: each training its own copies, through a `TrainingTrackers` of no tracker
+        self.trackers = cbs if _is_trackers(cbs) or cbs is None else TrainingTrackers('experiment', cbs=L(cbs))
         if self.trackers is not None:
             self.opts['cbs'] = None   # (each training gets its own copies, as its own `Member.cbs`)
             if not self.trackers.settings: self.trackers.settings = _jsonable(meta)
         if out is not None and self.opts.get('checkpoint') is None: self.opts['checkpoint'] = Path(out)/'checkpoint.pt'
         # every lineage trains each level (only round 0 when it only carries its branches), each branch once a level
-        total = sum(1 if ln.carry_only else rounds + 1 for ln in lineages) + len(lineages)*rounds*len(L(branches))
-        self.progress = ExperimentProgress(total, verbose=verbose)
+        n = sum(1 if ln.carry_only else rounds + 1 for ln in lineages) + len(lineages)*rounds*len(L(branches))
+        self.progress = ExperimentProgress(trainings or n, verbose=verbose)
         self.writer = None if out is None else ResultsWriter(out, metric, meta, resume=self.opts.get('resume', True),
                                                              verbose=verbose)
     @property
     def member_cbs(self):
         "`run_levels`' per-training callbacks: the trackers' own copies and the progress hook (None without trackers)"
         if self.trackers is None: return None
-        from lottery_fastai.ranks import member_cost
         return lambda m: self.trackers.member_cbs(m) + [self.progress.cb(m.r, member_cost(m.learn, m.recipe))]
+    def closing(self):
+        "Around the trainings: the trackers' runs still open closed if one fails (`TrainingTrackers.closing`)"
+        return self.trackers.closing() if self.trackers is not None else contextlib.nullcontext()
     def on_level(self, r, members, recs):
         self.progress.on_level(r, members, recs)
         if self.writer is not None: self.writer.on_level(r, members, recs)
         if self.trackers is not None: self.trackers.on_level(r, members, recs, self.metric)
+    def train_more(self, members, train):
+        ("Trainings after the levels (`compare_methods`' RigL/SET static controls): `train()` trains `members` (their "
+         "records), each with its own callbacks, counted and logged as a level's")
+        if self.trackers is not None:
+            for m in members: m.cbs = self.member_cbs(m)
+        with self.closing(): recs = train()
+        self.progress.on_level(members[0].r if members else None, members, recs)
+        if self.trackers is not None:
+            for m,rec in zip(members, recs): self.trackers.on_level(m.r, [m], [rec], self.metric)
+        return recs
+    def restored(self, n:int):
+        "`n` trainings done by the run a resume continues"
+        self.progress.resumed(n)
     def finish(self, exp):
         "The experiment as returned, into `out`"
         if self.writer is not None: self.writer.finish(exp)
@@ -369,15 +351,18 @@ def run_experiment(lineages:list, # one `Lineage` per seed (`seeded_lineages`)
                    meta:dict, # the experiment's settings, kept in `LotteryExperiment.meta`
                    opts:dict|None=None, # how the levels run (`run_options`)
                    finish:bool=True, # write the returned experiment into `out` (False: the caller does)
+                   trainings:int|None=None, # the trainings in all, for the progress (None: lineages' levels, a branch one a level)
                    **kwargs # `run_options` arguments one by one, over `opts`, and `out` (a folder: `ResultsWriter`)
                   ) -> LotteryExperiment:
     "`run_levels` over `lineages` and `branches`, collected into a `LotteryExperiment` (rows, curves, tickets, weights)"
     opts = {**(opts or {}), **kwargs}
     got = _Collected(inits, metric, pruner, opts.get('verbose', True))
-    track = _Tracking(lineages, rounds, branches, metric, meta, opts)   # (`out` and trackers taken out of opts)
+    track = _Tracking(lineages, rounds, branches, metric, meta, opts, trainings)   # (`out` and trackers taken out of opts)
     def on_level(r, members, recs): got.on_level(r, members, recs); track.on_level(r, members, recs)
-    run_levels(lineages, rounds, branches, on_level=on_level, extra_state=got.state, restore_extra=got.restore,
-               member_cbs=track.member_cbs, **track.opts)
+    def restore(d): got.restore(d); track.restored(len(got.rows))
+    with track.closing():
+        run_levels(lineages, rounds, branches, on_level=on_level, extra_state=got.state, restore_extra=restore,
+                   member_cbs=track.member_cbs, **track.opts)
     for ln in lineages:
         got.tickets[(ln.seed, ln.kind)] = ln.search.ticket
         got.weights[ln.seed]['masks'] = {n: m.clone() for n,m in ln.search.ticket.masks.items()}
@@ -534,7 +519,7 @@ def retraining_experiment(make_learner, # `make_learner()` returns a fresh Learn
                           train_metrics:bool=True, # measure the training set at the end of each training
                           data_seed:int=0, # the data order of every training
                           stack:bool=True, # train the searches of a level together where the model allows it
-                          cbs=None, # a `TrainingTrackers` (own runs per training, stacking kept) or shared callbacks
+                          cbs=None, # callbacks or a `TrainingTrackers`: each training gets its own copies (its own runs)
                           threads='auto', # intra-op threads for the whole run: 'auto' (by model size), 'free', n, None
                           checkpoint=None, # a file written after every level, from which an interrupted run resumes
                           resume:bool=True, # resume from `checkpoint` when it exists

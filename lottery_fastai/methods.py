@@ -17,7 +17,7 @@ from .rounds import *
 from .at_init import *
 from .experiment import *
 from .criteria import nm_pattern
-from .supermask import supermask_compare_methods, supermask_branch
+from .supermask import supermask_compare_methods, supermask_branch, supermask_controls
 
 # %% auto #0
 __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'method_label', 'gmp_member',
@@ -145,6 +145,16 @@ def _method_columns(exp, runs:dict, imp:bool):
     if not imp: exp.tickets = {k: v for k,v in exp.tickets.items() if k[1] != 'imp'}
     return exp
 
+def _n_trainings(methods, controls, n_seeds:int, n_levels:int) -> int:
+    ("The trainings `compare_methods` runs in all (its progress's total): each seed's dense round, then at every level "
+     "each method and the controls it takes (RigL/SET: their static control, trained after the levels)")
+    def per_method(m):
+        if m == 'gmp': return 1
+        if m in dynamic_methods: return 2
+        if m in supermask_compare_methods: return 1 + sum(c in supermask_controls for c in controls)
+        return 1 + len(controls)
+    return n_seeds*(1 + n_levels*sum(per_method(m) for m in methods))
+
 @delegates(Pruner, but=['granularity', 'context', 'criteria', 'schedule', 'n_rounds', 'layer_density'])
 def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (model drawn from torch's global RNG)
                     sparsities, # the % of prunable weights removed at each level, e.g. [50, 80, 90, 95]
@@ -205,7 +215,8 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
                 sparsities=ss, metric=metric, epochs=epochs, iterations=runs, data_seed=data_seed, context=context,
                 granularity=granularity, criteria='large_final', rewind_iter=0, eval_every=eval_every, fit_fn=fit_fn)
     opts = options_of(a)
-    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False, out=a.out)
+    exp = run_experiment(lineages, len(ss), branches, inits, metric, pruner, meta, opts, finish=False, out=a.out,
+                         trainings=_n_trainings(methods, controls, len(a.seed), len(ss)))
     got = _dynamic_levels(exp)   # RigL/SET's rows under their names, and each level's final ticket
     exp = _method_columns(exp, runs, 'imp' in methods)
     exp = _dynamic_controls(exp, got, lineages, make_learner, inits, opts)   # RigL/SET's static controls
@@ -392,14 +403,9 @@ def _dynamic_controls(exp, got:dict, lineages, make_learner, inits, opts:dict):
     members = [_static_member(make_learner, ln, r, m, tk, inits) for ln,r,m,tk in done]
     verbose,dyn = opts.get('verbose', True),sorted({d[2] for d in done})
     say(verbose, f"{len(members)} final masks of {', '.join(dyn)} retrained from the initialization")
-    cbs,trackers = opts.get('cbs'),getattr(getattr(exp, '_tracking', None), 'trackers', None)
-    if trackers is not None:   # a `TrainingTrackers`: each training its own runs
-        cbs = None
-        for mb in members: mb.cbs = trackers.member_cbs(mb)
-    recs = train_level(members, opts.get('stack', True), opts.get('eval_every'), opts.get('train_metrics', False),
-                       cbs=cbs, verbose=verbose, as_ranks=opts.get('as_ranks'))
-    if trackers is not None:   # (each run closed with its row)
-        for mb,rec in zip(members, recs): trackers.on_level(mb.r, [mb], [rec], exp.metric)
+    # each training its own callbacks (`cbs`: its runs), counted by the progress, its runs closed with its row
+    recs = exp._tracking.train_more(members, lambda: train_level(members, opts.get('stack', True), opts.get('eval_every'),
+                                    opts.get('train_metrics', False), verbose=verbose, as_ranks=opts.get('as_ranks')))
     metric,rows,curves,speed = exp.metric,[],[],{}
     for (ln,r,m,tk),mb,rec in zip(done, members, recs):
         ex = sample_input(mb.learn)

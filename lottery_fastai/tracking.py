@@ -7,6 +7,7 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/tracking.html.md"""
 # %% ../nbs/15b_tracking.ipynb #b58ad210
 from __future__ import annotations
 import json, math, re, time
+from contextlib import contextmanager
 from copy import deepcopy
 from operator import attrgetter
 from pathlib import Path
@@ -17,15 +18,17 @@ from fastprogress.fastprogress import NBProgressBar, format_time
 from .checks import *
 from .events import is_training_fit
 from .search import say, is_rank0
+from .ticket import Ticket, theoretical_speedup
 from .ranks import member_cost
+from . import batched as _batched
 from .batched import StackedModel
 from .rounds import sample_input
-from .experiment import LotteryExperiment, experiment_row
 from . import checkpoint as ckpt
 
 # %% auto #0
-__all__ = ['results_files', 'ExperimentProgress', 'TrainingDone', 'ResultsWriter', 'read_results', 'run_name', 'MLflowCallback',
-           'split_kind', 'TrainingTrackers', 'MemberLearner', 'member_refusal', 'MemberCallbacks', 'stacked_member_cbs']
+__all__ = ['results_files', 'ExperimentProgress', 'TrainingDone', 'experiment_row', 'LotteryExperiment', 'ResultsWriter',
+           'read_results', 'run_name', 'MLflowCallback', 'split_kind', 'TrainingTrackers', 'MemberLearner',
+           'member_refusal', 'MemberCallbacks', 'stacked_member_cbs']
 
 # %% ../nbs/15b_tracking.ipynb #ec4b1646
 class ExperimentProgress:
@@ -44,9 +47,10 @@ class ExperimentProgress:
         self.notebook = IN_NOTEBOOK if notebook is None else notebook
         self.t0,self.level,self.bar,self.text = clock(),None,None,''
         self.n_levels,self.cost_levels,self.n_tick,self.cost_tick = 0,0.,0,0.   # trainings reported by `on_level`; by the hook since then
+        self.n_resumed = 0   # trainings a run this one resumes had done (their time is not this run's)
 
     @property
-    def done(self) -> int: return min(self.total, self.n_levels + self.n_tick)
+    def done(self) -> int: return min(self.total, self.n_resumed + self.n_levels + self.n_tick)
     @property
     def cost_done(self) -> float: return self.cost_levels + self.cost_tick
     @property
@@ -55,9 +59,14 @@ class ExperimentProgress:
     def time_left(self) -> float|None:
         "Seconds left: the time per unit of cost so far times the cost left (None before the first training ends)"
         done,cost,el = self.done,self.cost_done,self.elapsed
-        if not done or cost <= 0: return None
-        left = (self.total_cost - cost) if self.total_cost is not None else cost/done*(self.total - done)
+        new = done - self.n_resumed   # (the trainings this run timed)
+        if not new or cost <= 0: return None
+        left = (self.total_cost - cost) if self.total_cost is not None else cost/new*(self.total - done)
         return max(0., el/cost*left)
+
+    def resumed(self, n:int):
+        "A resumed run: `n` trainings were done before it (counted as done, their time unknown to this run)"
+        self.n_resumed = n
 
     def training_done(self, cost:float=1., level=None):
         "One training ended (the per-training hook), of `cost`, at `level`"
@@ -106,6 +115,50 @@ class TrainingDone(Callback):
         m = self.learn.model   # (a stacked fit's model holds its `k` members)
         cost = self.cost if self.cost is not None else self.n*sum(p.numel() for p in m.parameters())/(m.k if isinstance(m, StackedModel) else 1)
         self.progress.training_done(float(cost), self.level)
+
+# %% ../nbs/15b_tracking.ipynb #e1a2b3c4
+def experiment_row(seed, kind:str, rec:dict, tk:Ticket, metric:str, model=None, example=None) -> dict:
+    "One tidy row: the standard columns (with `model`, `example`: compression, speedup), the record, each layer's sparsity"
+    # the headline `metric` is measured at the early-stop point on the test set when there is one (dls[2]), else on the
+    # validation set that chose the early stop (`measured_on` says which, in every row)
+    has_test = f'test_{metric}_at_stop' in rec
+    row = dict(seed=seed, kind=kind, round=rec['round'], pct_remaining=rec['pct_remaining'], sparsity=rec['sparsity'],
+               total_sparsity=rec.get('total_sparsity'),
+               **({} if model is None else dict(
+                   compression_ratio=round(tk.compression_ratio(model), 4),
+                   theoretical_speedup=round(theoretical_speedup(model, example), 4) if example is not None else None)),
+               early_stop_iter=rec.get('early_stop_iter'), early_stop_loss=rec.get('early_stop_loss'),
+               **{metric: rec.get(f'test_{metric}_at_stop' if has_test else f'{metric}_at_stop'),
+                  'measured_on': 'test' if has_test else 'valid',
+                  f'valid_{metric}': rec.get(f'{metric}_at_stop'),
+                  f'final_{metric}': rec.get(f'final_test_{metric}' if has_test else f'final_{metric}'),
+                  f'train_{metric}': rec.get(f'train_set_{metric}')})
+    row.update({k: v for k,v in rec.items() if k not in row and k not in ('kind', 'seed')})
+    row.update({f'sparsity[{n}]': s for n,s in tk.layer_sparsity().items()})
+    return row
+
+# %% ../nbs/15b_tracking.ipynb #e2a2b3c4
+class LotteryExperiment:
+    "The results of `lottery_experiment`: a tidy `table`, validation `curves`, and what the weight analysis needs"
+    def __init__(self, table, curves, meta, tickets=None, weights=None):
+        store_attr()
+    @property
+    def metric(self) -> str: return self.meta['metric']
+    def summary(self):
+        "Mean and standard deviation over seeds, per kind and round"
+        cols = ['pct_remaining', 'early_stop_iter', self.metric, f'final_{self.metric}', f'train_{self.metric}']
+        g = self.table.groupby(['kind', 'round'], sort=False)[[c for c in cols if c in self.table]]
+        return g.agg(['mean', 'std']).reset_index()
+    def to_csv(self, path):
+        "Save the table (and the curves beside it, as `<stem>_curves.csv`)"
+        path = Path(path)
+        self.table.to_csv(path, index=False)
+        self.curves.to_csv(path.with_name(path.stem+'_curves.csv'), index=False)
+        return path
+    def __repr__(self):
+        m = self.meta
+        return (f"LotteryExperiment({m['rounds']} rounds, seeds {m['seeds']}, kinds {m['kinds']}; "
+                f"P_m down to {self.table['pct_remaining'].min():.1f}% of prunable weights)")
 
 # %% ../nbs/15b_tracking.ipynb #b918c45c
 results_files = ('table.csv', 'curves.csv', 'settings.json')
@@ -291,11 +344,14 @@ class MLflowCallback(Callback):
         self._flush()
         if not self.keep_open: self.client.set_terminated(self.run_id)
 
-    def finish(self, row:dict|None=None):
-        "Log the training's table `row` as final metrics (`final/<column>`) and close the run"
+    def finish(self,
+               row:dict|None=None, # the training's table row, logged as final metrics (`final/<column>`)
+               status:str='FINISHED', # the run's end: 'FINISHED', or 'FAILED' / 'KILLED' (its training stopped by an exception)
+              ):
+        "Log the training's table `row` as final metrics and close the run with `status`"
         if self.run_id is None: return
         for k,v in _numbers(row or {}).items(): self._log(f'final/{k}', v, 0)
-        self._flush(); self.client.set_terminated(self.run_id)
+        self._flush(); self.client.set_terminated(self.run_id, status=status)
         self.run_id = None
 
 # %% ../nbs/15b_tracking.ipynb #acca18a6
@@ -309,26 +365,74 @@ def _init_args(o) -> dict:
     try: return init_args(o)
     except TypeError: return {}
 
-def _wandb_callback(init:dict, **kwargs):
-    "fastai's `WandbCallback` in a W&B run of its own (`wandb.init(**init)` before the fit, finished after it)"
-    # fastai's WandbCallback logs into W&B's one current run (`wandb.run`): each training opens its own before its fit
-    # and closes it after. fastai 2.8.12's `before_fit` formats every argument of the learner with fastcore's
-    # `init_args`, which (fastcore 2.2.41) raises a TypeError on an int or a str, so it fails on every learner: within
-    # that `before_fit` only, the module's `init_args` is one that gives {} for those.
+def _wandb_callback(init:dict, # `wandb.init`'s arguments for the training's run
+                    keep_open:bool=False, # leave the run open after the fit, for `finish` to log the row and close it
+                    **kwargs, # fastai's `WandbCallback`'s
+                   ):
+    "fastai's `WandbCallback` in a W&B run of its own (`wandb.init(**init)` before the fit; finished after it, or by `finish`)"
+    # fastai's WandbCallback logs into W&B's one current run (`wandb.run`, `wandb.log`...). Each training opens a run of
+    # its own with `reinit='create_new'`, which leaves the other runs open (a run waits for its row until its level
+    # ends, while the level's other trainings log theirs) and the current run as it was: while this callback runs, W&B's
+    # current run is its own (`_wandb_current`), then the one before. fastai 2.8.12's `before_fit` formats every
+    # argument of the learner with fastcore's `init_args`, which (fastcore 2.2.41) raises a TypeError on an int or a str,
+    # so it fails on every learner: within that `before_fit` only, the module's `init_args` is one that gives {} for those.
     import wandb, fastai.callback.wandb as fwb
     class _Wandb(fwb.WandbCallback):
+        wb = None
+        def __call__(self, event_name):
+            if event_name == 'before_fit':
+                run = is_training_fit(self.learn) and rank_distrib() == 0   # (the training fits of rank 0)
+                self.wb = wandb.init(**{**init, 'reinit': 'create_new'}) if run else None
+            if self.wb is None: return
+            with _wandb_current(wandb, self.wb): super().__call__(event_name)
+            if event_name == 'after_fit' and not keep_open: self.finish()
         def before_fit(self):
-            self.wb = wandb.init(**init) if is_training_fit(self.learn) and rank_distrib() == 0 else None
             keep = fwb.init_args
             fwb.init_args = _init_args
             try: super().before_fit()
             finally: fwb.init_args = keep
-        def after_fit(self):
-            try: super().after_fit()
-            finally:
-                if getattr(self, 'wb', None) is not None: self.wb.finish(); self.wb = None
+        def finish(self, row:dict|None=None, exit_code:int=0):
+            "Put the training's table `row` in its run's summary (`final/<column>`) and close the run (`exit_code` 1: failed)"
+            if self.wb is None: return
+            nums = _numbers(row or {})
+            if nums: self.wb.summary.update({f'final/{k}': v for k,v in nums.items()})
+            self.wb.finish(exit_code=exit_code); self.wb = None
     _Wandb.__name__ = _Wandb.__qualname__ = 'WandbCallback'
     return _Wandb(**kwargs)
+
+_wandb_globals = ('run', 'config', 'log', 'summary')
+
+@contextmanager
+def _wandb_current(wandb, run):
+    "W&B's current run (`wandb.run` and the functions that log to it) is `run` inside, the one before after"
+    keep = {k: getattr(wandb, k) for k in _wandb_globals}
+    wandb.run,wandb.config,wandb.log,wandb.summary = run,run.config,run.log,run.summary   # (as `wandb.init` sets them)
+    try: yield
+    finally:
+        for k,v in keep.items(): setattr(wandb, k, v)
+
+def _close_run(c, status:str):
+    "Close the run tracker callback `c` holds open (its training stopped): MLflow's with `status`, the others' files closed"
+    n = type(c).__name__
+    if isinstance(c, MLflowCallback): c.finish(status=status)
+    elif n == 'WandbCallback': c.finish(exit_code=1)
+    elif n == 'TensorBoardCallback' and getattr(c, 'writer', None) is not None: c.writer.close()
+    elif isinstance(c, CSVLogger) and getattr(c, 'file', None) is not None and not c.file.closed: c.file.close()
+
+def _each_training(c, name:str):
+    "One training's own `c`: a callback class made, a function `f(name)` called, a callback instance deep-copied"
+    if isinstance(c, type): return c()
+    if callable(c) and not isinstance(c, Callback): return c(name)
+    return deepcopy(c)
+
+def _check_copies(cbs:list):
+    "Each callback instance of `cbs` copied once, before any training: one that cannot be is refused with the reason"
+    for c in cbs:
+        if isinstance(c, Callback):
+            try: deepcopy(c)
+            except Exception as e:
+                raise ValueError(f"cbs: each training gets its own copy of each callback, and {type(c).__name__} cannot be "
+                                 f"copied ({type(e).__name__}: {e}); pass its class or a function `f(run_name)` that makes one") from e
 
 class TrainingTrackers:
     "Each training its own copy of each tracker callback, logging to its own run (`run_name`), grouped by `experiment`, the settings as parameters"
@@ -339,10 +443,11 @@ class TrainingTrackers:
                  mlflow:str|None=None, # a tracking URI (e.g. 'sqlite:///mlflow.db'): `MLflowCallback`, one run per training
                  wandb=None, # a folder: fastai's `WandbCallback` in offline mode, one run per training (group `experiment`)
                  csv=None, # a folder: fastai's `CSVLogger`, one file per training in `<folder>/<experiment>/<run>.csv`
-                 cbs=(), # more callbacks: each training gets a deep copy of each (or, for a callable `f(name)`, `f(name)`'s)
+                 cbs=(), # more callbacks, each training its own: a deep copy (a class: an instance; `f(name)`: its result)
                 ):
         store_attr('experiment,tensorboard,mlflow,wandb,csv')
         self.settings,self.extra = _jsonable(settings or {}),list(L(cbs))
+        _check_copies(self.extra)
         self.open = {}   # run name: the callbacks of that training this process made, until `finish`
 
     def cbs(self, seed, kind:str, control:str|None=None, level:int=0) -> list:
@@ -356,12 +461,12 @@ class TrainingTrackers:
         if self.wandb is not None:
             Path(self.wandb).mkdir(parents=True, exist_ok=True)
             out.append(_wandb_callback(dict(dir=str(self.wandb), mode='offline', project=self.experiment, group=self.experiment, name=name,
-                                            config=self.settings, reinit='finish_previous'), log=None, log_preds=False, log_model=False))
+                                            config=self.settings), keep_open=True, log=None, log_preds=False, log_model=False))
         if self.csv is not None:
             d = Path(self.csv).absolute()/self.experiment
             d.mkdir(parents=True, exist_ok=True)   # (CSVLogger makes the learner's folder only)
             out.append(CSVLogger(fname=d/f'{name}.csv'))
-        out += [c(name) if callable(c) and not isinstance(c, Callback) else deepcopy(c) for c in self.extra]
+        out += [_each_training(c, name) for c in self.extra]
         self.open[name] = out
         return out
 
@@ -376,7 +481,7 @@ class TrainingTrackers:
         if cbs is None: return False
         nums = _numbers(row or {})
         for c in cbs:
-            if isinstance(c, MLflowCallback): c.finish(row)
+            if isinstance(c, MLflowCallback) or type(c).__name__ == 'WandbCallback': c.finish(row)
             elif type(c).__name__ == 'TensorBoardCallback':
                 from torch.utils.tensorboard import SummaryWriter
                 with SummaryWriter(log_dir=c.log_dir) as w:
@@ -389,6 +494,21 @@ class TrainingTrackers:
         for m,rec in zip(members, recs):
             row = experiment_row(m.seed, m.kind, rec, m.ticket, metric, m.learn.model, sample_input(m.learn))
             self.finish(m.seed, *split_kind(m.kind), level=r, row=row)
+
+    def close_open(self, status:str='FAILED'):
+        "Close every run this process opened and has not finished (its experiment stopped): MLflow's with `status`"
+        for cbs in self.open.values():
+            for c in cbs: _close_run(c, status)
+        self.open = {}
+
+    @contextmanager
+    def closing(self):
+        "Around an experiment's trainings: an exception closes every run still open (MLflow: FAILED; KILLED on an interrupt)"
+        try: yield self
+        except BaseException as e:
+            self.close_open('KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED')
+            raise
+
 
 # %% ../nbs/15b_tracking.ipynb #a7084607
 class _MemberRecorder(GetAttr):
@@ -475,3 +595,6 @@ def stacked_member_cbs(learn_stacked, # the stacked fit's learner (a `StackedMod
     if not cbs: return []
     if not hasattr(learn_stacked.loss_func, 'member'): raise ValueError("learn_stacked: its loss has no per-member part (a `StackedLoss`)")
     return [MemberCallbacks(k, list(cbs))]
+
+_batched._member_hooks.update(refusal=member_refusal, make=stacked_member_cbs)   # the engine's `stacked_member_cbs` asks these
+
