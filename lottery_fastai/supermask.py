@@ -28,7 +28,7 @@ __all__ = ['supermask_methods', 'supermask_inits', 'supermask_bn', 'supermask_la
 # %% ../nbs/11b_supermask.ipynb #c06237ff
 supermask_methods = ('edge_popup', 'sampled')
 supermask_inits = ('signed_constant', 'kaiming_normal', 'model')
-supermask_bn = ('frozen', 'trained')
+supermask_bn = ('frozen', 'model', 'trained')
 # the layers whose forward takes its weight as an argument
 supermask_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -73,8 +73,9 @@ def kept_count(numel:int, # the layer's weights
                sparsity:float # % removed
               ) -> int: # the weights it keeps
     """How many weights a layer keeps at `sparsity`: numel - round(sparsity/100 x numel), the pruned count rounded as
-    every mask of this library"""
-    return numel - round(sparsity/100*numel)
+    every mask of this library, and at least one (their `GetSubnet` prunes int((1-k) n) < n: a layer keeping none would
+    cut the network, every score before it without a gradient)"""
+    return max(1, numel - round(sparsity/100*numel)) if numel > 0 else 0
 
 @torch.no_grad()
 def topk_mask(scores:torch.Tensor, # a layer's scores (any shape)
@@ -118,7 +119,7 @@ class SupermaskCallback(TicketCallback):
                  init:str='signed_constant', # the frozen weights: 'signed_constant', 'kaiming_normal' or 'model' (the model's own)
                  scale_fan:bool=False, # scale the weights' fan by the kept fraction (Ramanujan et al.'s "scaled" inits)
                  context:str='local', # 'local' (each layer keeps its share: the paper) or 'global' (one ranking over all layers)
-                 bn:str='frozen', # BatchNorm's affine parameters: 'frozen' at 1 and 0 as initialized (the paper: non-affine) or 'trained'
+                 bn:str='frozen', # BatchNorm's affine parameters: 'frozen' at 1 and 0 (the paper's non-affine BatchNorm), 'model' (frozen as the model has them) or 'trained'
                  layer_types=default_layer_types, # module types whose weights get scores (recurrent and attention layers are refused)
                  exclude=None, # module names (or glob patterns) kept dense (the first and last layers, say), their weights frozen too
                  seed:int|None=None, # seed of the scores, the 'kaiming_normal' weights and the sampled masks (None: from torch's generator)
@@ -185,9 +186,18 @@ def _refuse_layers(m:nn.Module, targets:dict):
             "frozen with exclude=[...], or pass layer_types=(nn.Linear, nn.Conv2d) (their weights stay frozen as they are)"
         )
 
+def _bn_params(m:nn.Module) -> dict:
+    "{name: parameter} of every BatchNorm's affine parameters in `m`"
+    return {f'{mn}.{k}' if mn else k: p for mn,mod in m.named_modules() if isinstance(mod, nn.modules.batchnorm._NormBase)
+            for k,p in mod._parameters.items() if p is not None}
+
 @patch
 def _init_weights(self:SupermaskCallback, m:nn.Module, targets:dict):
-    "The frozen weights of the masked layers: `init` (the biases, BatchNorm and excluded layers keep the model's own)"
+    """The frozen weights of the masked layers: `init` (the biases and excluded layers keep the model's own); BatchNorm's
+    affine parameters 1 and 0 with `bn='frozen'`"""
+    if self.bn == 'frozen':   # the paper's non-affine BatchNorm (fastai's residual blocks start their last one at 0)
+        with torch.no_grad():
+            for n,p in _bn_params(m).items(): p.fill_(1. if n.endswith('weight') else 0.)
     if self.init == 'model': return
     kept = 1 - self.sparsity/100 if self.scale_fan else 1.
     with torch.no_grad():
@@ -294,7 +304,8 @@ def before_fit(self:SupermaskCallback):
     if not self.run or self._waits(): return
     if self._mods: self._abort()   # (a fit that failed in a later callback's `before_fit`, before any epoch)
     m,targets = self._check_fit()
-    w0 = {} if self.init == 'model' else {n: m.get_parameter(n).detach().clone() for n in targets}
+    w0 = {n: m.get_parameter(n).detach().clone()   # what `_init_weights` changes
+          for n in ([] if self.init == 'model' else list(targets)) + (list(_bn_params(m)) if self.bn == 'frozen' else [])}
     try: self._start(m, targets)
     except BaseException:   # (a checkpoint refused...): the model as the fit found it, its own weights
         self._abort()
@@ -357,8 +368,7 @@ _no_ticket = object()   # (the learner had no `ticket` attribute before the fit)
 @patch
 def _left_out(self:SupermaskCallback, m:nn.Module, targets:dict) -> dict:
     "The pruner's left-out tensors, each marked frozen, or trained (BatchNorm with `bn='trained'`)"
-    bn = {f'{mn}.{k}' if mn else k for mn,mod in m.named_modules() if isinstance(mod, nn.modules.batchnorm._NormBase)
-          for k in mod._parameters}
+    bn = set(_bn_params(m))
     return {n: (sz, f"{why}; {'trained (bn=trained)' if self.bn == 'trained' and n in bn else 'frozen'}")
             for n,(sz,why) in self.pruner.left_out(m, targets).items()}
 
