@@ -480,6 +480,9 @@ def after_fit(self:SupermaskCallback):
     self.tkt.rewind_state = state_copy(m)   # the frozen weights (and BatchNorm's running statistics, as they are now)
     self.tkt.apply(m)                        # the model is the strong ticket: frozen weights, pruned ones zero
     self.tkt.meta.update(kept={n: int(mk.sum()) for n,mk in self.tkt.masks.items()})
+    if self.method == 'sampled':   # Zhou et al.'s kept fraction: the expectation, the mean of sigmoid(s)
+        ss = list(self.scores.values())
+        self.tkt.meta.update(expected_kept=float(sum(torch.sigmoid(s.float()).sum() for s in ss))/sum(s.numel() for s in ss))
     self._done = True
     if self.verbose and is_rank0():
         print(f"Supermask ({self.method}): {self.tkt.describe()} pruned; weights trained: no")
