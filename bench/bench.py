@@ -673,9 +673,10 @@ of the whole fit divided by its steps, one thread; {machine()}): batch 60, Adam 
 score per prunable weight trained, each layer's top half by |score| selected at every step with `lowest_groups`, a
 linear-time selection); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli(sigmoid(s)) mask drawn per step:
 u < sigmoid(s), u drawn in place with `uniform_` into a buffer kept for the fit, w m and the straight-through backward
-in one autograd function. `torch.bernoulli`, which the callback used before, draws one number at a time: for the first
-layer's 235,200 weights it takes {dt['torch.bernoulli(p)']:.2f} ms against {dt['u.uniform_().lt_(p)']:.2f} ms for
-`u.uniform_().lt_(p)`, median CPU time of {reps} rounds of 50 draws each, and it made `sampled` 1.70x dense).
+in one autograd function). `torch.bernoulli`, which the callback used before (this section's previous run measured
+`sampled` at 1.695x dense with it), draws one number at a time: for the first layer's 235,200 weights it takes
+{dt['torch.bernoulli(p)']:.2f} ms against {dt['u.uniform_().lt_(p)']:.2f} ms for `u.uniform_().lt_(p)` (median CPU time
+of {reps} rounds of 50 draws each).
 `selection_ms_per_step`: the time inside edge-popup's per-step selection, measured with `process_time` around it (0 for
 `sampled`, which selects nothing). The machine's load average (1 minute): {load0:.1f} at the start, {load1:.1f} at the
 end; with other CPU-bound processes on the cores the absolute times are inflated, and the ratios pair the trials of the
