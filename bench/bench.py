@@ -626,9 +626,23 @@ def supermask_fit(variant, make_model, dls, n_epoch):
     t,learn = timed_fit(make_model, dls, n_epoch, cbs)
     return t,inside[0],n_epoch*len(dls.train)
 
+def draw_times(reps, shape=(300, 784), n=50) -> dict:
+    "CPU ms of one Bernoulli(sigmoid(s)) draw of LeNet-300-100's first layer: `torch.bernoulli` against `uniform_` < p"
+    g,s = torch.Generator().manual_seed(0),torch.randn(shape)
+    p,u = torch.sigmoid(s),torch.empty(shape)
+    fs = {'torch.bernoulli(p)': lambda: torch.bernoulli(p, generator=g), 'u.uniform_().lt_(p)': lambda: u.uniform_(generator=g).lt_(p)}
+    ts = {k: [] for k in fs}
+    for r in range(reps):
+        for k,f in fs.items():
+            f(); t = time.process_time()
+            for _ in range(n): f()
+            ts[k].append(1000*(time.process_time() - t)/n)
+    return {k: float(np.median(v)) for k,v in ts.items()}
+
 def supermask_section(reps) -> str:
     "The Markdown section of bench/RESULTS.md on a supermask's training cost per step against dense training of the same model"
     reps = 2*reps + 1
+    load0 = os.getloadavg()[0]
     dls = mnist_dls(bs=60)
     conv_dls = subset_dls(dls, 60*16, 120)
     nets = [('LeNet-300-100 (3,500 digits, 3 epochs)', lenet_300_100, dls, 3),
@@ -648,6 +662,8 @@ def supermask_section(reps) -> str:
             rows.append(dict(network=name, variant=v, ms_per_step=round(1000*float(np.median(ts))/n, 2),
                              ratio_vs_dense=round(float(np.median(paired)), 3), ratio_q1_q3=f"{np.quantile(paired, .25):.3f}-{np.quantile(paired, .75):.3f}",
                              selection_ms_per_step=round(1000*float(np.median(inside[v]))/n, 3), rounds=len(ts)))
+    dt = draw_times(reps)
+    load1 = os.getloadavg()[0]
     return f"""<!-- supermask: begin -->
 ## Strong tickets: a supermask's training cost against dense training
 
@@ -655,10 +671,16 @@ def supermask_section(reps) -> str:
 of the whole fit divided by its steps, one thread; {machine()}): batch 60, Adam (lr 1e-3), a fresh model per fit.
 `dense fit`: plain fastai training of every weight; `edge_popup 50%`: `SupermaskCallback(50)` (the weights frozen, a
 score per prunable weight trained, each layer's top half by |score| selected at every step with `lowest_groups`, a
-linear-time selection); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli mask drawn per step).
+linear-time selection); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli(sigmoid(s)) mask drawn per step:
+u < sigmoid(s), u drawn in place with `uniform_` into a buffer kept for the fit, w m and the straight-through backward
+in one autograd function). `torch.bernoulli`, which the callback used before (this section's previous run measured
+`sampled` at 1.695x dense with it), draws one number at a time: for the first layer's 235,200 weights it takes
+{dt['torch.bernoulli(p)']:.2f} ms against {dt['u.uniform_().lt_(p)']:.2f} ms for `u.uniform_().lt_(p)` (median CPU time
+of {reps} rounds of 50 draws each).
 `selection_ms_per_step`: the time inside edge-popup's per-step selection, measured with `process_time` around it (0 for
-`sampled`, which selects nothing).
-Target: at most 1.5x dense training per step.
+`sampled`, which selects nothing). The machine's load average (1 minute): {load0:.1f} at the start, {load1:.1f} at the
+end; with other CPU-bound processes on the cores the absolute times are inflated, and the ratios pair the trials of the
+same round. Target: at most 1.5x dense training per step.
 
 {md_table(rows)}
 <!-- supermask: end -->

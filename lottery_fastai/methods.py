@@ -17,7 +17,7 @@ from .rounds import *
 from .at_init import *
 from .experiment import *
 from .criteria import nm_pattern
-from .supermask import supermask_compare_methods, supermask_branch, supermask_controls
+from .supermask import supermask_compare_methods, supermask_branch, supermask_controls, check_supermask_methods
 
 # %% auto #0
 __all__ = ['compare_methods_default', 'density_methods', 'compare_method_names', 'compare_controls', 'method_label', 'gmp_member',
@@ -206,6 +206,7 @@ def compare_methods(make_learner, # `make_learner()` returns a fresh Learner (mo
             init_ticket(lineages[0].learn, ss[0], m, granularity=granularity, context=context, iterations=1,
                         n_batches=n_batches, warn=False, **kwargs)
     pai = dict(granularity=granularity, context=context, iterations=iterations, n_batches=n_batches, **kwargs)
+    check_supermask_methods(methods, lineages[0].learn, pai)   # edge-popup's options and layers, before any training
     label = {m: method_label(m, iterations) for m in methods}   # what each row ran: 'snip (iterative, 10)'...
     branches = _method_branches(methods, controls, ss, make_learner, inits, pai, label)
     kinds = [k for m in methods for k in [label[m]] + ([] if m == 'gmp' else [f'{label[m]}+{c}' for c in controls])]

@@ -23,12 +23,12 @@ from . import checkpoint as ckpt
 # %% auto #0
 __all__ = ['supermask_methods', 'supermask_inits', 'supermask_bn', 'supermask_layer_types', 'supermask_compare_methods',
            'supermask_controls', 'straight_through', 'kept_count', 'topk_mask', 'global_topk_masks', 'signed_constant_',
-           'SupermaskCallback', 'supermask_branch']
+           'SupermaskCallback', 'check_supermask_methods', 'supermask_branch']
 
 # %% ../nbs/11b_supermask.ipynb #c06237ff
 supermask_methods = ('edge_popup', 'sampled')
 supermask_inits = ('signed_constant', 'kaiming_normal', 'model')
-supermask_bn = ('frozen', 'trained')
+supermask_bn = ('frozen', 'model', 'trained')
 # the layers whose forward takes its weight as an argument
 supermask_layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -57,12 +57,25 @@ class _EdgePopupWeight(torch.autograd.Function):
         s,w = ctx.saved_tensors
         return (g*w).mul_(s.sign()), None, None
 
+class _SampledWeight(torch.autograd.Function):
+    """w * m in the forward (m: the 0/1 mask drawn, p = sigmoid(s) given); in the backward dL/ds = dL/d(w m) * w *
+    p (1 - p): `straight_through(torch.sigmoid(s), m)` times `w`, in one step, p computed once"""
+    @staticmethod
+    def forward(ctx, s, p, m, w):
+        ctx.save_for_backward(p, w)
+        return w*m
+    @staticmethod
+    def backward(ctx, g):
+        p,w = ctx.saved_tensors
+        return torch.ops.aten.sigmoid_backward(g*w, p), None, None, None
+
 def kept_count(numel:int, # the layer's weights
                sparsity:float # % removed
               ) -> int: # the weights it keeps
     """How many weights a layer keeps at `sparsity`: numel - round(sparsity/100 x numel), the pruned count rounded as
-    every mask of this library"""
-    return numel - round(sparsity/100*numel)
+    every mask of this library, and at least one (their `GetSubnet` prunes int((1-k) n) < n: a layer keeping none would
+    cut the network, every score before it without a gradient)"""
+    return max(1, numel - round(sparsity/100*numel)) if numel > 0 else 0
 
 @torch.no_grad()
 def topk_mask(scores:torch.Tensor, # a layer's scores (any shape)
@@ -106,7 +119,7 @@ class SupermaskCallback(TicketCallback):
                  init:str='signed_constant', # the frozen weights: 'signed_constant', 'kaiming_normal' or 'model' (the model's own)
                  scale_fan:bool=False, # scale the weights' fan by the kept fraction (Ramanujan et al.'s "scaled" inits)
                  context:str='local', # 'local' (each layer keeps its share: the paper) or 'global' (one ranking over all layers)
-                 bn:str='frozen', # BatchNorm's affine parameters: 'frozen' at 1 and 0 as initialized (the paper: non-affine) or 'trained'
+                 bn:str='frozen', # BatchNorm's affine parameters: 'frozen' at 1 and 0 (the paper's non-affine BatchNorm), 'model' (frozen as the model has them) or 'trained'
                  layer_types=default_layer_types, # module types whose weights get scores (recurrent and attention layers are refused)
                  exclude=None, # module names (or glob patterns) kept dense (the first and last layers, say), their weights frozen too
                  seed:int|None=None, # seed of the scores, the 'kaiming_normal' weights and the sampled masks (None: from torch's generator)
@@ -173,9 +186,18 @@ def _refuse_layers(m:nn.Module, targets:dict):
             "frozen with exclude=[...], or pass layer_types=(nn.Linear, nn.Conv2d) (their weights stay frozen as they are)"
         )
 
+def _bn_params(m:nn.Module) -> dict:
+    "{name: parameter} of every BatchNorm's affine parameters in `m`"
+    return {f'{mn}.{k}' if mn else k: p for mn,mod in m.named_modules() if isinstance(mod, nn.modules.batchnorm._NormBase)
+            for k,p in mod._parameters.items() if p is not None}
+
 @patch
 def _init_weights(self:SupermaskCallback, m:nn.Module, targets:dict):
-    "The frozen weights of the masked layers: `init` (the biases, BatchNorm and excluded layers keep the model's own)"
+    """The frozen weights of the masked layers: `init` (the biases and excluded layers keep the model's own); BatchNorm's
+    affine parameters 1 and 0 with `bn='frozen'`"""
+    if self.bn == 'frozen':   # the paper's non-affine BatchNorm (fastai's residual blocks start their last one at 0)
+        with torch.no_grad():
+            for n,p in _bn_params(m).items(): p.fill_(1. if n.endswith('weight') else 0.)
     if self.init == 'model': return
     kept = 1 - self.sparsity/100 if self.scale_fan else 1.
     with torch.no_grad():
@@ -190,6 +212,8 @@ def _init_weights(self:SupermaskCallback, m:nn.Module, targets:dict):
 def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
     """Register a score per masked weight (Kaiming uniform, a=sqrt(5)), freeze every other parameter, and mask each
     layer's forward"""
+    taken = [t['module'] for t in targets.values() if hasattr(m.get_submodule(t['module']), 'weight_score')]
+    if taken: raise ValueError(f"SupermaskCallback: {taken[0]} already has a `weight_score`")   # (before any change)
     self._flags = [(p, p.requires_grad) for p in m.parameters()]
     trained = set()
     if self.bn == 'trained':
@@ -200,12 +224,10 @@ def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
             for p in mod.parameters(recurse=False)
         }
     for p in m.parameters(): p.requires_grad_(id(p) in trained)
-    self._mods,self._names,self._k = [],list(targets),{}
+    self._mods,self._names,self._k,self._bufs = [],list(targets),{},{}
     for n,t in targets.items():
         mod = m.get_submodule(t['module'])
         w = mod.weight
-        if hasattr(mod, 'weight_score'):
-            raise ValueError(f"SupermaskCallback: {t['module']} already has a `weight_score`")
         s = torch.empty(w.shape, dtype=torch.float32)
         # edge-popup's scores (PyTorch's own weight init)
         nn.init.kaiming_uniform_(s, a=math.sqrt(5), generator=self._gen)
@@ -219,20 +241,24 @@ def _attach(self:SupermaskCallback, m:nn.Module, targets:dict):
 def _masked_forward(mod:nn.Module, cb, name:str, x):
     """A Linear or convolution's forward with its weight masked by the callback's current mask (the gradient straight
     through to the scores)"""
-    if cb.method == 'sampled': w = mod.weight*cb._mask(name, mod.weight_score, mod.training)
-    else:
-        w = _EdgePopupWeight.apply(
-            mod.weight_score, mod.weight, cb._selection(name, mod.weight_score, mod.weight.dtype)
-        )
+    s,w = mod.weight_score,mod.weight
+    if cb.method == 'sampled': w = _SampledWeight.apply(s, *cb._sample(name, s, mod.training), w)
+    else: w = _EdgePopupWeight.apply(s, w, cb._selection(name, s, w.dtype))
     return F.linear(x, w, mod.bias) if isinstance(mod, nn.Linear) else mod._conv_forward(x, w, mod.bias)
 
 @patch
-def _mask(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> torch.Tensor:
-    """The sampled supermask as a straight-through tensor: a Bernoulli(sigmoid(s)) sample in training, sigmoid(s) > 1/2
-    at evaluation"""
+@torch.no_grad()
+def _sample(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> tuple:
+    """(sigmoid(s), the sampled supermask as 0/1 floats): in training a Bernoulli(sigmoid(s)) draw, u < sigmoid(s) with u
+    uniform in [0, 1) from the callback's generator; at evaluation sigmoid(s) > 1/2, i.e. s > 0"""
     p = torch.sigmoid(s)
-    if not training: return straight_through(p, s.detach() > 0)
-    return straight_through(p, torch.bernoulli(p.detach(), generator=self._device_gen(s.device)))
+    if not training: return p,(s > 0).to(s.dtype)
+    u = self._bufs.get(name)
+    if u is None or u.shape != s.shape or u.device != s.device or u.dtype != s.dtype:
+        u = self._bufs[name] = torch.empty_like(s)
+    # in place in a buffer kept for the fit (`_SampledWeight` keeps no reference to it): on the CPU the numbers
+    # `torch.bernoulli` draws (tested), 3x faster than it (bench/RESULTS.md, supermask)
+    return p,u.uniform_(generator=self._device_gen(s.device)).lt_(p)
 
 @patch
 def _selection(self:SupermaskCallback, name:str, s:torch.Tensor, dtype=None) -> torch.Tensor:
@@ -275,63 +301,86 @@ def after_step(self:SupermaskCallback):
 @patch
 def before_fit(self:SupermaskCallback):
     self.run = is_training_fit(self.learn)
-    if not self.run: return
+    if not self.run or self._waits(): return
+    if self._mods: self._abort()   # (a fit that failed in a later callback's `before_fit`, before any epoch)
+    m,targets = self._check_fit()
+    w0 = {n: m.get_parameter(n).detach().clone()   # what `_init_weights` changes
+          for n in ([] if self.init == 'model' else list(targets)) + (list(_bn_params(m)) if self.bn == 'frozen' else [])}
+    try: self._start(m, targets)
+    except BaseException:   # (a checkpoint refused...): the model as the fit found it, its own weights
+        self._abort()
+        with torch.no_grad():
+            for n,w in w0.items(): m.get_parameter(n).copy_(w)
+        raise
+    self._say_plan()
+
+@patch
+def _waits(self:SupermaskCallback) -> bool:
+    """True, the callback off for this fit, when this fit does not look for the supermask: found already (the ticket's
+    weights train), or the frozen first fit of `fine_tune`"""
     if self._done:
-        self.run = False
-        say(
-            self.verbose,
-            "SupermaskCallback: its supermask is found (learn.ticket); this fit trains the ticket's surviving weights, "
-            "its masks in force",
-        )
-        return
-    if getattr(self.opt, 'frozen_idx', 0) > 0:   # fine_tune's first fit: the supermask waits for the unfrozen one
-        self.run = False
-        say(
-            self.verbose,
-            "SupermaskCallback: the model is frozen (as in fine_tune's first phase): the supermask is learned at the next fit",
-        )
-        return
+        why = ("SupermaskCallback: its supermask is found (learn.ticket); this fit trains the ticket's surviving "
+               "weights, its masks in force")
+    elif getattr(self.opt, 'frozen_idx', 0) > 0:   # fine_tune's first fit: the supermask waits for the unfrozen one
+        why = ("SupermaskCallback: the model is frozen (as in fine_tune's first phase): the supermask is learned at the "
+               "next fit")
+    else: return False
+    self.run = False
+    say(self.verbose, why)
+    return True
+
+@patch
+def _check_fit(self:SupermaskCallback) -> tuple:
+    "(the model, {tensor name: target} it masks): every refusal of this fit, before anything changes"
     check_one_search(self); check_no_ticket(self.learn, 'SupermaskCallback')
     if len(self.dls.train) == 0: raise ValueError("the training DataLoader is empty")
     m = get_model(self.model)
     targets = self.pruner.targets(m)
     _refuse_layers(m, targets)
+    return m,targets
+
+@patch
+def _start(self:SupermaskCallback, m:nn.Module, targets:dict):
+    """The fit's seed, the frozen weights, the scores and the optimizer over them, the guard against exceptions, the
+    ticket (resumed from `checkpoint`), and the end-of-epoch helper"""
     self._seed = _rank0_seed(self.seed if self.seed is not None else int(torch.randint(0, 2**31-1, (1,))))
     self._gen,self._dgen,self.log = torch.Generator().manual_seed(self._seed),None,[]
-    n_total,left_out = sum(p.numel() for p in m.parameters()),self.pruner.left_out(m, targets)
-    bn = {f'{mn}.{k}' if mn else k for mn,mod in m.named_modules() if isinstance(mod, nn.modules.batchnorm._NormBase)
-          for k in mod._parameters}
-    left_out = {n: (sz, f"{why}; {'trained (bn=trained)' if self.bn == 'trained' and n in bn else 'frozen'}")
-                for n,(sz,why) in left_out.items()}
+    n_total,left_out = sum(p.numel() for p in m.parameters()),self._left_out(m, targets)
     self._init_weights(m, targets)
     self._attach(m, targets)
-    self._old_opt = self.learn.opt
+    self._old_opt,self._prev_ticket = self.learn.opt,self.learn.__dict__.get('ticket', _no_ticket)
     self._new_opt()
+    self._guard()
     self.tkt = Ticket(
         self.current_masks(),
         aliases=aliases_of(targets),
         n_total=n_total,
         left_out=left_out,
-        meta=dict(
-            method=self.method,
-            end_sparsity=self.sparsity,
-            init=self.init,
-            scale_fan=self.scale_fan,
-            context=self.context,
-            bn=self.bn,
-            seed=self._seed,
-            weights_trained=False,
-        ),
+        meta=dict(method=self.method, end_sparsity=self.sparsity, init=self.init, scale_fan=self.scale_fan,
+                  context=self.context, bn=self.bn, seed=self._seed, weights_trained=False),
     )
     if self.checkpoint is not None: self._open_checkpoint()
     self.learn.ticket = self.tkt
     self._saver = _SupermaskEpoch(self); self.learn.add_cb(self._saver)
+
+_no_ticket = object()   # (the learner had no `ticket` attribute before the fit)
+
+@patch
+def _left_out(self:SupermaskCallback, m:nn.Module, targets:dict) -> dict:
+    "The pruner's left-out tensors, each marked frozen, or trained (BatchNorm with `bn='trained'`)"
+    bn = set(_bn_params(m))
+    return {n: (sz, f"{why}; {'trained (bn=trained)' if self.bn == 'trained' and n in bn else 'frozen'}")
+            for n,(sz,why) in self.pruner.left_out(m, targets).items()}
+
+@patch
+def _say_plan(self:SupermaskCallback):
     what = (f"{self.sparsity:g}% of prunable weights removed ({self.context})" if self.sparsity is not None
             else "the kept fraction learned (Bernoulli masks)")
     say(
         self.verbose,
         f"Supermask ({self.method}): {len(self._names)} tensors, {what}; the weights frozen ({self.init}"
-        f"{', fan scaled' if self.scale_fan else ''}), BatchNorm {self.bn}; {sum(s.numel() for s in self._scores()):,} scores train",
+        f"{', fan scaled' if self.scale_fan else ''}), BatchNorm {self.bn}; "
+        f"{sum(s.numel() for s in self._scores()):,} scores train",
     )
 
 @patch
@@ -422,9 +471,7 @@ def before_train(self:SupermaskCallback):
 
 @patch
 def after_fit(self:SupermaskCallback):
-    for cb in (self._skip_cb, self._saver):
-        if cb is not None: self.learn.remove_cb(cb)
-    self._skip_cb = self._saver = None
+    self._unguard(); self._remove_helpers()
     # (identical on every rank already: the scores are DDP parameters)
     masks = _same_on_all_ranks(self.current_masks())
     self._detach()
@@ -433,10 +480,19 @@ def after_fit(self:SupermaskCallback):
     self.tkt.rewind_state = state_copy(m)   # the frozen weights (and BatchNorm's running statistics, as they are now)
     self.tkt.apply(m)                        # the model is the strong ticket: frozen weights, pruned ones zero
     self.tkt.meta.update(kept={n: int(mk.sum()) for n,mk in self.tkt.masks.items()})
+    if self.method == 'sampled':   # Zhou et al.'s kept fraction: the expectation, the mean of sigmoid(s)
+        ss = list(self.scores.values())
+        self.tkt.meta.update(expected_kept=float(sum(torch.sigmoid(s.float()).sum() for s in ss))/sum(s.numel() for s in ss))
     self._done = True
     if self.verbose and is_rank0():
         print(f"Supermask ({self.method}): {self.tkt.describe()} pruned; weights trained: no")
     keep_ticket(self.learn, self.tkt, self.verbose)
+
+@patch
+def _remove_helpers(self:SupermaskCallback):
+    for cb in (self._skip_cb, self._saver):
+        if cb is not None and self.learn is not None: self.learn.remove_cb(cb)
+    self._skip_cb = self._saver = None
 
 @patch
 def _detach(self:SupermaskCallback):
@@ -447,10 +503,50 @@ def _detach(self:SupermaskCallback):
         self.scores[n] = mod._parameters.pop('weight_score').detach()
         if own is None: del mod.forward
         else: mod.forward = own
-    self._mods = []
+    self._mods,self._bufs = [],{}
     for p,f in self._flags: p.requires_grad_(f)
     self.learn.opt = self._old_opt
     self._old_opt = None
+
+# fastai's cancellations: each is caught by its loop (`after_fit` then runs as usual)
+_cancels = (CancelBatchException, CancelTrainException, CancelValidException, CancelEpochException, CancelStepException,
+            CancelBackwardException, CancelFitException)
+
+@patch
+def _guard(self:SupermaskCallback):
+    """fastai runs no event after an exception other than its cancellations (`after_fit` is skipped, the model would
+    keep its scores): for this fit the learner's `_with_events`, which runs every epoch, batch and step, undoes the
+    supermask (`_abort`) on any other exception before passing it on"""
+    learn = self.learn
+    own,inner = learn.__dict__.get('_with_events'),learn._with_events
+    def _with_events(*args, **kwargs):
+        try: return inner(*args, **kwargs)
+        except _cancels: raise
+        except BaseException:
+            self._abort()
+            raise
+    learn._with_events,self._own_events = _with_events,(learn, own)
+
+@patch
+def _unguard(self:SupermaskCallback):
+    learn,own = getattr(self, '_own_events', (None, None))
+    if learn is None: return
+    if own is None: learn.__dict__.pop('_with_events', None)
+    else: learn._with_events = own
+    self._own_events = (None, None)
+
+@patch
+def _abort(self:SupermaskCallback):
+    """Undo the supermask after an exception in the fit: its helpers gone, the scores off the model (into
+    `self.scores`), the forwards, `requires_grad` flags, optimizer and `learn.ticket` as before the fit; the weights stay
+    the frozen ones"""
+    self._unguard(); self._remove_helpers()
+    if self._mods: self._detach()
+    learn = self.learn
+    if learn is not None and self.tkt is not None and learn.__dict__.get('ticket') is self.tkt:
+        if self._prev_ticket is _no_ticket: del learn.ticket
+        else: learn.ticket = self._prev_ticket
+    self.tkt,self._resume = None,None
 
 # %% ../nbs/11b_supermask.ipynb #5b8ddf0e
 # --- edge-popup in compare_methods (`lottery_fastai.methods` dispatches its methods here): each level's strong ticket
@@ -459,6 +555,25 @@ from .training import EvalEvery
 from .rounds import Member
 supermask_compare_methods = ('edge_popup', 'edge_popup_kaiming')   # signed-constant weights; Kaiming-normal weights
 supermask_controls = ('shuffle',)   # a random mask of each layer's count over the same frozen weights, not trained
+
+def check_supermask_methods(methods:list, # the comparison's methods (those of `supermask_compare_methods` are checked)
+                            learn, # the first seed's learner, before any training
+                            pai:dict # compare_methods' pruning arguments (granularity, layer_types, exclude...)
+                           ):
+    """`compare_methods`' check of edge-popup before its first training: the options it cannot honour and the layers it
+    cannot mask are refused then, not when its first level is built"""
+    ms = [m for m in methods if m in supermask_compare_methods]
+    if not ms: return
+    if pai.get('granularity', 'weight') != 'weight':
+        raise ValueError(f"granularity: {ms[0]!r} selects single weights ('weight'), got {pai['granularity']!r}")
+    for k in ('layer_sparsity', 'layer_density'):
+        if pai.get(k) is not None:
+            raise ValueError(f"{k}: {ms[0]!r} keeps each layer's share of the level's sparsity (the paper's setting); "
+                             f"got {pai[k]!r}: compare it without {k}")
+    if pai.get('prune_bias'): raise ValueError(f"prune_bias: {ms[0]!r} masks weights only (their code), got True")
+    cb = SupermaskCallback(50, verbose=False, **{k: pai[k] for k in ('layer_types', 'exclude') if k in pai})
+    m = get_model(learn.model)
+    _refuse_layers(m, cb.pruner.targets(m))
 
 @patch
 @torch.no_grad()
@@ -510,7 +625,7 @@ def supermask_branch(ln, # the seed's lineage (its learner, seed, recipe)
                     ) -> list: # the members of this level
     """`compare_methods`' members for edge-popup at level `r`, from the seed's initialization (each layer its share, as
     the paper)"""
-    if pai.get('granularity', 'weight') != 'weight':
+    if pai.get('granularity', 'weight') != 'weight':   # (`compare_methods` refused it before any training already)
         raise ValueError(f"granularity: {method!r} selects single weights, got {pai['granularity']!r}")
     # (reinit, invert...: not defined for a strong ticket)
     if control is not None and control not in supermask_controls: return []
