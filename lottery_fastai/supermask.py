@@ -7,7 +7,6 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/supermask.html.md"""
 # %% ../nbs/11b_supermask.ipynb #108bd806
 from __future__ import annotations
 import math
-from pathlib import Path
 from fastai.basics import *
 from .checks import *
 from .events import *
@@ -17,8 +16,7 @@ from .pruner import _same_on_all_ranks, _wrapped
 from .selection import lowest_groups
 from .search import say, is_rank0
 from .callback import TicketCallback, keep_ticket, check_one_search, check_no_ticket
-from .dynamic import _rank0_seed
-from . import checkpoint as ckpt
+from .dynamic import _rank0_seed, open_fit_checkpoint, resume_fit_checkpoint, save_fit_checkpoint
 
 # %% auto #0
 __all__ = ['supermask_methods', 'supermask_inits', 'supermask_bn', 'supermask_layer_types', 'supermask_compare_methods',
@@ -409,65 +407,20 @@ def _end_epoch(self:SupermaskCallback):
     if self._resume is not None: return   # (an epoch done before the interruption: skipped)
     self.tkt.masks = self.current_masks()
     self.log.append(dict(epoch=self.epoch, kept={n: int(mk.sum()) for n,mk in self.tkt.masks.items()}))
-    if self.checkpoint is None: return
-    ckpt.save_checkpoint(
-        dict(
-            version=1,
-            fingerprint=self._fp,
-            epoch=self.epoch,
-            train_iter=self.train_iter,
-            log=self.log,
-            gen=self._gen.get_state(),
-            dgen=self._dgen.get_state() if self._dgen is not None else None,
-            model=state_copy(self.model),
-            opt=ckpt.opt_state(self.opt),
-            ticket=ckpt.ticket_state(self.tkt),
-            rng=ckpt.rng_state(self.dls),
-            recorder=ckpt.recorder_state(self.learn),
-        ),
-        self.checkpoint,
-    )
+    save_fit_checkpoint(self, dgen=self._dgen.get_state() if self._dgen is not None else None)
 
 @patch
 def _open_checkpoint(self:SupermaskCallback):
     "Check the checkpoint file, and load it when it exists (and `resume`): the fit then skips the epochs it holds"
-    path = self.checkpoint
-    ckpt.check_writable(path, ckpt.checkpoint_bytes(self.model))
-    self._fp = ckpt.fingerprint(
-        None,
-        self.learn,
-        in_fit=True,
-        n_epoch=self.n_epoch,
-        method=self.method,
-        sparsity=self.sparsity,
-        init=self.init,
-        scale_fan=self.scale_fan,
-        context=self.context,
-        bn=self.bn,
-        seed=self.seed,
-        targets=sorted(self.tkt.masks),
-    )
-    if not (self.resume and Path(path).exists()): ckpt.clean_orphans(path); return
-    ck = ckpt.load_checkpoint(path, map_location=next(self.model.parameters()).device)
-    ckpt.check_fingerprint(path, ck.get('fingerprint'), self._fp)
-    for k in ('epoch', 'train_iter', 'log', 'gen'):
-        if k not in ck: raise ValueError(f"checkpoint {path} cannot be resumed: {k} is missing. Nothing was changed")
-    ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
-    ckpt.clean_orphans(path)
-    self.log,self._resume = list(ck['log']),dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)
-    self._gen.set_state(ck['gen'])
+    ck = open_fit_checkpoint(self, method=self.method, sparsity=self.sparsity, init=self.init, scale_fan=self.scale_fan,
+                             context=self.context, bn=self.bn, seed=self.seed)
+    if ck is None: return
     if ck.get('dgen') is not None: self._device_gen(self._scores()[0].device).set_state(ck['dgen'])
     self._sel_version = None
-    # fastai's own skip of the epochs done
-    self._skip_cb = SkipToEpoch(ck['epoch']+1); self.learn.add_cb(self._skip_cb)
-    say(self.verbose, f"Resuming from {path}: epoch {ck['epoch']+1}")
+    say(self.verbose, f"Resuming from {self.checkpoint}: epoch {ck['epoch']+1}")
 
 @patch
-def before_train(self:SupermaskCallback):
-    if self._resume is not None and self.epoch >= self._resume['epoch']:   # the first epoch not in the checkpoint
-        self.learn.train_iter = self._resume['iter']
-        ckpt.restore(self.checkpoint, self._resume['ck'], rng=True, dls=self.dls, recorder_learn=self.learn)
-        self._resume = None
+def before_train(self:SupermaskCallback): resume_fit_checkpoint(self)   # (the iteration count and random states back)
 
 @patch
 def after_fit(self:SupermaskCallback):
