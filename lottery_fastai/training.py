@@ -320,7 +320,7 @@ class _SkipBatches(GetAttr):
     _default = 'dl'
     def __init__(self, dl, n:int): self.dl,self.n = dl,n
     def __len__(self): return len(self.dl)   # fastai's counters (`pct_train`) step by 1/len per batch
-    def __iter__(self): return itertools.islice(iter(self.dl), self.n, None)
+    def __iter__(self): return itertools.islice(lean_batches(self.dl), self.n, None)   # (`iter(self.dl)`, drawn alike)
 
 class SkipIters(Callback):
     ("In the first epoch a fit trains, its first `n` batches are drawn but not trained, and the schedule starts `n` "
