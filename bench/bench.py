@@ -880,9 +880,11 @@ each round and keep fastai's default weight decay (one more pass per step than t
 Target (issue 37): the demo's job at most 1.2x the plain loop: {target_line(rows)}
 
 Per training step of LeNet-300-100 (batch 60, one epoch of 3,500 digits and its validation, one thread, CPU time,
-median of 7 interleaved runs), with the self CPU time of torch's operators in it (`torch.profiler`, a separate run):
-what is outside them is the Python around the arithmetic. The round's steps include fastai's default weight decay (one
-more pass per step) and the masks kept after each step, as the plain loop's do.
+median of 7 interleaved runs), with the share of a profiled run's time spent inside torch's operators (`torch.profiler`,
+a separate run, wall time on both sides) and the rest of a step by that share: the plain loop's rest is autograd's
+engine, the modules' calls and the profiler's own records; what a round's rest adds to it is the Python of the engine
+around the same arithmetic. The round's steps include fastai's default weight decay (one more pass per step) and the
+masks kept after each step, as the plain loop's do.
 
 {md_table(steps)}
 
