@@ -128,7 +128,9 @@ def _members(DG, g, mname:dict) -> tuple:
             why = why or f"its channels are outputs of the model (at {mname.get(mod, type(mod).__name__)!r})"; continue
         if isinstance(mod, nn.modules.conv._ConvNd):
             nm,dw = mname[mod],mod.groups == mod.in_channels == mod.out_channels
-            if mod.groups > 1 and not dw: why = why or f"grouped convolution {nm!r} (groups={mod.groups})"; continue
+            if mod.groups > 1 and not dw:   # (each of its groups must keep as many channels: not one channel's choice)
+                why = why or f"grouped convolution {nm!r} (groups={mod.groups}): a channel removed alone would leave its groups unequal"
+                continue
             transposed = isinstance(mod, nn.modules.conv._ConvTransposeNd)
             out.append((f'{nm}.weight', int((is_out or dw) == transposed), idx, ch, not (is_out or dw)))
             if mod.bias is not None and (is_out or dw): out.append((f'{nm}.bias', 0, idx, ch, False))
