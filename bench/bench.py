@@ -1049,6 +1049,10 @@ onnxruntime ({dep_reps} interleaved rounds, every variant and network timed once
 
 Targets on one thread in CPU time: {verdict('no_grad')}; {verdict('bn folded + channels_last')};
 {verdict('round_to=8 + bn folded + channels_last')}.
+The same work measured twice ('no_grad' and 'inference_mode' differ only in autograd's bookkeeping) gave
+{cpu1[('no_grad', 32)]['cpu_speedup']}x and {cpu1[('inference_mode', 32)]['cpu_speedup']}x at batch 32: the spread the
+machine's load leaves even in CPU time, so a target within that spread of its bound is met or missed by the draw. On
+{os.cpu_count()} threads the other processes keep one thread waiting for the other (the rows below 1x).
 
 Where the time goes (batch 32, 1 thread, inference_mode, no deployment step: the CPU time of each kind of layer, read by
 hooks around every module, the best of {dep_reps} interleaved forwards):
