@@ -14,7 +14,7 @@ from .criteria import *
 from .schedules import *
 from .ticket import *
 from .pruner import *
-from .groups import group_random_masks, group_inverted_masks
+from .groups import group_random_masks, group_inverted_masks, groups_state
 from .checkpoint import rng_kept
 
 # %% auto #0
@@ -330,5 +330,6 @@ def init_ticket(learn, # the learner at its initialization (left exactly as it i
                 left_out=pruner.left_out(model, targets), aliases=aliases_of(targets), meta=meta)
     col = layer_collapse(model, masks, x)
     tk.meta.update(empty_tensors=col['empty'], path=col['path'])
+    if granularity == 'group': tk.meta['groups'] = groups_state(pruner.groups(model, targets), targets)   # (see `Pruner.prune`)
     if warn: _collapse_warning(tk, method, sparsity)
     return tk

@@ -6,11 +6,12 @@ Docs: https://lottery-fastai.github.io/lottery_fastai/compact.html.md"""
 
 # %% ../nbs/18_compact.ipynb #263d0184
 from __future__ import annotations
-import copy, json, math
+import copy, json, math, warnings
 from collections import OrderedDict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from fastai.torch_core import get_model
+from .checks import check_int
 from .ticket import *
 from .pruner import *
 from .checkpoint import atomic_save
@@ -58,6 +59,42 @@ def _ties(state:dict, masks:dict) -> dict:
         out.update({k: main for k in ks if k != main})
     return out
 
+def _chain_tensors(net:nn.Module, chains:dict, stored) -> tuple:
+    """({file key: tensor}, metadata) of a `sparse_linears` model's chains: each chain's buffers as they are (CSR
+    arrays, dense weights, biases...), its spec and the conversion's steps as JSON"""
+    if not hasattr(net, 'sparse_runs'):
+        raise ValueError(
+            "model: it holds SparseChains but no `sparse_runs` (the record of where they go): make it with sparse_linears or load_sparse"
+        )
+    out = {}
+    for p,ch in chains.items():
+        for k,b in ch.named_buffers():
+            out[f'chain::{ch.spec["name"]}::{k}'] = stored(f'chain::{ch.spec["name"]}::{k}', b.detach().cpu())
+    meta = dict(
+        chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}),
+        runs=json.dumps(net.sparse_runs),
+        report=json.dumps(getattr(net, 'sparse_report', []), default=float),
+    )
+    return out,meta
+
+def _sparse_tensor(k:str, v:torch.Tensor, m:torch.Tensor, half:bool, fmt:str) -> tuple:
+    """({file key: tensor}, layout) of one pruned tensor `k`: its kept values and its mask `m` as a bitmask or CSR (fmt
+    'auto': the smaller)"""
+    m = m.reshape(v.shape)
+    out = {f'{k}::values': (v.to(torch.float16) if half and v.is_floating_point() else v)[m].contiguous()}
+    m2 = m.reshape(m.shape[0], -1)
+    bitmask_bytes = math.ceil(m.numel()/8)
+    csr_bytes = 4*int(m.sum()) + 4*(m2.shape[0]+1)
+    use = fmt if fmt != 'auto' else ('csr' if csr_bytes < bitmask_bytes else 'bitmask')
+    if use == 'bitmask': out[f'{k}::bits'] = torch.from_numpy(np.packbits(m.flatten().numpy()))
+    else:
+        rows,cols = m2.nonzero(as_tuple=True)
+        out[f'{k}::cols'] = cols.to(torch.int32)
+        out[f'{k}::rowptr'] = torch.cat(
+            [torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=m2.shape[0]).cumsum(0)]
+        ).to(torch.int32)
+    return out,dict(fmt=use, shape=list(v.shape), dtype=str(v.dtype).replace('torch.', ''))
+
 def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` one)
                   path, # the safetensors file written
                   ticket:Ticket|None=None, # its masks say what is pruned (None: the zeros of every Linear and conv weight)
@@ -77,21 +114,9 @@ def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` o
             dtypes[k] = str(v.dtype).replace('torch.', '')
             v = v.to(torch.float16)
         return v.contiguous()
-    # each chain's buffers as they are (CSR arrays, dense weights, biases...), its spec and the conversion's steps as
-    # JSON
     if chains:
-        if not hasattr(net, 'sparse_runs'):
-            raise ValueError(
-                "model: it holds SparseChains but no `sparse_runs` (the record of where they go): make it with sparse_linears or load_sparse"
-            )
-        for p,ch in chains.items():
-            for k,b in ch.named_buffers():
-                out[f'chain::{ch.spec["name"]}::{k}'] = stored(f'chain::{ch.spec["name"]}::{k}', b.detach().cpu())
-        meta.update(
-            chains=json.dumps({ch.spec['name']: ch.spec for ch in chains.values()}),
-            runs=json.dumps(net.sparse_runs),
-            report=json.dumps(getattr(net, 'sparse_report', []), default=float),
-        )
+        t,mt = _chain_tensors(net, chains, stored)
+        out.update(t); meta.update(mt)
     skip = tuple(p + '.' for p in chains if p)
     state = {
         k: v.detach().cpu()
@@ -107,21 +132,8 @@ def export_sparse(model:nn.Module, # the pruned network (or a `sparse_linears` o
             # (a view of another tensor)
             if v.numel() and out[k].untyped_storage().data_ptr() in ptrs: out[k] = out[k].clone()
             ptrs.add(out[k].untyped_storage().data_ptr()); continue
-        m = masks[k].reshape(v.shape)
-        vals = (v.to(torch.float16) if half and v.is_floating_point() else v)[m].contiguous()
-        m2 = m.reshape(m.shape[0], -1)
-        bitmask_bytes = math.ceil(m.numel()/8)
-        csr_bytes = 4*int(m.sum()) + 4*(m2.shape[0]+1)
-        use = fmt if fmt != 'auto' else ('csr' if csr_bytes < bitmask_bytes else 'bitmask')
-        out[f'{k}::values'] = vals
-        if use == 'bitmask': out[f'{k}::bits'] = torch.from_numpy(np.packbits(m.flatten().numpy()))
-        else:
-            rows,cols = m2.nonzero(as_tuple=True)
-            out[f'{k}::cols'] = cols.to(torch.int32)
-            out[f'{k}::rowptr'] = torch.cat(
-                [torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=m2.shape[0]).cumsum(0)]
-            ).to(torch.int32)
-        layout[k] = dict(fmt=use, shape=list(v.shape), dtype=str(v.dtype).replace('torch.', ''))
+        t,layout[k] = _sparse_tensor(k, v, masks[k], half, fmt)
+        out.update(t)
     meta.update(layout=json.dumps(layout), aliases=json.dumps(aliases), dtypes=json.dumps(dtypes))
     return atomic_save(lambda p: save_file(out, p, metadata=meta), path)
 
@@ -180,6 +192,71 @@ def load_sparse(path, # a file written by `export_sparse`
 # %% ../nbs/18_compact.ipynb #3bb859fc
 _passthrough = (nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout, nn.Identity)
 
+def _unit_constants(prod:nn.Module, cons:nn.Module, between:list, in_shape:tuple) -> tuple:
+    """(dead, unread, const, per_unit) of `prod`'s units read by `cons` through the plain layers `between`: dead (zero
+    weights and bias), unread (`cons`'s slice zero), the constant each dead unit contributes at `cons`'s input, and
+    `cons`'s inputs per unit (after a Flatten)"""
+    w = prod.weight.flatten(1)
+    dead = (w == 0).all(1) & ((prod.bias == 0) if prod.bias is not None else True)
+    flat = any(isinstance(l, nn.Flatten) for l in between)
+    per_unit = (math.prod(in_shape) // len(dead)) if flat else 1
+    cw = (
+        cons.weight.transpose(0, 1).reshape(len(dead), -1)
+        if isinstance(cons, nn.Conv2d)
+        else cons.weight.t().reshape(len(dead), -1)
+    )
+    # a unit the next layer does not read (a 'group' ticket): removed whatever it computes
+    unread = (cw == 0).all(1)
+    const = torch.zeros(len(dead))
+    for l in between:
+        if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            const = (const - l.running_mean) / torch.sqrt(l.running_var + l.eps) * (l.weight if l.affine else 1) + (
+                l.bias if l.affine else 0
+            )
+        elif isinstance(l, nn.ReLU): const = const.clamp(min=0)
+    return dead,unread,torch.where(dead & ~unread, const, torch.zeros_like(const)),per_unit
+
+def _cut_reader(cons:nn.Module, dead, unread, const, per_unit:int) -> torch.Tensor:
+    """Remove from `cons` the input units that go (unread, or dead with a constant it can take: zero, or folded into
+    its bias where exact); returns them"""
+    if isinstance(cons, nn.Conv2d):
+        exact = all(p == 0 for p in (cons.padding if isinstance(cons.padding, tuple) else (cons.padding,)))
+        removable = (dead & ((const == 0) | exact)) | unread
+        if exact and cons.bias is None and (const[removable] != 0).any():
+            cons.bias = nn.Parameter(torch.zeros(cons.out_channels))
+        fold = (cons.weight[:, removable].sum((2, 3)) * const[removable]).sum(1) if removable.any() else 0
+        keep_in = ~removable
+        cons.weight = nn.Parameter(cons.weight[:, keep_in].clone()); cons.in_channels = int(keep_in.sum())
+    else:
+        removable = dead | unread
+        cols = torch.arange(cons.in_features).view(len(dead), per_unit)
+        if cons.bias is None and (const != 0).any(): cons.bias = nn.Parameter(torch.zeros(cons.out_features))
+        fold = (
+            (
+                cons.weight[:, cols[removable].flatten()].view(cons.out_features, -1, per_unit).sum(2)
+                * const[removable]
+            ).sum(1)
+            if removable.any()
+            else 0
+        )
+        keep_cols = cols[~removable].flatten()
+        cons.weight = nn.Parameter(cons.weight[:, keep_cols].clone()); cons.in_features = len(keep_cols)
+    if cons.bias is not None: cons.bias = nn.Parameter(cons.bias + fold)
+    return removable
+
+def _cut_producer(prod:nn.Module, between:list, keep:torch.Tensor):
+    "Keep only the units `keep` of `prod` and of the BatchNorms in `between`"
+    prod.weight = nn.Parameter(prod.weight[keep].clone())
+    if prod.bias is not None: prod.bias = nn.Parameter(prod.bias[keep].clone())
+    if isinstance(prod, nn.Conv2d): prod.out_channels = int(keep.sum())
+    else: prod.out_features = int(keep.sum())
+    for l in between:
+        if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            for attr in ('weight', 'bias'):
+                if getattr(l, attr) is not None: setattr(l, attr, nn.Parameter(getattr(l, attr)[keep].clone()))
+            l.running_mean,l.running_var = l.running_mean[keep].clone(),l.running_var[keep].clone()
+            l.num_features = int(keep.sum())
+
 @torch.no_grad()
 def _compact_sequential(model:nn.Sequential, # a network whose structured ticket left dead units (Conv2d, Linear, BatchNorm, Flatten...)
                         example:torch.Tensor, # an input batch: traces the shapes between the layers
@@ -199,75 +276,90 @@ def _compact_sequential(model:nn.Sequential, # a network whose structured ticket
     for l in model: shapes.append(tuple(h.shape[1:])); h = l(h)
     weighted = [i for i,l in enumerate(layers) if isinstance(l, (nn.Conv2d, nn.Linear))]
     for a,b in zip(weighted, weighted[1:]):
-        prod,cons = layers[a],layers[b]
-        w = prod.weight.flatten(1)
-        dead = (w == 0).all(1) & ((prod.bias == 0) if prod.bias is not None else True)
-        flat = any(isinstance(l, nn.Flatten) for l in layers[a+1:b])
-        per_unit = (math.prod(shapes[b]) // len(dead)) if flat else 1
-        cw = (
-            cons.weight.transpose(0, 1).reshape(len(dead), -1)
-            if isinstance(cons, nn.Conv2d)
-            else cons.weight.t().reshape(len(dead), -1)
-        )
-        # a unit the next layer does not read (a 'group' ticket): removed whatever it computes
-        unread = (cw == 0).all(1)
+        dead,unread,const,per_unit = _unit_constants(layers[a], layers[b], layers[a+1:b], shapes[b])
         if not (dead | unread).any(): continue
-        # the constant each dead unit contributes at `cons`'s input
-        const = torch.zeros(len(dead))
-        for l in layers[a+1:b]:
-            if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                const = (const - l.running_mean) / torch.sqrt(l.running_var + l.eps) * (l.weight if l.affine else 1) + (
-                    l.bias if l.affine else 0
-                )
-            elif isinstance(l, nn.ReLU): const = const.clamp(min=0)
-        const = torch.where(dead & ~unread, const, torch.zeros_like(const))
-        if isinstance(cons, nn.Conv2d):
-            exact = all(p == 0 for p in (cons.padding if isinstance(cons.padding, tuple) else (cons.padding,)))
-            removable = (dead & ((const == 0) | exact)) | unread
-            if exact and cons.bias is None and (const[removable] != 0).any():
-                cons.bias = nn.Parameter(torch.zeros(cons.out_channels))
-            fold = (cons.weight[:, removable].sum((2, 3)) * const[removable]).sum(1) if removable.any() else 0
-            keep_in = ~removable
-            cons.weight = nn.Parameter(cons.weight[:, keep_in].clone()); cons.in_channels = int(keep_in.sum())
-        else:
-            removable = dead | unread
-            cols = torch.arange(cons.in_features).view(len(dead), per_unit)
-            if cons.bias is None and (const != 0).any(): cons.bias = nn.Parameter(torch.zeros(cons.out_features))
-            fold = (
-                (
-                    cons.weight[:, cols[removable].flatten()].view(cons.out_features, -1, per_unit).sum(2)
-                    * const[removable]
-                ).sum(1)
-                if removable.any()
-                else 0
-            )
-            keep_cols = cols[~removable].flatten()
-            cons.weight = nn.Parameter(cons.weight[:, keep_cols].clone()); cons.in_features = len(keep_cols)
-        if cons.bias is not None: cons.bias = nn.Parameter(cons.bias + fold)
-        keep = ~removable
-        prod.weight = nn.Parameter(prod.weight[keep].clone())
-        if prod.bias is not None: prod.bias = nn.Parameter(prod.bias[keep].clone())
-        if isinstance(prod, nn.Conv2d): prod.out_channels = int(keep.sum())
-        else: prod.out_features = int(keep.sum())
-        for l in layers[a+1:b]:
-            if isinstance(l, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                for attr in ('weight', 'bias'):
-                    if getattr(l, attr) is not None: setattr(l, attr, nn.Parameter(getattr(l, attr)[keep].clone()))
-                l.running_mean,l.running_var = l.running_mean[keep].clone(),l.running_var[keep].clone()
-                l.num_features = int(keep.sum())
+        _cut_producer(layers[a], layers[a+1:b], ~_cut_reader(layers[b], dead, unread, const, per_unit))
     # (the layers' own names)
     return nn.Sequential(OrderedDict(zip([n for n,_ in model.named_children()], layers))).eval()
 
 # %% ../nbs/18_compact.ipynb #b053a630
-def _readers_zero(g:dict, params:dict) -> torch.Tensor:
-    "For each channel of group `g`: True when every reader's input slice of it is exactly zero (no layer reads it)"
+def _zero_slices(g:dict, params:dict, readers:bool) -> torch.Tensor:
+    """For each channel of group `g`: True when every weight slice of it on one side is exactly zero: the readers'
+    input slices (`readers`: no layer reads it), else the producers' filters (its value a constant: biases and
+    normalization shifts)"""
     dead,seen = torch.ones(g['n'], dtype=torch.bool),torch.zeros(g['n'], dtype=torch.bool)
     for n,dim,idx,ch,reads in g['members']:
-        if not reads: continue
+        if reads != readers or not n.endswith('weight'): continue
         w = params[n].detach()
         nz = (w != 0).transpose(0, dim).reshape(w.shape[dim], -1).any(1).cpu()[idx]
         dead[ch[nz]] = False; seen[ch] = True
     return dead & seen
+
+def _readers_zero(g:dict, params:dict) -> torch.Tensor:
+    "For each channel of group `g`: True when every reader's input slice of it is exactly zero (no layer reads it)"
+    return _zero_slices(g, params, readers=True)
+
+def _reader_inputs(m:nn.Module, names:set, x) -> dict:
+    """{layer name: its input, one row per input channel (or feature)} in one eval-mode forward of `m` on `x`, for the
+    layers `names` (None for a layer called more than once)"""
+    got,hs = {},[]
+    def hook(n):
+        def f(mod, inp):
+            t = inp[0].detach()
+            rows = t.reshape(-1, t.shape[-1]).t() if isinstance(mod, nn.Linear) else t.transpose(0, 1).reshape(t.shape[1], -1)
+            got[n] = None if n in got else rows
+        return f
+    for n in names: hs.append(m.get_submodule(n).register_forward_pre_hook(hook(n)))
+    try: _outputs(m, x)
+    finally:
+        for h in hs: h.remove()
+    return got
+
+def _foldable(mod:nn.Module) -> bool:
+    """Whether a constant input channel of `mod` adds exactly a constant to its outputs (foldable into its bias): a
+    Linear, or an ungrouped convolution without padding (a padded one sees the constant only away from the borders)"""
+    if isinstance(mod, nn.Linear): return True
+    if not isinstance(mod, nn.modules.conv._ConvNd) or mod.transposed or mod.groups != 1: return False
+    return mod.padding == 'valid' or (not isinstance(mod.padding, str) and all(p == 0 for p in mod.padding))
+
+def _dead_constants(m:nn.Module, groups:list, params:dict, x) -> dict:
+    """{group index: (its channels whose producers are all zero and whose constant every reader can take, [(reader
+    layer, input indices, their channels, their constants)])}: the dead channels a unit-wise ticket leaves"""
+    cand = {}
+    for i,g in enumerate(groups):
+        if g['why'] is not None or g['n'] < 2: continue
+        d = _zero_slices(g, params, readers=False) & ~_readers_zero(g, params)
+        if d.any(): cand[i] = d
+    if not cand: return {}
+    # the constant each reader sees on those channels, measured: one value across the batch and the positions
+    inp = _reader_inputs(m, {n[:-len('.weight')] for i in cand for n,*_,r in groups[i]['members'] if r}, x)
+    out = {}
+    for i,d in cand.items():
+        consts = []
+        for n,_,idx,ch,reads in groups[i]['members']:
+            if not reads: continue
+            ln = n[:-len('.weight')]; rows = inp.get(ln)
+            if rows is None: d[ch] = False; continue   # (a layer called twice, or never)
+            v = rows[idx]; c = v[:, 0]
+            ok = (v == c[:, None]).all(1) & ((c == 0) | _foldable(m.get_submodule(ln)))
+            d[ch[~ok]] = False
+            consts.append((ln, idx, ch, c))
+        if d.any(): out[i] = (d, consts)
+    return out
+
+def _fold(m:nn.Module, consts:list, removed:torch.Tensor) -> list:
+    """Add the constant contribution of each `removed` channel to its readers' biases (a zero bias made where a reader
+    has none); returns the layers given a bias"""
+    added = []
+    for ln,idx,ch,c in consts:
+        sel = removed[ch] & (c != 0)
+        if not sel.any(): continue
+        mod = m.get_submodule(ln); w = mod.weight.detach()[:, idx[sel]]
+        contrib = (w.flatten(2).sum(2) if w.ndim > 2 else w) @ c[sel].to(w.dtype)
+        if mod.bias is None:
+            mod.bias = nn.Parameter(torch.zeros(mod.weight.shape[0], dtype=w.dtype, device=w.device)); added.append(ln)
+        mod.bias.data += contrib
+    return added
 
 def _prune_groups(DG, m:nn.Module, removed:list):
     "Remove, with Torch-Pruning, each (root module name, channel indices) of `removed` from `m` (its traced graph `DG`)"
@@ -293,9 +385,34 @@ def _check_same(ref:list, new:list, rtol:float=1e-5):
                 f"(max abs difference {float((a - b).abs().max()) if a.shape == b.shape else 'shape'}); nothing returned"
             )
 
+def _round_kept(rm:torch.Tensor, k:int) -> torch.Tensor:
+    """`rm` with its first removed channels kept again until the kept count is a multiple of `k` (or all): zero
+    channels that compute what the masked network does, kept for the vector units' sake"""
+    if k < 2: return rm
+    n_keep = min(len(rm), -(-int((~rm).sum())//k)*k) - int((~rm).sum())
+    rm = rm.clone(); rm[rm.nonzero().flatten()[:n_keep]] = False
+    return rm
+
+def _removals(m:nn.Module, groups:list, x, fold:bool, round_to:int=1) -> tuple:
+    """([(group root, removed channels)], the layers given a bias, the dead channels removed): every channel no layer
+    reads, and (`fold`) every dead one whose constant is folded into its readers' biases; each group keeps one channel
+    (a multiple of `round_to`, or all)"""
+    params = dict(m.named_parameters())
+    dead = _dead_constants(m, groups, params, x) if fold else {}
+    removed,added,n_dead = [],[],0
+    for i,g in enumerate(groups):
+        if g['why'] is not None or g['n'] < 2: continue
+        rm = _readers_zero(g, params)
+        if i in dead: rm |= dead[i][0]
+        if rm.all(): rm[0] = False   # a group keeps one channel (Torch-Pruning refuses an empty layer)
+        rm = _round_kept(rm, round_to)
+        if i in dead: added += _fold(m, dead[i][1], rm & dead[i][0]); n_dead += int((rm & dead[i][0]).sum())
+        if rm.any(): removed.append((g['root'], rm.nonzero().flatten().tolist()))
+    return removed,added,n_dead
+
 @torch.no_grad()
-def _compact_graph(model:nn.Module, example, ticket=None) -> nn.Module:
-    "A compacted copy of any traceable `model`: the channels no layer reads removed (see `compact_structured`)"
+def _compact_graph(model:nn.Module, example, ticket=None, fold:bool=True, round_to:int=1) -> nn.Module:
+    "A compacted copy of any traceable `model`: its unread and dead channels removed (see `compact_structured`)"
     src = get_model(model)
     x = model_example(src, example)
     was = src.training
@@ -304,19 +421,21 @@ def _compact_graph(model:nn.Module, example, ticket=None) -> nn.Module:
     m = _copy(src).eval()
     if ticket is not None: ticket.apply(m)
     with torch.enable_grad(): DG,groups = _graph_groups(m, x)
-    params = dict(m.named_parameters())
     ref = _outputs(m, x)
-    removed = []
-    for g in groups:
-        if g['why'] is not None or g['n'] < 2: continue
-        dead = _readers_zero(g, params)
-        if dead.all(): dead[0] = False   # a group keeps one channel (Torch-Pruning refuses an empty layer)
-        if dead.any(): removed.append((g['root'], dead.nonzero().flatten().tolist()))
+    removed,added,n_dead = _removals(m, groups, x, fold, round_to)
     _prune_groups(DG, m, removed)
-    _check_same(ref, _outputs(m, x))
+    try: _check_same(ref, _outputs(m, x))
+    except ValueError:
+        if not n_dead: raise
+        # (a dead channel whose constant was not what the readers saw on every input: only the unread ones go)
+        warnings.warn("compact_structured: folding the dead channels' constants changed the outputs; only the "
+                      "unread channels are removed")
+        return _compact_graph(model, example, ticket, fold=False, round_to=round_to)
     xs = x if isinstance(x, tuple) else (x,)
-    m.compacted = dict(removed=removed, example=[[list(t.shape), str(t.dtype).replace('torch.', '')] for t in xs])
+    m.compacted = dict(removed=removed, example=[[list(t.shape), str(t.dtype).replace('torch.', '')] for t in xs],
+                       biased=added)
     return m
+
 
 # %% ../nbs/18_compact.ipynb #0aa218e7
 # a chain of plain layers
@@ -326,13 +445,16 @@ def _flat(m) -> bool: return isinstance(m, nn.Sequential) and not any(len(list(l
 def compact_structured(model:nn.Module, # a network whose structured ticket left dead units (an `nn.Sequential` or any model the graph traces)
                        example, # an input batch: traces the shapes between the layers (and the coupled groups)
                        ticket:Ticket|None=None, # its masks applied first (None: the model's own zeros)
+                       round_to:int=1, # keep a multiple of this many channels per group (zero ones added back; through the graph)
                       ) -> nn.Module: # a smaller network computing the same outputs in eval mode
     """A smaller network without the dead units of `model`: for a flat `nn.Sequential`, each dead unit removed (its
-    constant folded); for any other model, the unread channels of every coupled group"""
-    if _flat(model):   # a flat chain of layers: unit by unit
+    constant folded); for any other model (or with `round_to`), the unread and the dead channels of every coupled
+    group"""
+    check_int(round_to, 'round_to', 1)
+    if _flat(model) and round_to == 1:   # a flat chain of layers: unit by unit
         if ticket is not None: model = ticket.apply(copy.deepcopy(model))
         return _compact_sequential(model, example)
-    return _compact_graph(model, example, ticket)
+    return _compact_graph(model, example, ticket, round_to=round_to)
 
 # %% ../nbs/18_compact.ipynb #21b4fc53
 def _zeros_example(rec:dict, device='cpu'):
@@ -350,6 +472,8 @@ def _replay(dense:nn.Module, rec:dict) -> nn.Module:
         raise ValueError(
             f"dense_model: it has no layer {missing[0]!r}, which the compacted network was made from (another architecture?)"
         )
+    for ln in rec.get('biased', []):   # the biases folding made (zero here: the file's values are loaded after)
+        l = m.get_submodule(ln); l.bias = nn.Parameter(torch.zeros(l.weight.shape[0], dtype=l.weight.dtype, device=dev))
     with torch.enable_grad(): DG = _trace(m, _zeros_example(rec, dev))
     _prune_groups(DG, m, rec['removed'])
     return m
@@ -358,7 +482,7 @@ def kept_indices(dense:nn.Module, # the dense network `small` was compacted from
                  small:nn.Module, # made by `compact_structured` (any model but a flat `nn.Sequential`)
                 ) -> dict: # {parameter or buffer name: flat indices into dense's tensor}
     """For every tensor of `small`, which entries of `dense`'s tensor of that name it kept (what moves optimizer state
-    to the smaller tensors)"""
+    to the smaller tensors; a bias that folding made has none)"""
     rec = getattr(small, 'compacted', None)
     if rec is None:
         raise ValueError(

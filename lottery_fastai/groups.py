@@ -12,8 +12,8 @@ from fastai.torch_core import get_model
 
 # %% auto #0
 __all__ = ['model_example', 'trace_input', 'coupled_groups', 'architecture_key', 'remember_groups', 'known_groups',
-           'prunable_groups', 'channel_scores', 'select_channels', 'channel_masks', 'removed_channels',
-           'group_random_masks', 'group_inverted_masks']
+           'prunable_groups', 'groups_state', 'groups_from_state', 'remember_ticket_groups', 'channel_scores',
+           'select_channels', 'channel_masks', 'removed_channels', 'group_random_masks', 'group_inverted_masks']
 
 # %% ../nbs/05a_groups.ipynb #cfcd7eed
 def _first_layer(model:nn.Module):
@@ -128,7 +128,9 @@ def _members(DG, g, mname:dict) -> tuple:
             why = why or f"its channels are outputs of the model (at {mname.get(mod, type(mod).__name__)!r})"; continue
         if isinstance(mod, nn.modules.conv._ConvNd):
             nm,dw = mname[mod],mod.groups == mod.in_channels == mod.out_channels
-            if mod.groups > 1 and not dw: why = why or f"grouped convolution {nm!r} (groups={mod.groups})"; continue
+            if mod.groups > 1 and not dw:   # (each of its groups must keep as many channels: not one channel's choice)
+                why = why or f"grouped convolution {nm!r} (groups={mod.groups}): a channel removed alone would leave its groups unequal"
+                continue
             transposed = isinstance(mod, nn.modules.conv._ConvTransposeNd)
             out.append((f'{nm}.weight', int((is_out or dw) == transposed), idx, ch, not (is_out or dw)))
             if mod.bias is not None and (is_out or dw): out.append((f'{nm}.bias', 0, idx, ch, False))
@@ -173,12 +175,14 @@ def remember_groups(groups:list, shapes:dict) -> list:
     return groups
 
 def known_groups(masks:dict) -> list:
-    "The groups traced (by a 'group' pruner in this process) for the architecture of `masks`"
+    """The groups traced for the architecture of `masks` (by a 'group' pruner in this process, or read back from a
+    'group' ticket's `meta['groups']` when it was loaded)"""
     key = architecture_key({n: m.shape for n,m in masks.items()})
     if key not in _known:
         raise ValueError(
             "granularity 'group': the coupled groups of this architecture were never traced in this process; "
-            "a 'group' Pruner traces them (`pruner.groups(model)`), or call `remember_groups(coupled_groups(model, example), shapes)`"
+            "a 'group' Pruner traces them (`pruner.groups(model)`), a 'group' ticket carries them "
+            "(`meta['groups']`, read back by `remember_ticket_groups(ticket)`), or call `remember_groups(coupled_groups(model, example), shapes)`"
         )
     return _known[key]
 
@@ -187,6 +191,40 @@ def prunable_groups(groups:list, targets) -> list:
     and more than one channel"""
     return [i for i,g in enumerate(groups) if g['why'] is None and g['n'] > 1 and g['members']
             and all(n in targets for n,*_ in g['members'] if n.endswith('weight'))]
+
+# %% ../nbs/05a_groups.ipynb #7c0de5a1
+def _runs(t:torch.Tensor) -> list:
+    "The integers of `t` as [start, length] runs of consecutive values (an index list stored small)"
+    v = t.tolist()
+    out = []
+    for a in v:
+        if out and out[-1][0] + out[-1][1] == a: out[-1][1] += 1
+        else: out.append([a, 1])
+    return out
+
+def _unruns(r:list) -> torch.Tensor:
+    return torch.cat([torch.arange(a, a + k) for a,k in r]) if r else torch.zeros(0, dtype=torch.long)
+
+def groups_state(groups:list, # `coupled_groups`
+                 targets, # the pruned tensors' names: only the groups a search removes are kept (`prunable_groups`)
+                ) -> list: # JSON-able records
+    """The groups a search removes as plain lists (each index list as runs of consecutive values): what a 'group'
+    ticket carries in `meta['groups']`, so that its controls run in a process that never traced the model"""
+    return [dict(root=g['root'], n=g['n'], members=[[n, d, _runs(i), _runs(c), bool(r)] for n,d,i,c,r in g['members']])
+            for g in (groups[i] for i in prunable_groups(groups, targets))]
+
+def groups_from_state(state:list) -> list:
+    "The groups `groups_state` wrote (`coupled_groups`'s records)"
+    return [dict(root=g['root'], n=g['n'], why=None,
+                 members=[(n, d, _unruns(i), _unruns(c), r) for n,d,i,c,r in g['members']]) for g in state]
+
+def remember_ticket_groups(ticket) -> bool:
+    """Record the groups a 'group' ticket carries (`meta['groups']`) as those of its architecture; False when it
+    carries none"""
+    st = (ticket.meta or {}).get('groups')
+    if not st or not ticket.masks: return False
+    remember_groups(groups_from_state(st), {n: m.shape for n,m in ticket.masks.items()})
+    return True
 
 # %% ../nbs/05a_groups.ipynb #b466c196
 def _per_index(t:torch.Tensor, dim:int) -> torch.Tensor:

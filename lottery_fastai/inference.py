@@ -534,6 +534,60 @@ def _read_by(model:nn.Module, full:str, cache:dict) -> str:
     return ''
 
 @torch.no_grad()
+def _1x1_inputs(model:nn.Module, example) -> dict:
+    "{module name: its input's shape} of every 1x1 convolution of `model` in one forward on `example` (None: none)"
+    shapes = {}
+    if example is None: return shapes
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape)))
+        for n, m in model.named_modules()
+        if _is_1x1(m)
+    ]
+    try: model(example)
+    finally:
+        for h in hooks: h.remove()
+    return shapes
+
+def _run_chains(model:nn.Module, parent:nn.Sequential, q, cache:dict, add, report:list, runs:list):
+    """Each run of Linear layers of the Sequential `parent` made a chain (`add`, recorded in `runs`), or reported with
+    why it stays (`q`: a child's qualified name)"""
+    keys = list(parent._modules)
+    for s,e in _runs(parent):
+        whys = {q(k): _read_by(model, q(k), cache) for k in keys[s:e]}
+        if any(whys.values()):  # (a forward above reads a module of the run itself: the run stays)
+            report.extend(
+                dict(
+                    layer=q(k),
+                    shape='x'.join(map(str, m.weight.shape)),
+                    why=next(w for w in whys.values() if w),
+                )
+                for k, m in zip(keys[s:e], list(parent)[s:e])
+                if isinstance(m, nn.Linear)
+            )
+        else:
+            runs.append(
+                dict(parent=q(None), start=s, end=e, name=add(list(parent)[s:e], [q(k) for k in keys[s:e]]))
+            )
+
+def _child_chains(model:nn.Module, parent:nn.Module, q, seq:bool, shapes:dict, cache:dict, add, report:list,
+                  runs:list):
+    """Each Linear (outside a run of a Sequential `parent`) or 1x1 convolution child of `parent` made its own chain, or
+    reported with why it stays"""
+    for cn,child in parent.named_children():
+        lin,conv = isinstance(child, nn.Linear),_is_1x1(child) and q(cn) in shapes
+        # (a plain Linear of a Sequential: in a run)
+        if not (lin or conv) or (seq and lin and _own_forward(child)): continue
+        why = (
+            f'{type(child).__name__} has its own forward'
+            if _own_forward(child) is None
+            else _read_by(model, q(cn), cache)
+        )
+        if why:
+            report.append(dict(layer=q(cn), shape='x'.join(map(str, child.weight.shape[:2])), why=why))
+            continue
+        n,_,h,w = shapes.get(q(cn), (1, 0, 1, 1))
+        runs.append(dict(parent=q(None), child=cn, name=add([child], [q(cn)], conv=not lin, n_cols=n*h*w)))
+
 def sparse_linears(model:nn.Module, # a trained ticket (or any network): zeros are what is skipped
                    min_sparsity:float=0., # layers sparser than this may go CSR; the others stay dense
                    example:torch.Tensor|None=None, # an input: 1x1 convolutions are converted (measured at its spatial size)
@@ -542,55 +596,17 @@ def sparse_linears(model:nn.Module, # a trained ticket (or any network): zeros a
     """A copy of `model` for CPU inference in which runs of Linear layers (and, with `example`, 1x1 convolutions) are
     `SparseChain`s; `model.sparse_report` says what each layer became, or why it stayed"""
     model = _copy(get_model(model)).eval()
-    shapes = {}
-    if example is not None:
-        hooks = [
-            m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape)))
-            for n, m in model.named_modules()
-            if _is_1x1(m)
-        ]
-        try: model(example)
-        finally:
-            for h in hooks: h.remove()
+    shapes = _1x1_inputs(model, example)
     report,runs,chains,cache = [],[],{},{}
     def add(mods, names, **kw):
         ch,rep = _build_chain(mods, names, measure=measure, min_sparsity=min_sparsity, **kw)
         chains[ch.spec['name']] = ch; report.extend(dict(r, why='') for r in rep); return ch.spec['name']
     for pname,parent in list(model.named_modules()):
-        q = lambda cn: f'{pname}.{cn}' if pname else cn   # a child's qualified name, as named_modules gives it
+        # a child's qualified name, as named_modules gives it (None: the parent's own)
+        q = lambda cn, pname=pname: pname if cn is None else (f'{pname}.{cn}' if pname else cn)
         seq = _own_forward(parent) is nn.Sequential
-        if seq:
-            keys = list(parent._modules)
-            for s,e in _runs(parent):
-                whys = {q(k): _read_by(model, q(k), cache) for k in keys[s:e]}
-                if any(whys.values()):  # (a forward above reads a module of the run itself: the run stays)
-                    report.extend(
-                        dict(
-                            layer=q(k),
-                            shape='x'.join(map(str, m.weight.shape)),
-                            why=next(w for w in whys.values() if w),
-                        )
-                        for k, m in zip(keys[s:e], list(parent)[s:e])
-                        if isinstance(m, nn.Linear)
-                    )
-                else:
-                    runs.append(
-                        dict(parent=pname, start=s, end=e, name=add(list(parent)[s:e], [q(k) for k in keys[s:e]]))
-                    )
-        for cn,child in parent.named_children():
-            lin,conv = isinstance(child, nn.Linear),_is_1x1(child) and q(cn) in shapes
-            # (a plain Linear of a Sequential: in a run)
-            if not (lin or conv) or (seq and lin and _own_forward(child)): continue
-            why = (
-                f'{type(child).__name__} has its own forward'
-                if _own_forward(child) is None
-                else _read_by(model, q(cn), cache)
-            )
-            if why:
-                report.append(dict(layer=q(cn), shape='x'.join(map(str, child.weight.shape[:2])), why=why))
-                continue
-            n,_,h,w = shapes.get(q(cn), (1, 0, 1, 1))
-            runs.append(dict(parent=pname, child=cn, name=add([child], [q(cn)], conv=not lin, n_cols=n*h*w)))
+        if seq: _run_chains(model, parent, q, cache, add, report, runs)
+        _child_chains(model, parent, q, seq, shapes, cache, add, report, runs)
     model = rebuild_chains(model, runs, chains)
     model.sparse_report,model.sparse_runs = report,runs
     return model

@@ -336,42 +336,10 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
     targets = self.targets(model) if targets is None else targets
     if self.granularity == 'group': return self._group_masks(m, r, old, init, targets, scores)
     params = {n: m.get_parameter(n) for n in targets}
-    # with whole units removed, a unit's bias goes with its weights rather than being ranked on its own
-    tied = {}
-    if self.granularity in ('filter', 'row'):
-        for n,t in targets.items():
-            w = n[:-len(t['local'])] + t['local'].replace('bias', 'weight')
-            if 'bias' in t['local'] and w in targets and params[w].shape[0] == params[n].shape[0]: tied[n] = w
+    tied = self._tied_biases(targets, params)
     ranked = {n: t for n,t in targets.items() if n not in tied}
-    given,scores = scores,{}
-    for n in ranked:
-        if given is None: s = self._score(n, params[n], init)
-        elif n not in given or tuple(given[n].shape) != tuple(params[n].shape):
-            raise ValueError(f"scores: expected a tensor of shape {tuple(params[n].shape)} for {n}")
-        else: s = given[n].detach().float().to(params[n].device)
-        # pruned before: ranked first, stays pruned
-        if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)
-        scores[n] = group_scores(s, self.granularity)
-    nm = nm_pattern(self.granularity)
-    def rank(names, sparsity, n_prune=None):
-        shapes = [params[n].shape for n in names]
-        if n_prune is None: n_prune = round(sparsity/100*sum(math.prod(s) for s in shapes))
-        if nm is None: return dict(zip(names, rank_together([scores[n] for n in names], shapes, n_prune)))
-        # N:M: the lowest-ranked among the weights their groups will lose; all of those at the last round, and if more
-        # are asked for (end_sparsity above the pattern's), the lowest of the others after them. At the pattern's own
-        # sparsity the counts are shares of the doomed weights (a row whose length is not a multiple of M has fewer
-        # than M-N of M to lose), so the last round is exactly the pattern
-        doomed = {n: nm_doomed(scores[n], *nm) for n in names}
-        n_d = sum(int(d.sum()) for d in doomed.values())
-        if abs(self.end_sparsity - 100*(nm[1]-nm[0])/nm[1]) < 1e-9 and sparsity is not None:
-            n_prune = round(sparsity/self.end_sparsity*n_d)
-        if r >= self.n_rounds: n_prune = max(n_prune, n_d)
-        if n_prune <= n_d:
-            return dict(
-                zip(names, rank_together([scores[n].masked_fill(~doomed[n], math.inf) for n in names], shapes, n_prune))
-            )
-        keep = rank_together([scores[n].masked_fill(doomed[n], math.inf) for n in names], shapes, n_prune - n_d)
-        return {n: k & ~doomed[n].view(k.shape).to(k.device) for n,k in zip(names, keep)}
+    sc = self._unit_scores(ranked, params, old, init, scores)
+    def rank(names, sparsity, n_prune=None): return self._rank(names, sparsity, sc, params, r, n_prune)
     new = {}
     pooled = [n for n,t in ranked.items() if t['end'] is None]
     # each tensor's count from the rule, its weights from the ranking
@@ -389,6 +357,56 @@ def masks(self:Pruner, model:nn.Module, r:int, old:dict|None=None, init:dict|Non
     return _same_on_all_ranks({n: new[n] for n in targets})
 
 @patch
+def _tied_biases(self:Pruner, targets:dict, params:dict) -> dict:
+    """{bias name: its weight's name}: with whole units removed ('filter', 'row'), a unit's bias goes with its weights
+    rather than being ranked on its own"""
+    tied = {}
+    if self.granularity in ('filter', 'row'):
+        for n,t in targets.items():
+            w = n[:-len(t['local'])] + t['local'].replace('bias', 'weight')
+            if 'bias' in t['local'] and w in targets and params[w].shape[0] == params[n].shape[0]: tied[n] = w
+    return tied
+
+@patch
+def _unit_scores(self:Pruner, ranked:dict, params:dict, old, init, given) -> dict:
+    """{tensor name: its units' scores (`group_scores`)}: the criterion's, or `given`'s (checked), each weight pruned in
+    `old` ranked first"""
+    scores = {}
+    for n in ranked:
+        if given is None: s = self._score(n, params[n], init)
+        elif n not in given or tuple(given[n].shape) != tuple(params[n].shape):
+            raise ValueError(f"scores: expected a tensor of shape {tuple(params[n].shape)} for {n}")
+        else: s = given[n].detach().float().to(params[n].device)
+        # pruned before: ranked first, stays pruned
+        if old and n in old: s = s.masked_fill(~old[n].to(s.device), -math.inf)
+        scores[n] = group_scores(s, self.granularity)
+    return scores
+
+@patch
+def _rank(self:Pruner, names:list, sparsity, scores:dict, params:dict, r:int, n_prune:int|None=None) -> dict:
+    """{tensor name: keep mask} for the tensors `names` ranked together on `scores`, `n_prune` weights removed (None:
+    `sparsity` % of theirs); under 'N:M', the pattern's doomed weights first"""
+    shapes = [params[n].shape for n in names]
+    if n_prune is None: n_prune = round(sparsity/100*sum(math.prod(s) for s in shapes))
+    nm = nm_pattern(self.granularity)
+    if nm is None: return dict(zip(names, rank_together([scores[n] for n in names], shapes, n_prune)))
+    # N:M: the lowest-ranked among the weights their groups will lose; all of those at the last round, and if more
+    # are asked for (end_sparsity above the pattern's), the lowest of the others after them. At the pattern's own
+    # sparsity the counts are shares of the doomed weights (a row whose length is not a multiple of M has fewer
+    # than M-N of M to lose), so the last round is exactly the pattern
+    doomed = {n: nm_doomed(scores[n], *nm) for n in names}
+    n_d = sum(int(d.sum()) for d in doomed.values())
+    if abs(self.end_sparsity - 100*(nm[1]-nm[0])/nm[1]) < 1e-9 and sparsity is not None:
+        n_prune = round(sparsity/self.end_sparsity*n_d)
+    if r >= self.n_rounds: n_prune = max(n_prune, n_d)
+    if n_prune <= n_d:
+        return dict(
+            zip(names, rank_together([scores[n].masked_fill(~doomed[n], math.inf) for n in names], shapes, n_prune))
+        )
+    keep = rank_together([scores[n].masked_fill(doomed[n], math.inf) for n in names], shapes, n_prune - n_d)
+    return {n: k & ~doomed[n].view(k.shape).to(k.device) for n,k in zip(names, keep)}
+
+@patch
 def _depths(self:Pruner, m:nn.Module, names:list, targets:dict) -> list:
     """Each tensor's layer depth: its module's place in `call_order` (traced), else in registration order after the
     traced ones"""
@@ -403,6 +421,8 @@ def prune(self:Pruner, model:nn.Module, ticket:Ticket, r:int) -> Ticket:
     "Compute round `r`'s masks from the current weights of `model` into `ticket` and apply them"
     targets = self.targets(model)
     ticket.masks,ticket.aliases = self.masks(model, r, ticket.masks, ticket.init, targets),aliases_of(targets)
+    # the groups go with the ticket (its files, its checkpoints): its controls run where the model was never traced
+    if self.granularity == 'group': ticket.meta['groups'] = groups_state(self.groups(model, targets), targets)
     ticket.apply(model)
     return ticket
 

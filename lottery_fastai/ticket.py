@@ -315,7 +315,10 @@ def from_state(cls:Ticket, state:dict) -> Ticket:
     "The ticket a `Ticket.state()` describes (fields it lacks take their defaults; masks packed as bits are unpacked)"
     d = {k: v for k,v in state.items() if k in ticket_fields}
     d['masks'] = {n: _unpack(m) if isinstance(m, tuple) else m for n,m in (d.get('masks') or {}).items()}
-    return cls(**d)
+    tk = cls(**d)
+    if tk.meta.get('groups'):   # a 'group' ticket (a file, a checkpoint): its groups known here, for its controls
+        from lottery_fastai.groups import remember_ticket_groups; remember_ticket_groups(tk)
+    return tk
 
 @patch
 def load_state(self:Ticket, state:dict) -> Ticket:
