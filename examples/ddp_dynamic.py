@@ -14,13 +14,7 @@ from fastai.distributed import *
 from lottery_fastai.all import *
 import lottery_fastai.distributed  # gloo-aware index broadcast for fastai's DistributedDL (CPU runs)
 
-def digest(tensors) -> torch.Tensor:
-    "A few numbers that change when any tensor changes: sums, weighted sums and counts"
-    out = []
-    for t in tensors:
-        f = t.detach().double().flatten().cpu()
-        out += [f.sum(), (f*torch.arange(1, len(f)+1, dtype=torch.float64)).sum(), float(len(f))]
-    return torch.stack([torch.as_tensor(o, dtype=torch.float64) for o in out])
+from lottery_fastai.test_utils import digest  # what every rank gathers
 
 def main():
     torch.set_num_threads(1)

@@ -13,9 +13,9 @@ from fastai.basics import *
 from .data import tensor_dls
 
 # %% auto #0
-__all__ = ['synth_clf_learner', 'WeightSnapshots', 'hand_measure', 'nm_excess', 'tiny_vision_learner', 'tiny_unet_learner',
-           'tiny_tabular_learner', 'tiny_language_model', 'tiny_text_classifier', 'TinyTransformer',
-           'tiny_transformer_learner', 'tiny_cnn_learner']
+__all__ = ['synth_clf_learner', 'WeightSnapshots', 'hand_measure', 'digest', 'nm_excess', 'tiny_vision_learner',
+           'tiny_unet_learner', 'tiny_tabular_learner', 'tiny_language_model', 'tiny_text_classifier',
+           'TinyTransformer', 'tiny_transformer_learner', 'tiny_cnn_learner']
 
 # %% ../nbs/10_test_utils.ipynb #310d7b7d
 def _blobs(n, n_in, n_out, g):
@@ -69,6 +69,16 @@ def hand_measure(model:nn.Module, state:dict|None, ds:TensorDataset) -> tuple:
     x,y = ds.tensors
     with torch.no_grad(): out = m(x)
     return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
+
+# %% ../nbs/10_test_utils.ipynb #cb826e41
+def digest(tensors) -> torch.Tensor:
+    """A few float64 numbers that change when any of `tensors` changes (sums, position-weighted sums, sizes): what the
+    DDP example scripts gather to check that every rank holds the same state"""
+    out = []
+    for t in tensors:
+        f = t.detach().double().flatten().cpu()
+        out += [f.sum(), (f*torch.arange(1, len(f)+1, dtype=torch.float64)).sum(), float(len(f))]
+    return torch.stack([torch.as_tensor(o, dtype=torch.float64) for o in out])
 
 # %% ../nbs/10_test_utils.ipynb #8c129830
 def nm_excess(mask:torch.Tensor, n:int, m:int) -> int:
