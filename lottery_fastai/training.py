@@ -17,7 +17,7 @@ from .ticket import *
 from .search import *
 from .callback import *
 from .events import *
-from .events import _direct
+from .events import _direct, _is_plain_loss
 from .data import TensorDL
 from .runtime import *
 # (defined in `runtime`)
@@ -56,6 +56,29 @@ class _Batch:
 # batches took 0.45-0.67 ms against 0.90-1.36 ms (one thread, median and min of 300); the same kernels, the same values
 _plain_ops = getattr(torch._C, 'DisableTorchFunctionSubclass', contextlib.nullcontext)
 
+# what could make a measure draw from a generator other than torch's is Python code outside torch's own modules: a
+# module's hook or a forward of the user's, a DataLoader's transform, a metric or loss of the user's
+from torch.nn.modules import module as _nn_module
+
+def _draws_torch_only(model) -> bool:
+    ("Whether an eval-mode forward of `model` runs torch's own modules only, without hooks: nothing in it can draw "
+     "from Python's, NumPy's or a DataLoader's generator")
+    if _nn_module._global_forward_hooks or _nn_module._global_forward_pre_hooks: return False
+    return all(type(m).__module__.startswith('torch.nn.modules.') and 'forward' not in m.__dict__
+               and not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+def _direct_ce(f) -> bool:
+    ("Whether loss `f` is fastai's `CrossEntropyLossFlat` as made by default (class axis last, flattened): on a 2-d "
+     "output and 1-d int64 targets its loss is its torch `CrossEntropyLoss`'s on the same tensors (`plain_loss`'s)")
+    return (type(f) is CrossEntropyLossFlat and _is_plain_loss(f) and type(f.func) is nn.CrossEntropyLoss
+            and f.axis == -1 and f.flatten and f.is_2d and not f.floatify)
+
+def _fast_metrics(metrics) -> list|None:
+    "For each of `metrics`: True for fastai's averaged `error_rate`, False for its `accuracy`; None if any is another"
+    out = [(m.func is error_rate) if type(m) is AvgMetric and (m.func is accuracy or m.func is error_rate) else None
+           for m in metrics]
+    return None if None in out else out
+
 class _Evaluator:
     ("A `Learner` sharing `learn`'s model, loss and data, with copies of the callbacks that shape its batches, that "
      "validates")
@@ -64,8 +87,23 @@ class _Evaluator:
         self.learn,self.ev = learn,LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, metrics=mets,
                                                cbs=eval_callbacks(learn))
         self.ev.remove_cbs([cb for cb in self.ev.cbs if isinstance(cb, ProgressCallback)])
-        self.lean = all(isinstance(c, _evaluator_own) for c in self.ev.cbs) and all(type(m) in (AvgMetric, AccumMetric) for m in mets)
-        self._kept = None
+        self.lean = (all(isinstance(c, _evaluator_own) for c in self.ev.cbs)
+                     and all(type(m) in (AvgMetric, AccumMetric) for m in mets))
+        # the direct measure (`_direct_measure`): the loss a `BaseLoss`'s, the metrics fastai's `accuracy`/`error_rate`
+        self.fast = self.lean and _is_plain_loss(self.ev.loss_func) and _fast_metrics(mets) is not None
+        self._errs,self._ce,self._kept,self._ok = _fast_metrics(mets),_direct_ce(self.ev.loss_func),None,None
+        self._names = ['loss'] + [m.name for m in mets]
+
+    def _keeps(self, dl) -> bool:
+        "Whether the batches of `dl` are kept between measures: an in-order `TensorDL` without transforms"
+        return type(dl) is TensorDL and _direct(dl) and not dl.shuffle and not getattr(dl.after_batch, 'fs', True)
+    def _hit(self, dl) -> list|None:
+        "The batches of `dl` kept at an earlier measure, if none of its tensors nor of theirs has changed since"
+        k = self._kept
+        if k is None or k[0] is not dl or k[1] != (dl.bs, dl.n, dl.drop_last, dl.device): return None
+        ts = dl.dataset.tensors
+        if len(k[2]) != len(ts) or any(a is not b or u != b._version for (a,u),b in zip(k[2], ts)): return None
+        return None if any(t._version != v for t,v in k[4]) else k[3]
 
     def _batches(self, dl):
         ("The batches of `dl` (`lean_batches`); those of an in-order `TensorDL` without transforms are kept for the "
@@ -73,18 +111,15 @@ class _Evaluator:
         # the batches of such a DataLoader are copies of its tensors' slices, the same at every measure: taking them
         # again was 0.5-0.7 ms of LeNet-300-100's 4.2 ms validation of 500 digits (one thread), which a plain loop
         # takes once (`list(dls.valid)`). Measuring draws nothing then, as with `rng_kept` around it.
-        if not (type(dl) is TensorDL and _direct(dl) and not dl.shuffle and not getattr(dl.after_batch, 'fs', True)):
-            return lean_batches(dl)
-        src = [(t, t._version) for t in dl.dataset.tensors]
-        k = self._kept
-        if (k is None or k[0] is not dl or k[1] != (dl.bs, dl.n, dl.drop_last, dl.device)
-            or any(a is not b or u != v for (a,u),(b,v) in zip(k[2], src)) or any(t._version != v for t,v in k[4])):
+        if not self._keeps(dl): return lean_batches(dl)
+        bs = self._hit(dl)
+        if bs is None:
             bs = list(lean_batches(dl))
-            self._kept = k = (dl, (dl.bs, dl.n, dl.drop_last, dl.device), src, bs,
-                              [(t, t._version) for b in bs for t in b])
-        return k[3]
+            self._kept = (dl, (dl.bs, dl.n, dl.drop_last, dl.device), [(t, t._version) for t in dl.dataset.tensors], bs,
+                          [(t, t._version) for b in bs for t in b])
+        return bs
 
-    def _validate(self, dl) -> list:
+    def _validate(self, dl, batches=None) -> list:
         ("fastai's validation of `dl` (`Learner.validate`'s loop and its Recorder's averages), on the second learner's "
          "model, loss and metrics")
         ev = self.ev
@@ -93,7 +128,7 @@ class _Evaluator:
         ev.model.eval()
         lb = _Batch(dl)
         with torch.no_grad():
-            for b in self._batches(dl):   # the batches of `dl`, drawn as fastai draws them
+            for b in (self._batches(dl) if batches is None else batches):   # `dl`'s, drawn as fastai draws them
                 b = ev._set_device(b)
                 i = getattr(ev.dls, 'n_inp', 1 if len(b) == 1 else len(b)-1)
                 lb.xb,lb.yb = _cast_tensor(tuple(b[:i])),_cast_tensor(tuple(b[i:]))   # fastai's CastToTensor
@@ -105,17 +140,89 @@ class _Evaluator:
         vals = [m.value for m in mets]
         return [v.item() if isinstance(v, Tensor) and v.numel() == 1 else v for v in vals]
 
+    def _direct_ok(self, dl, batches) -> bool:
+        ("Whether `batches` of `dl` can be measured by `_direct_measure`: kept (a list), each an (input, target) pair "
+         "of plain tensors, in one process (fastai's metrics gather nothing), `dl` without a `to_detach` of its own")
+        return (self.fast and isinstance(batches, list) and num_distrib() <= 1 and not hasattr(dl, 'to_detach')
+                and getattr(self.ev.dls, 'n_inp', 1) == 1
+                and all(type(b) is tuple and len(b) == 2 and all(type(t) is Tensor for t in b) for b in batches))
+
+    def _direct_measure(self, batches) -> list:
+        ("What `_validate` gives for `batches` when the loss is a `BaseLoss` and the metrics fastai's averaged "
+         "`accuracy` and `error_rate`: the same ops on the same tensors as `AvgLoss`'s and `AvgMetric`'s `accumulate`, "
+         "`value`")
+        # fastai's metric objects, `find_bs`, `to_detach`, `flatten_check` and the `_Batch` around them were 0.3-0.5 ms
+        # of LeNet-300-100's two validation batches (one thread); here their arithmetic alone, on the model's device
+        # (fastai's moves each batch's value to the CPU first: the same float32 products, sums and quotient there), and
+        # one copy to the host at the end
+        ev,errs,f = self.ev,self._errs,self.ev.loss_func
+        model = ev.model
+        dev = next(model.parameters()).device
+        there = defaults.use_cuda is not False and all(t.device == dev for b in batches for t in b)   # (`_set_device`)
+        ce = self._ce and dict(weight=f.func.weight, ignore_index=f.func.ignore_index, reduction=f.func.reduction,
+                               label_smoothing=f.func.label_smoothing)   # what `CrossEntropyLoss.forward` passes
+        model.eval()
+        rows,n = [],0
+        with torch.no_grad():
+            for b in batches:
+                x,y = b if there else ev._set_device(b)
+                o = model(x)
+                flat = type(o) is Tensor and o.ndim == 2 and y.ndim == 1
+                loss = F.cross_entropy(o, y, **ce) if ce and flat and y.dtype == torch.int64 else plain_loss(f, o, y)
+                vals = [loss if loss.ndim == 0 else loss.mean()]   # `AvgLoss` (the mean of one number is itself)
+                if errs:   # fastai's `accuracy` (`flatten_check`, then the share of equal labels); `error_rate`: 1 - it
+                    p = o.argmax(dim=-1)
+                    p,t = (p,y) if flat else (p.contiguous().view(-1),y.contiguous().view(-1))
+                    if len(p) != len(t): flatten_check(p, t)   # (its error)
+                    a = (p == t).float().mean()
+                    vals += [1 - a if e else a for e in errs]
+                bs = y.shape[0] if flat else find_bs((y,))
+                rows.append((vals, bs)); n += bs
+        if n == 0: return [None]*(1 + len(errs))
+        # `total += value*bs` for each, then `total/count`: float32 values as one vector (the same products, sums and
+        # quotients, element by element, in fewer ops), others each by itself; one copy to the host
+        if all(v.dtype == torch.float32 for vs,_ in rows for v in vs):
+            tot = 0.
+            for vs,bs in rows: tot = tot + torch.stack(vs)*bs
+            return (tot/n).tolist()
+        tot = [0.]*(1 + len(errs))
+        for vs,bs in rows: tot = [s + v*bs for s,v in zip(tot, vs)]
+        return torch.stack([s/n for s in tot]).tolist()   # (stacked in a dtype holding each exactly)
+
+    def _quiet(self, dl, model) -> list|None:
+        ("The batches kept of `dl` if measuring them directly can draw from no generator but torch's: `_direct_ok` for "
+         "them, and `model` of torch's own modules without hooks (`_draws_torch_only`); else None")
+        kept = self._hit(dl) if self.fast and self._keeps(dl) else None
+        if kept is None: return None
+        if self._ok is None or self._ok[0] is not kept: self._ok = (kept, self._direct_ok(dl, kept))   # (once per set)
+        return kept if self._ok[1] and _draws_torch_only(model) else None
+
     def __call__(self, dl=None) -> dict:
         model = self.learn.model
-        was,carried = model.training,carried_state(model)
         dl = self.learn.dls.valid if dl is None else dl
+        # measured directly on batches kept and a model of torch's own modules, nothing can draw but torch's
+        # generators: Python's, NumPy's and the DataLoaders' states were 0.3-0.6 ms to save and restore at each measure
+        # of LeNet-300-100 (one thread), against 3-6 us for torch's (`rng_kept` elsewhere, and at the measure that
+        # takes the batches)
+        kept = self._quiet(dl, model)
+        was,carried = model.training,([] if kept is not None else carried_state(model))   # (torch's modules carry none)
         try:
-            with rng_kept(self.learn.dls), self.ev.no_logging(): res = self._validate(dl) if self.lean else self.ev.validate(dl=dl)
+            if kept is not None:   # (torch's generators put back inline: a context manager's steps were 0.05 ms)
+                cpu,cuda = torch.get_rng_state(),(torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+                try: res = self._direct_measure(kept)
+                finally:
+                    torch.set_rng_state(cpu)
+                    if cuda is not None: torch.cuda.set_rng_state_all(cuda)
+            else:
+                with rng_kept(self.learn.dls), self.ev.no_logging():
+                    if not self.lean: res = self.ev.validate(dl=dl)
+                    else:
+                        bs = self._batches(dl)
+                        res = self._direct_measure(bs) if self._direct_ok(dl, bs) else self._validate(dl, bs)
         finally:
             model.train(was)
             for m,st in carried: m.__dict__.update(st)
-        names = ['loss'] + [m.name for m in self.ev.metrics]
-        return {n: float(v) for n,v in zip(names, res)}
+        return {n: float(v) for n,v in zip(self._names, res)}
 
 def evaluate(learn, dl=None, metrics=None) -> dict:
     ("Loss and metrics of `learn.model` on `dl` (default: the validation set), as `learn.validate` gives them, "
