@@ -180,15 +180,16 @@ class _Evaluator:
                 bs = y.shape[0] if flat else find_bs((y,))
                 rows.append((vals, bs)); n += bs
         if n == 0: return [None]*(1 + len(errs))
-        # `total += value*bs` for each, then `total/count`: float32 values as one vector (the same products, sums and
-        # quotients, element by element, in fewer ops), others each by itself; one copy to the host
+        # `total += value*bs` for each, then `total/count` on the host, as fastai divides (CUDA divides by a number
+        # through its reciprocal, which can differ by a bit): float32 values as one vector (the same products, sums
+        # and quotients, element by element, in fewer ops), others each by itself
         if all(v.dtype == torch.float32 for vs,_ in rows for v in vs):
             tot = 0.
             for vs,bs in rows: tot = tot + torch.stack(vs)*bs
-            return (tot/n).tolist()
+            return (tot.cpu()/n).tolist()
         tot = [0.]*(1 + len(errs))
         for vs,bs in rows: tot = [s + v*bs for s,v in zip(tot, vs)]
-        return torch.stack([s/n for s in tot]).tolist()   # (stacked in a dtype holding each exactly)
+        return [(s.cpu()/n).item() for s in tot]
 
     def _quiet(self, dl, model) -> list|None:
         ("The batches kept of `dl` if measuring them directly can draw from no generator but torch's: `_direct_ok` for "
