@@ -210,7 +210,8 @@ class _Evaluator:
         was,carried = model.training,([] if kept is not None else carried_state(model))   # (torch's modules carry none)
         try:
             if kept is not None:   # (torch's generators put back inline: a context manager's took 0.03-0.05 ms)
-                cpu,cuda = torch.get_rng_state(),(torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+                # (CUDA's only once it is initialized: before, nothing has a generator there to draw from)
+                cpu,cuda = torch.get_rng_state(),(torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None)
                 try: res = self._direct_measure(kept)
                 finally:
                     torch.set_rng_state(cpu)
