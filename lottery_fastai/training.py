@@ -153,9 +153,9 @@ class _Evaluator:
          "`value`")
         # `_validate`'s casts, device moves, fastai's metric objects (`find_bs`, `to_detach`, `flatten_check`) and the
         # `_Batch` around them: LeNet-300-100's two kept validation batches took 6.5 ms here against 7.8 ms there
-        # (min 4.7 against 5.5; one thread, CPU time, median of 300 interleaved). Here their arithmetic alone, on the
-        # model's device (fastai moves each batch's value to the CPU first: the same float32 products, sums and
-        # quotient there), and one copy to the host at the end
+        # (min 4.7 against 5.5; one thread, CPU time, median of 300 interleaved). Here their arithmetic alone: the
+        # products and sums on the model's device (fastai moves each batch's value to the CPU first: the same float32
+        # products and sums there), the quotients on the host, as fastai's
         ev,errs,f = self.ev,self._errs,self.ev.loss_func
         model = ev.model
         dev = next(model.parameters()).device
