@@ -221,7 +221,7 @@ def groups_state(groups:list, # `coupled_groups`
             for g in (groups[i] for i in prunable_groups(groups, targets))]
 
 def groups_from_state(state:list) -> list:
-    "The groups `groups_state` wrote (`coupled_groups`'s records; an older ticket's carry no `norms`: none)"
+    "The groups `groups_state` wrote (`coupled_groups`'s records; an older ticket's groups carry no `norms`: none)"
     return [dict(root=g['root'], n=g['n'], why=None,
                  members=[(n, d, _unruns(i), _unruns(c), r) for n,d,i,c,r in g['members']],
                  norms=[(n, s, _unruns(i), _unruns(c)) for n,s,i,c in g.get('norms', ())]) for g in state]
