@@ -361,6 +361,8 @@ def _load_checkpoint(self:LotteryCallback):
     path = self.checkpoint
     ck = self._ck.load(next(self.model.parameters()).device)
     ckpt.restore(path, ck, model=self.model, opt=self.opt, ticket=self.tkt, rng=False)
+    # (a checkpoint's ticket holds no meta: a 'group' ticket's groups, whence its normalization masks, traced again)
+    if self.tkt.masks: self.pruner._record_groups(self.model, self.tkt)
     ckpt.clean_orphans(path)
     self.search.round,self._round_start,self._rows = ck['round'],ck['round_start'],list(ck['rows'])
     self._resume = dict(epoch=ck['epoch']+1, iter=ck['train_iter'], ck=ck)

@@ -375,14 +375,17 @@ def _outputs(m:nn.Module, x):
     flat = out if isinstance(out, (tuple, list)) else [out]
     return [o.detach().float() for o in flat if isinstance(o, torch.Tensor)]
 
-def _check_same(ref:list, new:list, rtol:float=1e-5):
+def _check_same(ref:list, new:list, roots=(), rtol:float=1e-5):
     """A `ValueError` unless the outputs `new` equal `ref` within float32 rounding (relative `rtol` of each output's
-    scale)"""
+    scale), naming the layers whose groups lost channels (`roots`)"""
     for a,b in zip(ref, new):
         if a.shape != b.shape or (a - b).abs().max() > rtol*max(1., float(a.abs().max())):
+            where = ', '.join(map(repr, roots[:3])) + (f' and {len(roots) - 3} more' if len(roots) > 3 else '')
             raise ValueError(
                 f"compact_structured: the compacted network's outputs differ from the dense one's "
                 f"(max abs difference {float((a - b).abs().max()) if a.shape == b.shape else 'shape'}); nothing returned"
+                + (f". Channels were removed from the groups of layer {where}: an operation the traced graph does not "
+                   "see (detached, or outside torch) may read them" if roots else "")
             )
 
 def _round_kept(rm:torch.Tensor, k:int) -> torch.Tensor:
@@ -424,7 +427,7 @@ def _compact_graph(model:nn.Module, example, ticket=None, fold:bool=True, round_
     ref = _outputs(m, x)
     removed,added,n_dead = _removals(m, groups, x, fold, round_to)
     _prune_groups(DG, m, removed)
-    try: _check_same(ref, _outputs(m, x))
+    try: _check_same(ref, _outputs(m, x), [r for r,_ in removed])
     except ValueError:
         if not n_dead: raise
         # (a dead channel whose constant was not what the readers saw on every input: only the unread ones go)

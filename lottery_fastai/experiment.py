@@ -415,6 +415,7 @@ def control_member(kind:str, make_learner, ln, r:int, init:dict):
         cl = make_learner()
         masks,state = _control_masks(kind, ln, r)
     ctk = Ticket(masks={n: m.clone() for n,m in masks.items()}, rewind_state=state, n_total=tk.n_total)
+    ln.search.pruner._record_groups(cl.model, ctk)   # ('group': its own removed channels' normalization zeroed too)
     ctk.rewind(cl.model)
     return Member(cl, ctk, r, ln.recipe(r), ln.data_seed, kind=kind, seed=ln.seed)
 

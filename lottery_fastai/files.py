@@ -154,5 +154,7 @@ def apply_to(self:Ticket, model:nn.Module, rewind:bool=True, skip_mismatched:boo
     keep = {k: v for k,v in state.items() if k not in bad_state}
     if keep: m.load_state_dict({**own, **{k: v.to(own[k].device, own[k].dtype) for k,v in keep.items()}})
     masks = {n: mk for n,mk in self.masks.items() if n not in bad_masks}
-    Ticket(masks=masks, aliases=self.aliases).apply(m)
+    # a 'group' ticket applied whole: its removed channels' normalization parameters zeroed too (not to another model)
+    groups = {'groups': self.meta['groups']} if self.meta.get('groups') and not bad_masks + bad_state else None
+    Ticket(masks=masks, aliases=self.aliases, meta=groups).apply(m)
     return sorted(set(bad_masks + bad_state))

@@ -13,7 +13,8 @@ from fastai.torch_core import get_model
 # %% auto #0
 __all__ = ['model_example', 'trace_input', 'coupled_groups', 'architecture_key', 'remember_groups', 'known_groups',
            'prunable_groups', 'groups_state', 'groups_from_state', 'remember_ticket_groups', 'channel_scores',
-           'select_channels', 'channel_masks', 'removed_channels', 'group_random_masks', 'group_inverted_masks']
+           'select_channels', 'channel_masks', 'removed_channels', 'group_random_masks', 'group_inverted_masks',
+           'norm_masks']
 
 # %% ../nbs/05a_groups.ipynb #cfcd7eed
 def _first_layer(model:nn.Module):
@@ -116,10 +117,11 @@ def _failing_layer(model:nn.Module, example) -> str:
 
 # %% ../nbs/05a_groups.ipynb #25ee7e3e
 def _members(DG, g, mname:dict) -> tuple:
-    """The weight slices of one Torch-Pruning group: [(tensor name, dim, indices, their channels, reads)], and why it
-    cannot be removed exactly (None: it can)"""
+    """The weight slices of one Torch-Pruning group: [(tensor name, dim, indices, their channels, reads)], its
+    normalization parameters [(tensor name, size, indices, their channels)], and why it cannot be removed exactly
+    (None: it can)"""
     import torch_pruning as tp
-    out,why = [],None
+    out,norms,why = [],[],None
     for it in g:
         mod,fn = it.dep.target.module,it.dep.handler
         node,is_out = it.dep.target,DG.is_out_channel_pruning_fn(fn)
@@ -140,15 +142,19 @@ def _members(DG, g, mname:dict) -> tuple:
             if mod.bias is not None and is_out: out.append((f'{nm}.bias', 0, idx, ch, False))
         elif isinstance(mod, _mixing):
             why = why or f"{type(mod).__name__} {mname.get(mod)!r} mixes the channels (removing one changes the others)"
-        elif isinstance(mod, _per_channel + (nn.Parameter,)) or type(mod).__module__.startswith('torch_pruning'): pass
+        elif isinstance(mod, _per_channel):   # one value per channel: removed with it (`norm_masks`)
+            for k in ('weight', 'bias'):
+                t = getattr(mod, k, None)   # (a PReLU with one slope shares it: kept)
+                if isinstance(t, nn.Parameter) and t.numel() > 1: norms.append((f'{mname[mod]}.{k}', t.numel(), idx, ch))
+        elif isinstance(mod, nn.Parameter) or type(mod).__module__.startswith('torch_pruning'): pass
         else: why = why or f"{type(mod).__name__} {mname.get(mod)!r}: no rule for its channels"
-    return out,why
+    return out,norms,why
 
 def coupled_groups(model:nn.Module, # the network (traced as it is, in eval mode)
                    example=None, # an input batch (see `model_example`)
-                  ) -> list: # one dict per group: root, n, members, why
+                  ) -> list: # one dict per group: root, n, members, norms, why
     """The coupled channel groups of `model`: Torch-Pruning's dependency groups, each channel with the weight slices
-    that go with it"""
+    and the normalization parameters that go with it"""
     return _graph_groups(get_model(model), example)[1]
 
 def _graph_groups(m:nn.Module, example=None) -> tuple:
@@ -157,8 +163,8 @@ def _graph_groups(m:nn.Module, example=None) -> tuple:
     mname = {mod: n for n,mod in m.named_modules()}
     res = []
     for g in DG.get_all_groups(root_module_types=(nn.modules.conv._ConvNd, nn.Linear)):
-        members,why = _members(DG, g, mname)
-        res.append(dict(root=mname[g[0].dep.target.module], n=len(g[0].idxs), members=members, why=why))
+        members,norms,why = _members(DG, g, mname)
+        res.append(dict(root=mname[g[0].dep.target.module], n=len(g[0].idxs), members=members, norms=norms, why=why))
     return DG,res
 
 # %% ../nbs/05a_groups.ipynb #77541593
@@ -210,13 +216,15 @@ def groups_state(groups:list, # `coupled_groups`
                 ) -> list: # JSON-able records
     """The groups a search removes as plain lists (each index list as runs of consecutive values): what a 'group'
     ticket carries in `meta['groups']`, so that its controls run in a process that never traced the model"""
-    return [dict(root=g['root'], n=g['n'], members=[[n, d, _runs(i), _runs(c), bool(r)] for n,d,i,c,r in g['members']])
+    return [dict(root=g['root'], n=g['n'], members=[[n, d, _runs(i), _runs(c), bool(r)] for n,d,i,c,r in g['members']],
+                 norms=[[n, int(s), _runs(i), _runs(c)] for n,s,i,c in g.get('norms', ())])
             for g in (groups[i] for i in prunable_groups(groups, targets))]
 
 def groups_from_state(state:list) -> list:
-    "The groups `groups_state` wrote (`coupled_groups`'s records)"
+    "The groups `groups_state` wrote (`coupled_groups`'s records; an older ticket's groups carry no `norms`: none)"
     return [dict(root=g['root'], n=g['n'], why=None,
-                 members=[(n, d, _unruns(i), _unruns(c), r) for n,d,i,c,r in g['members']]) for g in state]
+                 members=[(n, d, _unruns(i), _unruns(c), r) for n,d,i,c,r in g['members']],
+                 norms=[(n, s, _unruns(i), _unruns(c)) for n,s,i,c in g.get('norms', ())]) for g in state]
 
 def remember_ticket_groups(ticket) -> bool:
     """Record the groups a 'group' ticket carries (`meta['groups']`) as those of its architecture; False when it
@@ -404,3 +412,17 @@ def group_inverted_masks(masks:dict, # {tensor name: bool mask} of a 'group' tic
         keep = torch.zeros(len(s), dtype=torch.bool); keep[p[torch.argsort(s[p], stable=True)[:k]]] = True
         removed.append(~keep)
     return _rebuild(masks, groups, ids, removed)
+
+# %% ../nbs/05a_groups.ipynb #a3f0c1d2
+def norm_masks(masks:dict, # {tensor name: bool keep mask} of a 'group' ticket
+               groups:list|None=None, # `coupled_groups` (None: those of `masks`' architecture, `known_groups`)
+              ) -> dict: # {normalization parameter name: bool keep mask}, those with a channel removed
+    """The keep masks of the per-channel normalization parameters (BatchNorm, InstanceNorm, PReLU) of the channels that
+    `masks` removes whole: derived from the weight masks, never stored"""
+    groups = known_groups(masks) if groups is None else groups
+    ids,out = prunable_groups(groups, masks),{}
+    for i,rm in zip(ids, removed_channels(groups, ids, masks)):
+        if not rm.any(): continue
+        for n,size,idx,ch in groups[i].get('norms', ()):
+            out.setdefault(n, torch.ones(size, dtype=torch.bool))[idx[rm[ch]]] = False
+    return out

@@ -421,9 +421,17 @@ def prune(self:Pruner, model:nn.Module, ticket:Ticket, r:int) -> Ticket:
     "Compute round `r`'s masks from the current weights of `model` into `ticket` and apply them"
     targets = self.targets(model)
     ticket.masks,ticket.aliases = self.masks(model, r, ticket.masks, ticket.init, targets),aliases_of(targets)
-    # the groups go with the ticket (its files, its checkpoints): its controls run where the model was never traced
-    if self.granularity == 'group': ticket.meta['groups'] = groups_state(self.groups(model, targets), targets)
+    self._record_groups(model, ticket, targets)
     ticket.apply(model)
+    return ticket
+
+@patch
+def _record_groups(self:Pruner, model:nn.Module, ticket:Ticket, targets:dict|None=None) -> Ticket:
+    """Under 'group', the traced groups into `ticket.meta['groups']`: they go with the ticket (its files, its controls,
+    run where the model was never traced) and its normalization masks are derived from them (`Ticket.norm_masks`)"""
+    if self.granularity == 'group':
+        targets = self.targets(model) if targets is None else targets
+        ticket.meta['groups'] = groups_state(self.groups(model, targets), targets)
     return ticket
 
 @patch

@@ -61,11 +61,20 @@ class Ticket:
         self.history,self.meta,self.curves = history or [],meta or {},curves or {}
         self.aliases,self.n_total,self.left_out = aliases or {},n_total,left_out or {}
 
+    def norm_masks(self) -> dict:
+        ("{tensor name: bool mask} of the normalization parameters of the channels a 'group' ticket removes "
+         "(`groups.norm_masks`, derived from the masks and `meta['groups']`); empty for any other ticket")
+        st = self.meta.get('groups')
+        if not st or not self.masks: return {}
+        from lottery_fastai.groups import norm_masks, groups_from_state
+        return norm_masks(self.masks, groups_from_state(st))
+
     def bind(self, model:nn.Module) -> tuple:
-        "The tensors of `model` the masks apply to and their masks; a `ValueError` if `model` does not fit"
+        ("The tensors of `model` the masks apply to and their masks (a 'group' ticket's `norm_masks` too: every path "
+         "that applies a ticket binds it); a `ValueError` if `model` does not fit")
         named = dict(get_model(model).named_parameters(remove_duplicate=False))
         ps,ms,seen,missing,bad = [],[],set(),[],[]
-        for n,m in self.masks.items():
+        for n,m in {**self.masks, **{k: v for k,v in self.norm_masks().items() if k not in self.masks}}.items():
             found = False
             for nm in (n, *self.aliases.get(n, ())):   # tied in the ticket, maybe untied in `model`: each tensor gets the mask
                 p = named.get(nm)
@@ -86,7 +95,7 @@ class Ticket:
 
     @torch.no_grad()
     def apply(self, model:nn.Module) -> nn.Module:
-        "Zero every pruned weight of `model`"
+        "Zero every pruned weight of `model` (and a 'group' ticket's removed normalization parameters)"
         ps,ms = self.bind(model)
         if ps: mul_all_(ps, [m.to(p.device).view(torch.uint8) for m,p in zip(ms, ps)])
         return model
