@@ -344,13 +344,15 @@ def stacked_member_cbs(learn_stacked, # the stacked fit's learner (None: asked b
 _member_hooks = {}   # 'refusal': why a callback cannot act for one member (None: it can); 'make': its callbacks for the fit
 
 def _stacked_masks(model, tickets:list) -> dict:
-    "The members' masks as the stacked model's (a member without a mask on a tensor keeps all of it)"
+    ("The members' masks as the stacked model's (a member without a mask on a tensor keeps all of it), a 'group' "
+     "ticket's normalization masks too (`Ticket.norm_masks`), as each member's own fit binds them")
     own,K,masks = dict(model.named_parameters()),len(tickets),{}
+    mss = [{**t.norm_masks(), **t.masks} for t in tickets]
     for mk,sk in model.keys.items():
-        if sk not in own or not any(mk in t.masks for t in tickets): continue
+        if sk not in own or not any(mk in ms for ms in mss): continue
         p = own[sk]
         ones = lambda: torch.ones(p.shape[0]//K, *p.shape[1:], dtype=torch.bool, device=p.device)
-        masks[sk] = torch.cat([t.masks[mk].to(p.device) if mk in t.masks else ones() for t in tickets])
+        masks[sk] = torch.cat([ms[mk].to(p.device) if mk in ms else ones() for ms in mss])
     return masks
 
 def _train_stacked(members:list, run:_Run) -> tuple:
