@@ -613,17 +613,22 @@ temporary scores and masks the size of that layer (not measured here), freed bef
 # ---------------------------------------------------------------- strong tickets (edge-popup, the sampled supermask)
 SM_VARIANTS = ['dense fit (weights trained)', 'edge_popup 50%', 'sampled']
 
-def supermask_fit(variant, make_model, dls, n_epoch):
-    "CPU time of one fit of `variant` on a fresh model, the time inside edge-popup's per-step selection, and the steps"
+def supermask_fit(variant, make_model, dls, n_epoch, warm=None):
+    """CPU time of one fit of `variant` on a fresh model, the time inside edge-popup's per-step selection, and the steps;
+    `warm` (a list) gets the counts of the selections the band found and of the full ones (`_warm_topk`)"""
     from lottery_fastai.supermask import SupermaskCallback
-    inside = [0.]
+    inside,cbs_made = [0.],[]
     class Timed(SupermaskCallback):
         def _selection(self, name, s, dtype=None):
             t0 = time.process_time(); r = SupermaskCallback._selection(self, name, s, dtype); inside[0] += time.process_time() - t0
             return r
-    cbs = {'dense fit (weights trained)': list, 'edge_popup 50%': lambda: [Timed(50, seed=0, verbose=False)],
-           'sampled': lambda: [Timed(None, 'sampled', seed=0, verbose=False)]}[variant]
+    def made(*a, **kw): cbs_made.append(Timed(*a, **kw)); return cbs_made
+    cbs = {'dense fit (weights trained)': list, 'edge_popup 50%': lambda: made(50, seed=0, verbose=False),
+           'sampled': lambda: made(None, 'sampled', seed=0, verbose=False)}[variant]
     t,learn = timed_fit(make_model, dls, n_epoch, cbs)
+    if warm is not None and cbs_made:
+        sts = getattr(cbs_made[0], '_warm', {}).values()
+        warm.append((sum(st.get('n_warm', 0) for st in sts), sum(st.get('n_full', 0) for st in sts)))
     return t,inside[0],n_epoch*len(dls.train)
 
 def draw_times(reps, shape=(300, 784), n=50) -> dict:
@@ -647,15 +652,16 @@ def supermask_section(reps) -> str:
     conv_dls = subset_dls(dls, 60*16, 120)
     nets = [('LeNet-300-100 (3,500 digits, 3 epochs)', lenet_300_100, dls, 3),
             ('Conv-4 (960 digits, 1 epoch)', lambda: conv4(in_channels=1, img_size=28), conv_dls, 1)]
-    rows = []
+    rows,bands = [],{}
     for name,make,d,ne in nets:
         supermask_fit('edge_popup 50%', make, d, 1)   # warm-up
-        times,inside = {v: [] for v in SM_VARIANTS},{v: [] for v in SM_VARIANTS}
+        times,inside,warm = {v: [] for v in SM_VARIANTS},{v: [] for v in SM_VARIANTS},[]
         for r in range(reps):
             order = SM_VARIANTS[:]; pyrandom.Random(r).shuffle(order)
             for v in order:
-                t,ins,n = supermask_fit(v, make, d, ne)
+                t,ins,n = supermask_fit(v, make, d, ne, warm)
                 times[v].append(t); inside[v].append(ins)
+        bands[name.split(' (')[0]] = 100*sum(h for h,_ in warm)/max(1, sum(h + f for h,f in warm))
         base = np.array(times[SM_VARIANTS[0]])
         for v in SM_VARIANTS:
             ts = np.array(times[v]); paired = ts/base
@@ -670,8 +676,12 @@ def supermask_section(reps) -> str:
 `python bench/bench.py --only supermask` ({reps} rounds, each running every variant once in a shuffled order; CPU time
 of the whole fit divided by its steps, one thread; {machine()}): batch 60, Adam (lr 1e-3), a fresh model per fit.
 `dense fit`: plain fastai training of every weight; `edge_popup 50%`: `SupermaskCallback(50)` (the weights frozen, a
-score per prunable weight trained, each layer's top half by |score| selected at every step with `lowest_groups`, a
-linear-time selection); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli(sigmoid(s)) mask drawn per step:
+score per prunable weight trained, each layer's top half by |score| selected at every step: on the CPU from the previous
+step's threshold (`_warm_topk`: the new threshold looked for among the scores near the last one, in a band that holds
+about 1% of the layer; NumPy's partition of the whole layer at the first step, when the threshold left the band, and in
+layers under 16,384 scores); the band found it at {bands['LeNet-300-100']:.1f}% of LeNet-300-100's selections of a
+band-sized layer and {bands['Conv-4']:.1f}% of Conv-4's; the boolean mask multiplies the weights in NumPy, bit for bit
+the product with the float mask); `sampled`: `SupermaskCallback(None, 'sampled')` (a Bernoulli(sigmoid(s)) mask drawn per step:
 u < sigmoid(s), u drawn in place with `uniform_` into a buffer kept for the fit, w m and the straight-through backward
 in one autograd function). `torch.bernoulli`, which the callback used before (this section's previous run measured
 `sampled` at 1.695x dense with it), draws one number at a time: for the first layer's 235,200 weights it takes

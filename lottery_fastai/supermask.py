@@ -70,7 +70,7 @@ class _SampledWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s, p, m, w):
         ctx.save_for_backward(p, w)
-        return w*m
+        return _times_mask(w, m)
     @staticmethod
     def backward(ctx, g):
         p,w = ctx.saved_tensors
@@ -123,15 +123,17 @@ def _warm_topk(a:np.ndarray, # a layer's |scores|, flat (float32 or float64)
     n_prune = a.size - k
     if not 0 < n_prune < a.size: return topk_mask(torch.from_numpy(a), k).numpy()
     # (below 16,384 scores a partition of them all is as fast as the band's NumPy calls: LeNet's 1,000-score layer)
-    got = _kth_near(a, n_prune, st) if a.size >= 1 << 14 else None
-    st['n_full' if got is None else 'n_warm'] = st.get('n_full' if got is None else 'n_warm', 0) + 1   # (counted)
+    got,big = None,a.size >= 1 << 14
+    if big:
+        got = _kth_near(a, n_prune, st)
+        st['n_full' if got is None else 'n_warm'] = st.get('n_full' if got is None else 'n_warm', 0) + 1   # (counted)
     if got is None:   # the full selection; the band's half-width from the values about 0.4% of the layer away from it
         if np.isnan(a.max()): return topk_mask(torch.from_numpy(a), k).numpy()   # (its error)
         j = max(32, a.size >> 8)
         ks = sorted({max(n_prune - 1 - j, 0), n_prune - 1, min(n_prune - 1 + j, a.size - 1)})
-        e = np.partition(a, ks if a.size >= 1 << 14 else n_prune - 1)
+        e = np.partition(a, ks if big else n_prune - 1)
         t = e[n_prune - 1]
-        if a.size >= 1 << 14:
+        if big:
             st['d'] = max(float(t) - float(e[ks[0]]), float(e[ks[-1]]) - float(t), 4*abs(float(t) - float(st.get('t', t))))
         got = t,np.flatnonzero(a == t)
     t,eq = got
@@ -315,10 +317,10 @@ def _masked_forward(mod:nn.Module, cb, name:str, x):
 @patch
 @torch.no_grad()
 def _sample(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> tuple:
-    """(sigmoid(s), the sampled supermask as 0/1 floats): in training a Bernoulli(sigmoid(s)) draw, u < sigmoid(s) with u
-    uniform in [0, 1) from the callback's generator; at evaluation sigmoid(s) > 1/2, i.e. s > 0"""
+    """(sigmoid(s), the sampled supermask): in training a Bernoulli(sigmoid(s)) draw as 0/1 floats, u < sigmoid(s) with u
+    uniform in [0, 1) from the callback's generator; at evaluation sigmoid(s) > 1/2, i.e. s > 0 (boolean: `_times_mask`)"""
     p = torch.sigmoid(s)
-    if not training: return p,(s > 0).to(s.dtype)
+    if not training: return p,s > 0
     u = self._bufs.get(name)
     if u is None or u.shape != s.shape or u.device != s.device or u.dtype != s.dtype:
         u = self._bufs[name] = torch.empty_like(s)
