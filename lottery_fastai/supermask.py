@@ -106,7 +106,7 @@ def _kth_near(a:np.ndarray, j:int, st:dict):
     i = j - 1 - n_lo   # its rank in the band
     if n_lo + band.size + n_hi != a.size or not 0 <= i < band.size: return None
     t = np.partition(band, i)[i]
-    # the next band: the threshold's move times 4, or a width that held about 1% of this layer (at least 64 values)
+    # the next band: the threshold's move times 4, or a width that held about 0.8% of the layer (at least 64 values)
     want = max(64, a.size >> 7)
     st['d'] = max(4*abs(float(t) - float(t0)), d*min(2., max(.5, want/band.size)))
     return t,idx[band == t]   # (every value equal to t is in the band)
@@ -117,9 +117,10 @@ def _warm_topk(a:np.ndarray, # a layer's |scores|, flat (float32 or float64)
               ) -> np.ndarray: # `topk_mask(a, k)` as a flat boolean array, bit for bit
     """`topk_mask` warm-started from the previous step's threshold: the scores move a little at each step, so the
     `n - k`-th smallest |score| is looked for among the few near the last one; a full selection when it is not there"""
-    # measured in LeNet-300-100's fit (its first layer, 235,200 scores, one thread; Adam lr 1e-3 moves the threshold
-    # inside the band at 99.5% of the steps): 0.2 ms in cache against 0.76 ms for `topk_mask`, whose NumPy partition
-    # of a copy of every score takes 0.51 ms; every pass over the layer counts (0.1-0.2 ms each out of cache, under load)
+    # measured (bench/RESULTS.md, supermask; one thread): in LeNet-300-100's fit, Adam (lr 1e-3) leaves the threshold
+    # inside the band at 99.5% of the steps; on its first layer (235,200 scores) |s| and this selection take 0.28 ms
+    # against 0.68 ms for `topk_mask`, which partitions a copy of every score; out of cache each pass over the layer
+    # costs 0.1-0.2 ms, so the band costs the fewest: no NaN pass (its counts find one), the ties found in the band
     n_prune = a.size - k
     if not 0 < n_prune < a.size: return topk_mask(torch.from_numpy(a), k).numpy()
     # (below 16,384 scores a partition of them all is as fast as the band's NumPy calls: LeNet's 1,000-score layer)
@@ -127,7 +128,7 @@ def _warm_topk(a:np.ndarray, # a layer's |scores|, flat (float32 or float64)
     if big:
         got = _kth_near(a, n_prune, st)
         st['n_full' if got is None else 'n_warm'] = st.get('n_full' if got is None else 'n_warm', 0) + 1   # (counted)
-    if got is None:   # the full selection; the band's half-width from the values about 0.4% of the layer away from it
+    if got is None:   # the full selection; the band's half-width from the values 0.4% of the layer away from it
         if np.isnan(a.max()): return topk_mask(torch.from_numpy(a), k).numpy()   # (its error)
         j = max(32, a.size >> 8)
         ks = sorted({max(n_prune - 1 - j, 0), n_prune - 1, min(n_prune - 1 + j, a.size - 1)})
@@ -329,9 +330,9 @@ def _sample(self:SupermaskCallback, name:str, s:torch.Tensor, training:bool) -> 
     return p,u.uniform_(generator=self._device_gen(s.device)).lt_(p)
 
 @patch
-def _selection(self:SupermaskCallback, name:str, s:torch.Tensor, dtype=None) -> torch.Tensor:
-    """Edge-popup's boolean mask of layer `name` (as `dtype`, if given), selected again after every optimizer step
-    (validation batches reuse it)"""
+def _selection(self:SupermaskCallback, name:str, s:torch.Tensor) -> torch.Tensor:
+    """Edge-popup's boolean mask of layer `name`, selected again after every optimizer step (validation batches reuse
+    it)"""
     ss = [mod.weight_score for _,mod,_ in self._mods]
     # (not the scores' version counters: fastai's optimizers step through `p.data`, which has its own)
     v = self._n_steps
@@ -340,10 +341,8 @@ def _selection(self:SupermaskCallback, name:str, s:torch.Tensor, dtype=None) -> 
             k = sum(t.numel() for t in ss) - round(self.sparsity/100*sum(t.numel() for t in ss))
             self._sel = dict(zip(self._names, global_topk_masks(ss, k)))
         else: self._sel = {n: self._topk(n, t) for n,t in zip(self._names, ss)}
-        self._sel_version,self._fsel = v,{}
-    if dtype is None: return self._sel[name]
-    if (name, dtype) not in self._fsel: self._fsel[(name, dtype)] = self._sel[name].to(dtype)   # (cast once per step)
-    return self._fsel[(name, dtype)]
+        self._sel_version = v
+    return self._sel[name]
 
 @patch
 def _topk(self:SupermaskCallback, name:str, s:torch.Tensor) -> torch.Tensor:
