@@ -1019,6 +1019,8 @@ def _ort_session(model, x, threads):
     f = Path(tempfile.mkdtemp())/'m.onnx'
     torch.onnx.export(model.eval(), (x,), str(f), dynamo=False, input_names=['x'], dynamic_axes={'x': {0: 'n'}})
     so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+    # (its idle threads would otherwise spin after each run, on the cores the next call, interleaved, needs)
+    so.add_session_config_entry('session.intra_op.allow_spinning', '0')
     return ort.InferenceSession(str(f), so, providers=['CPUExecutionProvider'])
 
 def compact_latency(reps, quick=False) -> list:
@@ -1044,7 +1046,8 @@ def compact_latency(reps, quick=False) -> list:
                     t = {k: float('inf') for k in ('pt_dense', 'pt_compact', 'ort_dense', 'ort_compact')}
                     with torch.no_grad():
                         dense(xb); small(xb)   # warm up
-                        for _ in range(reps):   # interleaved: each round times every variant once, in a shuffled order
+                        # (batch 1: at least 5 rounds, its calls are short and one disturbed round moves its best)
+                        for _ in range(reps if bs == 32 else max(reps, 5)):   # interleaved: each round times every variant once, shuffled
                             fs = [('pt_dense', lambda: dense(xb)), ('pt_compact', lambda: small(xb))]
                             if sess['dense'] is not None:
                                 xn = xb.numpy()
@@ -1111,7 +1114,8 @@ def compact_deploy(reps) -> list:
                          ('onnxruntime, round_to=8', True, lambda: sess['dense'].run(None, {'x': xn}), lambda: sess['compact8'].run(None, {'x': xn}))]
             best = {(name, k): [float('inf'), float('inf')] for name,*_ in runs for k in ('dense', 'compact')}
             for _,_,fd,fs in runs: fd(); fs()   # warm up
-            for _ in range(reps):   # interleaved: each round times every variant once, in a shuffled order
+            # (batch 1: at least 5 rounds, as in `compact_latency`: one disturbed round of short calls moves its best)
+            for _ in range(reps if bs == 32 else max(reps, 5)):   # interleaved: each round times every variant once, shuffled
                 order = [(name, k, f) for name,_,fd,fs in runs for k,f in (('dense', fd), ('compact', fs))]
                 pyrandom.shuffle(order)
                 for name,k,f in order:
@@ -1216,17 +1220,18 @@ def compact_section(reps, quick=False) -> str:
         return (f"'{v}': batch 32 {r32['cpu_speedup']}x of {r32['macs_reduction']}x ({'met' if ok32 else 'NOT met'}), "
                 f"batch 1 {r1['cpu_speedup']}x ({'met' if ok1 else 'NOT met'})")
     stem = next(r for r in prof if r['layers'].startswith('stem'))
+    n_below = sum(r['pt_speedup'] < 1 for r in lat) + sum(r['cpu_speedup'] < 1 for r in dep)
     lscpu = next((l.split(':', 1)[1].strip() for l in subprocess.run(['lscpu'], capture_output=True, text=True).stdout.splitlines() if l.startswith('Model name')), '?')
     return f"""<!-- compact: begin -->
 ## Group tickets made physically smaller (`compact_structured`)
 
 `python bench/bench.py --only compact{' --quick' if quick else ''}` ({reps} interleaved round(s), best time per call; {lscpu}, {os.cpu_count()} cores,
-shared with other processes: load average {load0:.1f} at the start, {load1:.1f} at the end, so absolute times move from run
-to run and only the ratios measured in the same rounds count). Each network at random initialization is pruned one shot by
+load average {load0:.1f} at the start, {load1:.1f} at the end (this run alone counts about 1; other processes move the
+absolute times from run to run, so only the ratios measured in the same rounds count). Each network at random initialization is pruned one shot by
 `Pruner(s, 'group')` (magnitude, whole coupled channels, s% of the prunable weights), then compacted; `macs_reduction`:
 dense multiply-adds / compacted (Torch-Pruning's `count_ops_and_params`, one image); latency (wall time) of one forward
 at batch 1 and 32, on 1 thread and on all {os.cpu_count()}, in PyTorch (eval, no_grad) and onnxruntime (the same networks
-exported to ONNX).
+exported to ONNX; its idle threads do not spin); at batch 1 the best of {max(reps, 5)} rounds.
 
 {md_table(lat)}
 
@@ -1247,7 +1252,8 @@ threads' work, including their spinning). Each variant is applied to the dense a
 `inference_mode` instead of `no_grad`; every BatchNorm folded into its convolution (`torch.fx.experimental.optimization.fuse`);
 channels_last memory format; `round_to=8` (`compact_structured(..., round_to=8)`: each group keeps a multiple of 8
 channels, the ones added back zero, so its outputs are the ticket's; `macs_reduction` counts their zeros as work);
-onnxruntime ({dep_reps} interleaved rounds, every variant and network timed once per round in a shuffled order):
+onnxruntime ({dep_reps} interleaved rounds at batch 32, {max(dep_reps, 5)} at batch 1, every variant and network timed once per
+round in a shuffled order):
 
 {md_table(dep)}
 
@@ -1256,7 +1262,7 @@ Targets on one thread in CPU time: {verdict('no_grad')}; {verdict('bn folded + c
 The same work measured twice ('no_grad' and 'inference_mode' differ only in autograd's bookkeeping) gave
 {cpu1[('no_grad', 32)]['cpu_speedup']}x and {cpu1[('inference_mode', 32)]['cpu_speedup']}x at batch 32: the spread the
 machine's load leaves even in CPU time, so a target within that spread of its bound is met or missed by the draw. On
-{os.cpu_count()} threads the other processes keep one thread waiting for the other (the rows below 1x).
+{os.cpu_count()} threads a process beside this one keeps one thread waiting for the other ({n_below} rows below 1x here).
 
 Where the time goes (batch 32, 1 thread, inference_mode, no deployment step: the CPU time of each kind of layer, read by
 hooks around every module, the best of {dep_reps} interleaved forwards):
@@ -1278,7 +1284,7 @@ vision_learner resnet18 not pretrained, one-cycle Adam 3e-3, {2 if quick else 3}
 A 'filter' ticket's dead filters (every filter of a channel zero) go too when their readers can take the constant the
 channel then carries (its BatchNorm's shift through the ReLU): a zero, or a constant folded into the bias of a Linear
 or unpadded convolution reader; a positive constant read by a padded 3x3 convolution stays (it is not a constant at the
-borders). The machine was shared (the load average above): the 2-thread rows are the least reliable of this run.
+borders). The {os.cpu_count()}-thread rows, which need every core free, are the least reliable of a run.
 <!-- compact: end -->
 """
 
