@@ -636,6 +636,10 @@ def draw_times(reps, shape=(300, 784), n=50) -> dict:
     g,s = torch.Generator().manual_seed(0),torch.randn(shape)
     p,u = torch.sigmoid(s),torch.empty(shape)
     fs = {'torch.bernoulli(p)': lambda: torch.bernoulli(p, generator=g), 'u.uniform_().lt_(p)': lambda: u.uniform_(generator=g).lt_(p)}
+    return _median_call_ms(fs, reps, n)
+
+def _median_call_ms(fs:dict, reps:int, n:int) -> dict:
+    "{name: median CPU ms of one call of `fs[name]`} over `reps` rounds of `n` calls each (after one warm-up call)"
     ts = {k: [] for k in fs}
     for r in range(reps):
         for k,f in fs.items():
@@ -660,13 +664,7 @@ def step_parts(reps, shape=(300, 784), n=50) -> dict:
           'sampled: sigmoid(s)': lambda: torch.sigmoid(s), 'sampled: the uniform draw': lambda: u.uniform_(generator=g),
           'sampled: u < p in place': lambda: u.lt_(p), 'sampled: w m (float mask)': lambda: w*u,
           'sampled: backward sigmoid_backward(g w, p)': lambda: torch.ops.aten.sigmoid_backward(gr*w, p)}
-    ts = {k_: [] for k_ in fs}
-    for r in range(reps):
-        for k_,f in fs.items():
-            f(); t = time.process_time()
-            for _ in range(n): f()
-            ts[k_].append(1000*(time.process_time() - t)/n)
-    return {k_: float(np.median(v)) for k_,v in ts.items()}
+    return _median_call_ms(fs, reps, n)
 
 def supermask_section(reps) -> str:
     "The Markdown section of bench/RESULTS.md on a supermask's training cost per step against dense training of the same model"
