@@ -11,7 +11,8 @@ from fastai.basics import *
 import fastai.callback.core
 
 # %% auto #0
-__all__ = ['is_training_fit', 'epoch_row', 'defines_event', 'plain_loss', 'lean_batches', 'LeanLearner', 'lean_events']
+__all__ = ['is_training_fit', 'epoch_row', 'defines_event', 'plain_loss', 'lean_batches', 'lean_draws', 'LeanLearner',
+           'lean_events']
 
 # %% ../nbs/10a_events.ipynb #7c27e016
 def is_training_fit(learn) -> bool:
@@ -80,15 +81,28 @@ def lean_batches(dl):
     # whose only effects are a torch draw when it starts (its `_base_seed`), a profiler range per batch and its
     # bookkeeping: 0.43 ms of a LeNet-300-100 step. The same steps in the same order, without it:
     if not _direct(dl): yield from dl; return
+    _iter_begin(dl)
+    for b in dl.create_batches(dl.sample()):
+        if dl.device is not None: b = to_device(b, dl.device)
+        yield dl.after_batch(b)
+    _iter_end(dl)
+
+def _iter_begin(dl):
+    "What fastai's `DataLoader.__iter__` does before the first batch of `dl`, with the draw of torch's iterator"
     dl.randomize()
     dl.before_iter()
     dl._DataLoader__idxs = dl.get_idxs()
     torch.empty((), dtype=torch.int64).random_()   # what torch's iterator draws when it starts
-    for b in dl.create_batches(dl.sample()):
-        if dl.device is not None: b = to_device(b, dl.device)
-        yield dl.after_batch(b)
+
+def _iter_end(dl):
     dl.after_iter()
     if hasattr(dl, 'it'): del dl.it
+
+def lean_draws(dl):
+    ("What iterating `dl` with `lean_batches` draws and calls on it, without making its batches (a fastai `DataLoader` "
+     "in this process)")
+    if not _direct(dl): raise ValueError(f"dl: expected a fastai DataLoader iterated in this process, got {type(dl).__name__}")
+    _iter_begin(dl); _iter_end(dl)
 
 class LeanLearner(Learner):
     ("A `Learner` that calls each callback only for the events it defines, computes its loss on plain tensors "
@@ -125,6 +139,15 @@ class LeanLearner(Learner):
     def all_batches(self):
         self.n_iter = len(self.dl)
         for o in enumerate(lean_batches(self.dl)): self.one_batch(*o)
+    def _do_epoch_validate(self, ds_idx=1, dl=None):
+        # a validation that a callback measured already, on the same weights and batches (`EvalEvery` at an epoch's
+        # last batch): the recorder gets its values, and `dl` draws what iterating it draws, without its batches. A
+        # Conv-4 round of `find_ticket` (bench, issue 37) validates at both epochs' ends where EvalEvery measured.
+        dl = self.dls[ds_idx] if dl is None else dl
+        vals = _measured(self, dl)
+        if vals is None: return super()._do_epoch_validate(ds_idx, dl)
+        self.dl = dl
+        with torch.no_grad(): self._with_events(partial(_fill_validation, self, dl, vals), 'validate', CancelValidException)
     def _do_one_batch(self):   # fastai's, the loss on plain tensors
         self.pred = self.model(*self.xb)
         self('after_pred')
@@ -134,6 +157,30 @@ class LeanLearner(Learner):
         self('after_loss')
         if not self.training or not len(self.yb): return
         self._do_grad_opt()
+
+def _measured(learn, dl) -> list|None:
+    ("The values of `learn`'s validation of `dl` that one of its callbacks took already (its `valid_measured(dl)`: "
+     "a dict named as the recorder's averages), when nothing else reads the validation's batches; else None")
+    rec = getattr(learn, 'recorder', None)
+    if rec is None or not _direct(dl) or not len(dl): return None
+    mets = list(rec._valid_mets)
+    if not mets or any(type(m) not in (AvgLoss, AvgMetric) for m in mets): return None
+    # (a callback that sees the validation's batches, e.g. a progress bar)
+    sees = lambda c: c.run_valid and any(defines_event(c, e) for e in fastai.callback.core._inner_loop)
+    if any(sees(c) and type(c) not in (Recorder, CastToTensor) for c in learn.cbs): return None
+    for c in learn.cbs:
+        f = getattr(type(c), 'valid_measured', None)
+        got = f(c, dl) if f is not None else None
+        if got is not None: return list(got.values()) if list(got) == [m.name for m in mets] else None
+    return None
+
+def _fill_validation(learn, dl, vals:list):
+    ("A validation of `dl` whose values `vals` are known: what iterating its batches draws and sets on `learn`, and "
+     "the recorder's averages (fastai's `AvgLoss`/`AvgMetric`: `total/count`, here `v/1`, the same float)")
+    learn.n_iter = len(dl)
+    lean_draws(dl)
+    learn.iter = learn.n_iter - 1
+    for m,v in zip(learn.recorder._valid_mets, vals): m.total,m.count = v,1
 
 def _record_batch(rec):
     ("fastai's `Recorder.after_batch` of a training batch (validation: its own), reading the learner directly instead "

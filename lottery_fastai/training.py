@@ -207,6 +207,7 @@ class _Evaluator:
         # of LeNet-300-100 (one thread), against 3-6 us for torch's (`rng_kept` elsewhere, and at the measure that
         # takes the batches)
         kept = self._quiet(dl, model)
+        self.direct = None
         was,carried = model.training,([] if kept is not None else carried_state(model))   # (torch's modules carry none)
         try:
             if kept is not None:   # (torch's generators put back inline: a context manager's took 0.03-0.05 ms)
@@ -216,12 +217,16 @@ class _Evaluator:
                 finally:
                     torch.set_rng_state(cpu)
                     if cuda is not None: torch.cuda.set_rng_state_all(cuda)
+                self.direct = (dl, kept)   # (what measured these values: `_OneModel.taken`)
             else:
                 with rng_kept(self.learn.dls), self.ev.no_logging():
                     if not self.lean: res = self.ev.validate(dl=dl)
                     else:
                         bs = self._batches(dl)
-                        res = self._direct_measure(bs) if self._direct_ok(dl, bs) else self._validate(dl, bs)
+                        if not self._direct_ok(dl, bs): res = self._validate(dl, bs)
+                        else:
+                            res = self._direct_measure(bs)
+                            if self._hit(dl) is bs: self.direct = (dl, bs)   # (the batches now kept)
         finally:
             model.train(was)
             for m,st in carried: m.__dict__.update(st)
@@ -243,6 +248,29 @@ class _OneModel:
         if self._ev is None: self._ev = _Evaluator(self.learn)
         return [self._ev()]
     def state(self, k:int, cache:dict) -> dict: return state_copy(self.learn.model)
+    def _tensors(self) -> list: return [*self.learn.model.parameters(), *self.learn.model.buffers()]
+    def taken(self, rows:list) -> tuple|None:
+        ("What a validation of the same weights can take of the measure `rows` just made: its DataLoader and kept "
+         "batches, the model's tensors with their versions, its values (None: not measured directly on kept batches)")
+        d = self._ev.direct if self._ev is not None else None
+        return None if d is None else (*d, [(t, t._version) for t in self._tensors()], dict(rows[0]))
+    def still(self, taken:tuple, dl) -> dict|None:
+        ("The values of `taken` if they are those of a validation of `dl` now: the same DataLoader and batches (none of "
+         "their tensors changed), the model's tensors the same and unchanged since (their version counters)")
+        d,kept,ts,vals = taken
+        now = self._tensors()
+        same = (d is dl and self._ev._hit(dl) is kept and len(now) == len(ts)
+                and all(a is t and t._version == v for a,(t,v) in zip(now, ts)))
+        return vals if same else None
+
+# the callbacks known to leave the weights alone from an epoch's last batch to its validation: fastai's defaults, its
+# schedules, the masks kept, `EvalEvery`, and (below) the round's `RoundCallback` and `SkipIters`
+_weights_kept = {TrainEvalCallback, Recorder, CastToTensor, ParamScheduler, SkipToEpoch, TicketCallback}
+
+def _takes_measure(learn) -> bool:
+    ("Whether nothing `learn` runs between a measure at an epoch's last batch and the validation that follows can "
+     "change its weights: each of its callbacks is of a kind in `_weights_kept`")
+    return all(type(c) in _weights_kept for c in learn.cbs)
 
 class EvalEvery(Callback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
@@ -263,12 +291,22 @@ class EvalEvery(Callback):
 
     def before_epoch(self): self._trained = False
     def before_train(self):
-        self._trained = True
+        self._trained,self._taken = True,None
         self.epochs += 1   # epochs skipped by SkipToEpoch never train
     def after_batch(self):
         if not self.training: return
         self.n_trained += 1
-        if self.every and self.n_trained % self.every == 0: self._add(self.of.measure())
+        if self.every and self.n_trained % self.every == 0:
+            rows = self.of.measure()
+            # (at an epoch's last batch: what the validation that follows, of the same weights, can take instead)
+            at_end = self.iter == self.n_iter-1 and hasattr(self.of, 'taken') and _takes_measure(self.learn)
+            self._taken = self.of.taken(rows) if at_end else None
+            self._add(rows)
+    def valid_measured(self, dl) -> dict|None:
+        ("The values of a validation of `dl` now, if this callback measured them at the epoch's last batch on the same "
+         "weights and batches (directly: the same bits as fastai's validation); else None. Once an epoch")
+        taken,self._taken = getattr(self, '_taken', None),None
+        return None if taken is None or not self.run else self.of.still(taken, dl)
 
     def _new(self) -> bool: return bool(self.n_trained) and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained)
     def after_epoch(self):
@@ -290,6 +328,8 @@ class EvalEvery(Callback):
     curve = property(lambda self: self.curves[0], lambda self, v: self.curves.__setitem__(0, v))
     best_loss = property(lambda self: self.best_losses[0], lambda self, v: self.best_losses.__setitem__(0, v))
     best_state = property(lambda self: self.best_states[0], lambda self, v: self.best_states.__setitem__(0, v))
+
+_weights_kept.add(EvalEvery)
 
 # %% ../nbs/12_training.ipynb #db09bdc4
 from fastai.optimizer import weight_decay, l2_reg, average_grad, average_sqr_grad, step_stat, adam_step, sgd_step, momentum_step, debias
@@ -453,6 +493,8 @@ def _fit(learn, rp:Recipe, cbs:list):
     skip = [SkipIters(rp.skip_iter)] if rp.skip_iter else []
     getattr(learn, rp.fit_fn)(rp.n_epoch, rp.lr, cbs=L(cbs)+skip, reset_opt=True, start_epoch=rp.skip)
 
+_weights_kept.update((RoundCallback, SkipIters))
+
 # %% ../nbs/12_training.ipynb #529fedad
 def test_dl_of(learn):
     "The learner's test set (`dls[2]`), or None"
@@ -469,13 +511,15 @@ def final_measures(measure, # `measure(dl) -> [dict]`: each member's loss and me
     ("Each member's measures after training: `test_*_at_stop` at the weights `best`, `final_test_*` and `train_set_*` "
      "at `final`")
     out = [{} for _ in range(k)]
-    def add(dl, state, prefix, suffix=''):
+    def add(dl, state, names):
         load(state)
-        for o,res in zip(out, measure(dl)): o.update({f'{prefix}{n}{suffix}': v for n,v in res.items()})
+        for o,res in zip(out, measure(dl)):
+            for name in names: o.update({name.format(n): v for n,v in res.items()})
     if test_dl is not None:
-        if best is not None: add(test_dl, best, 'test_', '_at_stop')
-        add(test_dl, final, 'final_test_')
-    if train_dl is not None: add(train_dl(), final, 'train_set_')   # (made here: a new DataLoader draws its seed)
+        # (`best` is `final`: the lowest validation loss at the end; one measure of the test set gives both)
+        if best is not None and best is not final: add(test_dl, best, ['test_{}_at_stop'])
+        add(test_dl, final, ['test_{}_at_stop', 'final_test_{}'] if best is final else ['final_test_{}'])
+    if train_dl is not None: add(train_dl(), final, ['train_set_{}'])   # (made here: a new DataLoader draws its seed)
     load(final)
     return out
 
@@ -490,6 +534,12 @@ class _Run:
     lean:bool=True # through the lean engine where the learner allows it (`lean_why`)
     measure_bs:int|None=None # batch size of the training-set measure (None: the training set's)
 
+def _same_state(a:dict, b:dict) -> bool:
+    "Whether the state dicts `a` and `b` hold the same tensors, bit for bit"
+    same = lambda x,y: (isinstance(x, Tensor) and isinstance(y, Tensor) and x.device == y.device and x.dtype == y.dtype
+                        and torch.equal(x, y))
+    return list(a) == list(b) and all(same(x, y) for x,y in zip(a.values(), b.values()))
+
 def _train_alone(members:list, run:_Run) -> tuple:
     "Train the one member of `members` by itself; (the learner whose recorder holds the fit, [its `RoundResult`])"
     m = members[0]
@@ -501,10 +551,10 @@ def _train_alone(members:list, run:_Run) -> tuple:
             _fit(fl, rp, cbs+[rc, ev])
     rec = round_record(m.r, m.ticket, ev.curve, epochs=ev.epochs)
     final = state_copy(learn.model)
+    best = ev.best_state if ev.best_state is not None and not _same_state(ev.best_state, final) else final
     tdl = lambda: learn.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or learn.dls.train.bs)
     rec.update(final_measures(lambda dl: [evaluate(learn, dl)], get_model(learn.model).load_state_dict, final,
-                              ev.best_state if ev.best_state is not None else final, test_dl,
-                              tdl if run.train_metrics else None)[0])
+                              best, test_dl, tdl if run.train_metrics else None)[0])
     return learn,[RoundResult(rec, ev.curve, rewind_state=rc.rewind_state)]
 
 def train_round(learn, # the learner whose model is the ticket's network
