@@ -57,8 +57,8 @@ def _train_copy(learn, tk, epochs, lr, fit_fn, skip, data_seed, cbs=None, skip_i
     tk.rewind(learn.model)
     reseed(learn, data_seed)
     with learn.no_ticket():
-        train_round(learn, Ticket(masks=tk.masks), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter, cbs=cbs,
-                    quiet=True)
+        train_round(learn, Ticket(masks=tk.masks, meta=tk.meta), 0, epochs, lr, fit_fn, skip=skip, skip_iter=skip_iter,
+                    cbs=cbs, quiet=True)
     return state_copy(learn.model)
 
 def _check_points(n_points): check_int(n_points, 'n_points', 11)
@@ -87,7 +87,7 @@ def instability(learn, # the Learner whose model is trained (its state is restor
                 epochs:int, # epochs each copy trains
                 lr=None, # learning rate (`lr_max` for fit_one_cycle)
                 state:dict|None=None, # the starting state (default: the model's current state)
-                masks:dict|None=None, # masks kept in force (a ticket's), default none (dense)
+                masks:dict|Ticket|None=None, # masks kept in force, or a ticket ('group': its norms too); None: dense
                 fit_fn:str='fit', # how each copy trains
                 skip:int=0, # epochs skipped at the start of each copy's schedule (a rewind point at epoch `skip`)
                 skip_iter:int=0, # and iterations of the next epoch (a rewind point inside an epoch)
@@ -102,7 +102,8 @@ def instability(learn, # the Learner whose model is trained (its state is restor
     check_experiment(locals())   # epochs, lr, fit_fn, data_seeds: before any training
     _check_points(n_points)
     before = state_copy(learn.model)
-    tk = Ticket(masks=dict(masks or {}), rewind_state=state if state is not None else before)
+    meta,masks = (masks.meta,masks.masks) if isinstance(masks, Ticket) else ({},masks)   # (a ticket's groups with it)
+    tk = Ticket(masks=dict(masks or {}), rewind_state=state if state is not None else before, meta=dict(meta))
     try:
         w1,w2 = (_train_copy(learn, tk, epochs, lr, fit_fn, skip, s, skip_iter=skip_iter) for s in data_seeds)
         alphas,errs = path_errors(learn, w1, w2, n_points, dl, metric, recompute_bn)
@@ -175,11 +176,13 @@ def find_rewind_point(learn, # a Learner at its initialization
     reseed(learn, data_seeds[0])
     with learn.no_bar(), learn.no_logging(), learn.no_ticket():
         getattr(learn, fit_fn)(epochs, lr, cbs=_Snap(), reset_opt=True)
-    if masks is None: masks = pruner.masks(learn.model, 1)
+    # (a 'group' pruner's ticket carries its traced groups: its normalization masks are kept at every rewind)
+    tk = pruner._record_groups(learn.model, Ticket(masks=pruner.masks(learn.model, 1))) if masks is None else None
+    if masks is None: masks = tk.masks
     rows,best = [],None
     try:
         for k in its:
-            inst = instability(learn, epochs, lr, state=states[k], masks=masks, fit_fn=fit_fn, skip=k//n_iter,
+            inst = instability(learn, epochs, lr, state=states[k], masks=tk or masks, fit_fn=fit_fn, skip=k//n_iter,
                                skip_iter=k%n_iter, n_points=n_points, data_seeds=data_seeds, threshold=threshold)
             rows.append(dict(rewind_iter=k, rewind_epoch=k/n_iter, barrier=inst.barrier, stable=inst.stable,
                              error_a=inst.errors[0], error_b=inst.errors[-1]))
