@@ -902,6 +902,10 @@ def step_costs(reps=7):
                         outside_torch_ops_ms=round(ms*(1 - share[k]), 2)))
     return out
 
+# the Conv-4 search of `search_section` (and of `conv4_counts`): rates per layer, then its `search_speed` arguments
+CONV4_RATES = {'conv1': 10, 'conv2': 10, 'conv3': 10, 'conv4': 10, 'fc1': 20, 'fc2': 20, 'fc3': 10}
+def conv4_search(): return (lambda: conv4(in_channels=1, img_size=28), digits_subset(360, 240, 240), 2, 2, 3e-4, CONV4_RATES, 3)
+
 def conv4_counts() -> dict:
     "What the Conv-4 search above runs, counted in one run: trainings, fastai's validation loops (the recorder's epoch ends that no measure of EvalEvery's gives), test-set measures"
     from lottery_fastai.training import _Evaluator
@@ -912,8 +916,7 @@ def conv4_counts() -> dict:
         n['test_measures'] += len(self.learn.dls.loaders) > 2 and dl is self.learn.dls[2]
         return measure(self, dl)
     with mock.patch.object(Learner, '_do_epoch_validate', validate), mock.patch.object(_Evaluator, '__call__', measured):
-        tk = imp_library(lambda: conv4(in_channels=1, img_size=28), digits_subset(360, 240, 240), 2, 2, 3e-4,
-                         {'conv1': 10, 'conv2': 10, 'conv3': 10, 'conv4': 10, 'fc1': 20, 'fc2': 20, 'fc3': 10}, 3)
+        tk = imp_library(*conv4_search())
     return dict(trainings=len(tk.history), **n)
 
 def conv4_evaluations(reps=9):
@@ -951,11 +954,10 @@ def target_line(rows) -> str:
 
 def search_section(reps) -> str:
     lenet_rates = {'fc1': 20, 'fc2': 20, 'fc3': 10}
-    conv_rates = {'conv1': 10, 'conv2': 10, 'conv3': 10, 'conv4': 10, 'fc1': 20, 'fc2': 20, 'fc3': 10}
     print('one search: LeNet-300-100, the demo\'s job', flush=True)
     rows = search_speed('LeNet-300-100, 12 rounds of 10 epochs (make demo\'s job)', lenet_300_100, mnist_dls(bs=60), 12, 10, 1.2e-3, lenet_rates, 20, reps)
     print('one search: Conv-4', flush=True)
-    rows += search_speed('Conv-4, 2 rounds of 2 epochs on 360 digits', lambda: conv4(in_channels=1, img_size=28), digits_subset(360, 240, 240), 2, 2, 3e-4, conv_rates, 3, reps)
+    rows += search_speed('Conv-4, 2 rounds of 2 epochs on 360 digits', *conv4_search(), reps)
     print('one evaluation', flush=True)
     ev = eval_cost()
     print('per step', flush=True)

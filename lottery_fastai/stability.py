@@ -177,12 +177,11 @@ def find_rewind_point(learn, # a Learner at its initialization
     with learn.no_bar(), learn.no_logging(), learn.no_ticket():
         getattr(learn, fit_fn)(epochs, lr, cbs=_Snap(), reset_opt=True)
     # (a 'group' pruner's ticket carries its traced groups: its normalization masks are kept at every rewind)
-    tk = pruner._record_groups(learn.model, Ticket(masks=pruner.masks(learn.model, 1))) if masks is None else None
-    if masks is None: masks = tk.masks
+    if masks is None: masks = pruner._record_groups(learn.model, Ticket(masks=pruner.masks(learn.model, 1)))
     rows,best = [],None
     try:
         for k in its:
-            inst = instability(learn, epochs, lr, state=states[k], masks=tk or masks, fit_fn=fit_fn, skip=k//n_iter,
+            inst = instability(learn, epochs, lr, state=states[k], masks=masks, fit_fn=fit_fn, skip=k//n_iter,
                                skip_iter=k%n_iter, n_points=n_points, data_seeds=data_seeds, threshold=threshold)
             rows.append(dict(rewind_iter=k, rewind_epoch=k/n_iter, barrier=inst.barrier, stable=inst.stable,
                              error_a=inst.errors[0], error_b=inst.errors[-1]))
@@ -190,7 +189,7 @@ def find_rewind_point(learn, # a Learner at its initialization
                 best = k
                 if stop_at_first: break
     finally: get_model(learn.model).load_state_dict(init)
-    return RewindSearch(pd.DataFrame(rows), best, n_iter, states, masks)
+    return RewindSearch(pd.DataFrame(rows), best, n_iter, states, masks.masks if isinstance(masks, Ticket) else masks)
 
 # %% ../nbs/16_stability.ipynb #e0bcd383
 # where they lived: `from lottery_fastai.stability import *` keeps them

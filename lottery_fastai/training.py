@@ -275,6 +275,7 @@ def _takes_measure(learn) -> bool:
 class EvalEvery(Callback):
     "Measure the validation set every `every` training iterations (each epoch if None) without disturbing training"
     order,run_valid = Recorder.order+15,False
+    _taken = None   # (what the validation at this epoch's end can take: `valid_measured`)
     def __init__(self,
                  every:int|None=None, # iterations between measurements; None: each epoch, from the recorder
                  keep_best:bool=False, # keep a copy of the weights at the minimum validation loss (`best_state`)
@@ -305,7 +306,7 @@ class EvalEvery(Callback):
     def valid_measured(self, dl) -> dict|None:
         ("The values of a validation of `dl` now, if this callback measured them at the epoch's last batch on the same "
          "weights and batches (directly: the same bits as fastai's validation); else None. Once an epoch")
-        taken,self._taken = getattr(self, '_taken', None),None
+        taken,self._taken = self._taken,None
         return None if taken is None or not self.run else self.of.still(taken, dl)
 
     def _new(self) -> bool: return bool(self.n_trained) and (not self.curves[0] or self.curves[0][-1]['iter'] != self.n_trained)
@@ -516,9 +517,11 @@ def final_measures(measure, # `measure(dl) -> [dict]`: each member's loss and me
         for o,res in zip(out, measure(dl)):
             for name in names: o.update({name.format(n): v for n,v in res.items()})
     if test_dl is not None:
-        # (`best` is `final`: the lowest validation loss at the end; one measure of the test set gives both)
-        if best is not None and best is not final: add(test_dl, best, ['test_{}_at_stop'])
-        add(test_dl, final, ['test_{}_at_stop', 'final_test_{}'] if best is final else ['final_test_{}'])
+        # (`best` the same weights as `final`, bit for bit: the lowest validation loss at the end; one measure of the
+        # test set gives both)
+        one = best is not None and (best is final or _same_state(best, final))
+        if best is not None and not one: add(test_dl, best, ['test_{}_at_stop'])
+        add(test_dl, final, ['test_{}_at_stop', 'final_test_{}'] if one else ['final_test_{}'])
     if train_dl is not None: add(train_dl(), final, ['train_set_{}'])   # (made here: a new DataLoader draws its seed)
     load(final)
     return out
@@ -551,10 +554,10 @@ def _train_alone(members:list, run:_Run) -> tuple:
             _fit(fl, rp, cbs+[rc, ev])
     rec = round_record(m.r, m.ticket, ev.curve, epochs=ev.epochs)
     final = state_copy(learn.model)
-    best = ev.best_state if ev.best_state is not None and not _same_state(ev.best_state, final) else final
     tdl = lambda: learn.dls.train.new(shuffle=False, drop_last=False, bs=run.measure_bs or learn.dls.train.bs)
     rec.update(final_measures(lambda dl: [evaluate(learn, dl)], get_model(learn.model).load_state_dict, final,
-                              best, test_dl, tdl if run.train_metrics else None)[0])
+                              ev.best_state if ev.best_state is not None else final, test_dl,
+                              tdl if run.train_metrics else None)[0])
     return learn,[RoundResult(rec, ev.curve, rewind_state=rc.rewind_state)]
 
 def train_round(learn, # the learner whose model is the ticket's network
