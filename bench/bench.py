@@ -1002,7 +1002,9 @@ masks kept after each step, as the plain loop's do.
 Where Conv-4's rest goes: its steps are arithmetic, and a round of `find_ticket` can make evaluations the plain loop
 does not. fastai's validation at the end of each epoch fills the learner's recorder; where EvalEvery measured the same
 weights at the epoch's last batch (here every epoch's end: 6 batches an epoch, a measure every 3), the recorder takes
-that measure instead, the same bits. The test set is measured at the early stop and at the end, once when the two are
+that measure instead, the same bits; at any other epoch's end (LeNet-300-100's: 59 batches, a measure every 20) the
+validation is EvalEvery's direct measure made there, on the batches it kept, instead of fastai's loop of events around
+the same forward passes (the same bits, 12_training's tests). The test set is measured at the early stop and at the end, once when the two are
 the same weights. The counts per training are those of a run of the search above (`conv4_counts`); one evaluation of
 240 digits costs about as much as a training step of 60 (CPU time, one thread, interleaved, median of 9; the fastai
 validation is measured as the same evaluation):
