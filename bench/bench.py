@@ -814,10 +814,10 @@ def search_speed(name, make_model, dls, n_rounds, n_epoch, lr, rates, every, rep
         for r in range(reps):
             for k in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
                 gc.collect(); t = time.process_time(); res[k] = runs[k](); times[k].append(time.process_time() - t)
+            a,b = res['find_ticket (lean engine)'],res["find_ticket (the learner's own fastai fit)"]
+            # both engines give the same ticket, bit for bit (checked in every round of runs)
+            assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks) and a.history == b.history, 'the lean engine changed the ticket'
     load.append(os.getloadavg()[0])
-    a,b = res['find_ticket (lean engine)'],res["find_ticket (the learner's own fastai fit)"]
-    # both engines give the same ticket, bit for bit (checked in every run)
-    assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks) and a.history == b.history, 'the lean engine changed the ticket'
     base,plain = float(np.median(times[list(runs)[0]])),times[list(runs)[0]]
     # (each run against the plain loop's of the same round, run beside it: what a slower or faster minute of this
     # machine moves both of; the target reads their median)
@@ -982,7 +982,7 @@ after each step, each layer's remaining weights pruned by magnitude per round, 2
 convolutions and the output layer, reset to the initialization, validation every 20 iterations (3 for Conv-4) over the
 validation batches, test accuracy at the lowest validation loss), `learn.find_ticket` as `lenet_ticket` calls it
 through the lean engine (the default since it exists), and through the learner's own fastai `fit` (what every round
-ran before). Both `find_ticket` runs give the same tickets, bit for bit (asserted in the run); they also measure the test set at the end of
+ran before). Both `find_ticket` runs give the same tickets, bit for bit (asserted in each round of runs); they also measure the test set at the end of
 each round and keep fastai's default weight decay (one more pass per step than the plain loop). `paired_median`: the
 median of each run's time over the plain loop's in the same round of runs (`paired_all`), what the target reads.
 

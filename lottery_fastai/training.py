@@ -385,30 +385,37 @@ def _lean_zero_grad(opt):
     for p,_,_ in its: p.grad = None
 
 def _zeros_back(opt):
-    "The gradients `_lean_zero_grad` dropped, zeros again (as fastai's `zero_grad` leaves them)"
+    ("The gradients `_lean_zero_grad` dropped, zeros again (as fastai's `zero_grad` leaves them), and `opt`'s own "
+     "fastai `step` and `zero_grad` back (a later fit of the learner, reusing it, is fastai's)")
     for p in getattr(opt, '_dropped', {}).values():
         if p.grad is None: p.grad = torch.zeros_like(p)
     opt._dropped = {}
+    for f in ('step', 'zero_grad'): opt.__dict__.pop(f, None)
 
 def _each(op:str, ts:list, *args, **kwargs):
-    ("Tensor method `op` on each tensor of `ts` (list arguments: each tensor's own), through torch's `_foreach_` "
-     "form on the CPU, where it calls the same kernel on each tensor")
-    # (one call instead of one per tensor: 0.1-0.2 ms of a LeNet-300-100 step's 40 calls; off the CPU the `_foreach_`
-    # forms are other kernels, whose rounding is not tested here)
-    if ts and ts[0].device.type == 'cpu': return getattr(torch, '_foreach_' + op)(ts, *args, **kwargs)
+    ("Tensor method `op` on each tensor of `ts` (one device and dtype; list arguments: each tensor's own), through "
+     "torch's `_foreach_` form for float32 and float64 tensors on the CPU, where it calls the same kernel on each")
+    # (one call instead of one per tensor: 0.1-0.2 ms of a LeNet-300-100 step's 40 calls. Off the CPU the `_foreach_`
+    # forms are other kernels, whose rounding is not tested here; in bfloat16 and float16 they first round a Python
+    # number to the tensor's dtype, where the tensor's method computes with it in float32: other bits)
+    if ts and ts[0].device.type == 'cpu' and ts[0].dtype in (torch.float32, torch.float64):
+        return getattr(torch, '_foreach_' + op)(ts, *args, **kwargs)
     return [getattr(t, op)(*[a[i] if isinstance(a, list) else a for a in args], **kwargs) for i,t in enumerate(ts)]
 
 def _step_groups(opt, kind:str) -> list:
-    ("The parameters with a gradient by what their step shares (hyper-parameters, step count, weight decay, device), "
-     "each with its state made and its step counted")
-    groups = {}
+    ("The parameters with a gradient by what their step shares (hyper-parameters, step count, weight decay, device, "
+     "dtype), each with its state made and its step counted; a tensor's storage met again (a parameter listed twice, "
+     "or two over one storage) goes in a later group, so that its steps come in fastai's order")
+    groups,seen = {},{}
     for p,st,h in _with_grad(opt):
         for k in {'sgd': (), 'sgd_mom': ('grad_avg',), 'adam': ('grad_avg', 'sqr_avg')}[kind]:
             if k not in st: st[k] = torch.zeros_like(p.grad)
         if kind == 'adam': st['step'] = st.get('step', 0) + 1                   # step_stat
-        key = (id(h), st.get('step'), st.get('do_wd', True), p.device)
+        s = p.untyped_storage().data_ptr()
+        seen[s] = again = seen.get(s, -1) + 1
+        key = (again, id(h), st.get('step'), st.get('do_wd', True), p.device, p.dtype)
         groups.setdefault(key, (h, []))[1].append((p, st))
-    return [(h, key[1], key[2], its) for key,(h,its) in groups.items()]
+    return [(h, key[2], key[3], its) for key,(h,its) in sorted(groups.items(), key=lambda kv: kv[0][0])]
 
 def _lean_step(opt, kind, dec, closure=None):
     ("fastai's `Adam`/`SGD` step as its step functions compute it: on each tensor the same operations in the same "
@@ -462,7 +469,7 @@ def lean_why(learn, cbs=None) -> str|None:
 @contextlib.contextmanager
 def lean_view(learn):
     ("A `LeanLearner` over `learn`'s model, data, loss, metrics and optimizer settings, with `learn`'s own recorder, "
-     "progress bar and logger; `learn.opt` is its optimizer afterwards")
+     "progress bar and logger; `learn.opt` is its optimizer afterwards, with fastai's own `step` and `zero_grad`")
     lv = LeanLearner(learn.dls, learn.model, loss_func=learn.loss_func, opt_func=lean_opt(learn.opt_func), lr=learn.lr,
                      splitter=learn.splitter,
                      metrics=learn.metrics, path=learn.path, model_dir=learn.model_dir, wd=learn.wd,
