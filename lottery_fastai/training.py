@@ -389,8 +389,10 @@ def _zeros_back(opt):
      "fastai `step` and `zero_grad` back (a later fit of the learner, reusing it, is fastai's)")
     for p in getattr(opt, '_dropped', {}).values():
         if p.grad is None: p.grad = torch.zeros_like(p)
-    opt._dropped = {}
-    for f in ('step', 'zero_grad'): opt.__dict__.pop(f, None)
+    if hasattr(opt, '_dropped'): opt._dropped = {}
+    for f,ours in (('step', _lean_step), ('zero_grad', _lean_zero_grad)):   # (only ours: any other optimizer's stay)
+        m = opt.__dict__.get(f)
+        if isinstance(m, partial) and m.func is ours: del opt.__dict__[f]
 
 def _each(op:str, ts:list, *args, **kwargs):
     ("Tensor method `op` on each tensor of `ts` (one device and dtype; list arguments: each tensor's own), through "
